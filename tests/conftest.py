@@ -1,0 +1,14 @@
+"""Make the checkout importable as ansible_collections.rollback.core for pytest."""
+
+import os
+import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+COLLECTIONS = os.path.join(REPO, ".collections")
+LINK = os.path.join(COLLECTIONS, "ansible_collections", "rollback", "core")
+
+if not os.path.exists(LINK):
+    os.makedirs(os.path.dirname(LINK), exist_ok=True)
+    os.symlink(os.path.join("..", "..", ".."), LINK)
+if COLLECTIONS not in sys.path:
+    sys.path.insert(0, COLLECTIONS)

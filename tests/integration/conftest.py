@@ -1,0 +1,78 @@
+"""Fixtures shared by the integration tests: the lab's facts and module runs.
+
+The lab must be running (``./dev lab start``); its facts come from
+``$LAB_DIR/lab.json`` (default ``.lab/lab.json``).
+"""
+
+import json
+import os
+import re
+import subprocess
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+LAB_DIR = os.environ.get("LAB_DIR", os.path.join(REPO, ".lab"))
+
+
+@pytest.fixture(scope="session")
+def lab():
+    """The lab's connection facts (LAB_PG_PORT, LAB_ETCD_ENDPOINT, ...) as a dict."""
+    path = os.path.join(LAB_DIR, "lab.json")
+    if not os.path.exists(path):
+        pytest.fail("the lab is not running: %s is missing (start it with ./dev lab start)" % path)
+    with open(path) as handle:
+        return json.load(handle)
+
+
+@pytest.fixture(scope="session")
+def lab_env(lab):
+    """os.environ plus the lab's facts, for subprocesses (ansible, CLIs)."""
+    env = dict(os.environ)
+    env.update({key: str(value) for key, value in lab.items()})
+    env["ANSIBLE_CONFIG"] = os.path.join(REPO, "ansible.cfg")
+    env["PATH"] = os.pathsep.join([os.path.join(REPO, ".venv", "bin"), env.get("PATH", "")])
+    return env
+
+
+class ModuleRun:
+    """One ad-hoc ``ansible localhost -m rollback.core.<name>`` run."""
+
+    def __init__(self, completed):
+        self.rc = completed.returncode
+        self.stdout = completed.stdout
+        self.stderr = completed.stderr
+        self.result = self._parse(completed.stdout)
+
+    @staticmethod
+    def _parse(stdout):
+        # The minimal callback prints "localhost | CHANGED => {json}".
+        match = re.search(r"^localhost \| [A-Z!]+ => ", stdout, re.MULTILINE)
+        if not match:
+            return {}
+        return json.JSONDecoder().raw_decode(stdout, match.end())[0]
+
+    @property
+    def failed(self):
+        return bool(self.result.get("failed")) or self.rc != 0
+
+
+@pytest.fixture
+def ansible_module(lab_env):
+    """Return ``run(name, args, check=False, diff=False, verbosity=0, env=None) -> ModuleRun``."""
+
+    def run(name, args, check=False, diff=False, verbosity=0, env=None):
+        command = ["ansible", "localhost", "-c", "local", "-i", "localhost,", "-m", "rollback.core." + name,
+                   "-a", json.dumps(args), "-e", "ansible_python_interpreter=" + os.path.join(REPO, ".venv/bin/python")]
+        if check:
+            command.append("--check")
+        if diff:
+            command.append("--diff")
+        if verbosity:
+            command.append("-" + "v" * verbosity)
+        run_env = dict(lab_env, ANSIBLE_STDOUT_CALLBACK="minimal", ANSIBLE_CALLBACK_RESULT_FORMAT="json")
+        run_env.update(env or {})
+        completed = subprocess.run(command, cwd=REPO, env=run_env, capture_output=True, text=True, timeout=900)
+        return ModuleRun(completed)
+
+    return run
