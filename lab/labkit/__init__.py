@@ -1,0 +1,1 @@
+"""The lab's services: each module starts, stops and checks one real service."""

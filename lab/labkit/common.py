@@ -1,0 +1,158 @@
+"""What every lab service shares: the lab's paths, processes, ports and waits."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+
+LAB_SRC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(LAB_SRC)
+VENV_BIN = os.path.join(REPO, ".venv", "bin")
+
+
+class LabError(Exception):
+    """One line for the user: what failed and where."""
+
+
+class Lab:
+    """The lab's state directory and the facts its services publish."""
+
+    def __init__(self, root):
+        self.root = os.path.abspath(root)
+        self.facts = {"LAB_DIR": self.root}
+
+    def path(self, *parts):
+        return os.path.join(self.root, *parts)
+
+    def makedirs(self, *parts):
+        path = self.path(*parts)
+        os.makedirs(path, exist_ok=True)
+        return path
+
+    def write_facts(self):
+        with open(self.path("lab.json"), "w") as handle:
+            json.dump(self.facts, handle, indent=2, sort_keys=True)
+        with open(self.path("lab.env"), "w") as handle:
+            for key, value in sorted(self.facts.items()):
+                handle.write("export %s=%s\n" % (key, shell_quote(str(value))))
+
+
+def shell_quote(value):
+    return "'" + value.replace("'", "'\\''") + "'"
+
+
+def require_binary(name, package):
+    path = shutil.which(name) or (os.path.exists(name) and name)
+    if not path:
+        raise LabError("%s not found: apt-get install %s (or run ./dev bootstrap)" % (name, package))
+    return path
+
+
+def port_in_use(port, host="127.0.0.1"):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex((host, port)) == 0
+
+
+def ensure_port_free(port, service):
+    if port_in_use(port):
+        raise LabError("port %d (%s) is already in use by another process" % (port, service))
+
+
+def read_pid(pidfile):
+    try:
+        with open(pidfile) as handle:
+            pid = int(handle.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass
+    return pid
+
+
+def spawn(argv, pidfile, logfile, env=None, user=None):
+    """Start a daemon in its own session; its pid goes to pidfile."""
+    if user:
+        argv = ["runuser", "-u", user, "--"] + argv
+    with open(logfile, "ab") as log:
+        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   env=env, start_new_session=True, close_fds=True)
+    with open(pidfile, "w") as handle:
+        handle.write("%d\n" % process.pid)
+    return process
+
+
+def stop_pid(pidfile, timeout=20):
+    pid = read_pid(pidfile)
+    if pid is None:
+        return False
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and read_pid(pidfile) is not None:
+        reap(pid)
+        time.sleep(0.1)
+    if read_pid(pidfile) is not None:
+        os.killpg(pid, signal.SIGKILL)
+    return True
+
+
+def reap(pid):
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def wait_for(check, what, logfile, timeout=60):
+    """Poll check() until it is true; on timeout name the service and its log."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise LabError("%s did not become ready within %ds (see %s)" % (what, timeout, logfile))
+
+
+def http_ok(url, timeout=1.0):
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return 200 <= response.status < 300
+    except OSError:
+        return False
+
+
+def http_json(url, timeout=2.0):
+    """(status, parsed JSON body or None), errors included."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        body = error.read()
+        try:
+            return error.code, json.loads(body or b"null")
+        except ValueError:
+            return error.code, None
+    except (OSError, ValueError):
+        return None, None
+
+
+def run(argv, what, env=None, user=None, input_text=None):
+    """Run a command to completion; a failure is one LabError line."""
+    if user:
+        argv = ["runuser", "-u", user, "--"] + argv
+    completed = subprocess.run(argv, env=env, capture_output=True, text=True, input=input_text)
+    if completed.returncode != 0:
+        detail = (completed.stderr or completed.stdout).strip().splitlines()
+        raise LabError("%s failed: %s" % (what, detail[-1] if detail else "exit %d" % completed.returncode))
+    return completed.stdout

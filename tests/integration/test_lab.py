@@ -1,0 +1,183 @@
+"""The lab's services are real: each one is used the way the modules will use it."""
+
+import json
+import os
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+import uuid
+
+import boto3
+import docker
+import etcd3gw
+import psycopg2
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+LABCTL = os.path.join(REPO, "lab", "labctl")
+
+
+def get_json(url):
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_status_reports_every_service_up(lab_env):
+    completed = subprocess.run([sys.executable, LABCTL, "status"], env=lab_env, capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stdout
+    for name in ("postgres", "etcd", "moto", "docker", "server"):
+        assert "lab: %-8s up" % name in completed.stdout
+
+
+def test_postgres_row_written_and_read_back(lab):
+    marker = "lab-" + uuid.uuid4().hex
+    connection = psycopg2.connect(host=lab["LAB_PG_HOST"], port=lab["LAB_PG_PORT"], user=lab["LAB_PG_USER"],
+                                  password=lab["LAB_PG_PASSWORD"], dbname=lab["LAB_PG_DATABASE"])
+    try:
+        with connection, connection.cursor() as cursor:
+            cursor.execute("INSERT INTO items (name) VALUES (%s) RETURNING id", (marker,))
+            row_id = cursor.fetchone()[0]
+        with connection, connection.cursor() as cursor:
+            cursor.execute("SELECT name FROM items WHERE id = %s", (row_id,))
+            assert cursor.fetchone() == (marker,)
+            cursor.execute("DELETE FROM items WHERE id = %s", (row_id,))
+    finally:
+        connection.close()
+
+
+def test_postgres_refuses_a_wrong_password(lab):
+    with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
+        psycopg2.connect(host=lab["LAB_PG_HOST"], port=lab["LAB_PG_PORT"], user=lab["LAB_PG_USER"],
+                         password="wrong", dbname="postgres")
+
+
+def test_etcd_key_put_and_read_back_with_raised_txn_limit(lab):
+    client = etcd3gw.client(host="127.0.0.1", port=int(lab["LAB_ETCD_ENDPOINT"].rsplit(":", 1)[1]))
+    key = "/lab-test/%s" % uuid.uuid4().hex
+    client.put(key, "value-1")
+    try:
+        assert client.get(key) == [b"value-1"] or client.get(key) == ["value-1"]
+        puts = [{"request_put": {"key": etcd3gw.utils._encode("%s/%d" % (key, n)),
+                                 "value": etcd3gw.utils._encode("v")}} for n in range(300)]
+        response = client.transaction({"compare": [], "success": puts, "failure": []})
+        assert response.get("succeeded") is True
+    finally:
+        client.delete_prefix(key)
+
+
+def test_moto_rds_instance_and_snapshot(lab):
+    rds = boto3.client("rds", endpoint_url=lab["LAB_AWS_ENDPOINT"], region_name=lab["LAB_AWS_REGION"],
+                       aws_access_key_id=lab["LAB_AWS_ACCESS_KEY_ID"],
+                       aws_secret_access_key=lab["LAB_AWS_SECRET_ACCESS_KEY"])
+    instance = "lab-" + uuid.uuid4().hex[:8]
+    rds.create_db_instance(DBInstanceIdentifier=instance, DBInstanceClass="db.t3.micro", Engine="postgres",
+                           MasterUsername="app", MasterUserPassword="app-secret-1", AllocatedStorage=20)
+    rds.create_db_snapshot(DBInstanceIdentifier=instance, DBSnapshotIdentifier=instance + "-snap")
+    snapshots = rds.describe_db_snapshots(DBInstanceIdentifier=instance)["DBSnapshots"]
+    assert {s["DBSnapshotIdentifier"]: s["Status"] for s in snapshots}[instance + "-snap"] == "available"
+    rds.delete_db_instance(DBInstanceIdentifier=instance, SkipFinalSnapshot=True)
+
+
+def running_image(client, lab):
+    labels = ["com.docker.compose.project=%s" % lab["LAB_COMPOSE_PROJECT"],
+              "com.docker.compose.service=%s" % lab["LAB_COMPOSE_SERVICE"]]
+    containers = client.containers.list(filters={"label": labels})
+    assert len(containers) == 1
+    return containers[0].image.tags
+
+
+def compose_up(lab_env, lab, tag):
+    env = dict(lab_env, DEMO_TAG=tag)
+    command = ["docker", "compose", "--project-directory", lab["LAB_COMPOSE_DIR"], "-p", lab["LAB_COMPOSE_PROJECT"],
+               "up", "-d"]
+    subprocess.run(command, env=env, check=True, capture_output=True)
+
+
+def test_compose_service_switched_between_two_image_tags(lab, lab_env):
+    client = docker.DockerClient(base_url=lab["DOCKER_HOST"])
+    try:
+        assert running_image(client, lab) == ["rollback-demo:1.0.0"]
+        compose_up(lab_env, lab, "1.0.1")
+        assert running_image(client, lab) == ["rollback-demo:1.0.1"]
+    finally:
+        compose_up(lab_env, lab, "1.0.0")
+    assert running_image(client, lab) == ["rollback-demo:1.0.0"]
+
+
+def systemctl(lab, *args):
+    return subprocess.run([lab["LAB_SYSTEMCTL"]] + list(args), capture_output=True, text=True)
+
+
+def test_unit_stopped_and_started_via_systemctl(lab):
+    unit = lab["LAB_SERVER_UNIT"]
+    health = "http://127.0.0.1:%s/health" % lab["LAB_SERVER_PORT"]
+    try:
+        assert systemctl(lab, "stop", unit).returncode == 0
+        assert systemctl(lab, "is-active", unit).stdout.strip() == "inactive"
+        with pytest.raises(urllib.error.URLError):
+            urllib.request.urlopen(health, timeout=2)
+    finally:
+        assert systemctl(lab, "start", unit).returncode == 0
+    assert systemctl(lab, "is-active", unit).stdout.strip() == "active"
+    assert get_json(health) == (200, {"status": "ok", "version": "1.0.0"})
+
+
+@pytest.mark.parametrize("release,status,state", [("1.0.0", 200, "ok"), ("1.0.1", 503, "error"),
+                                                  ("1.0.2", 200, "ok")])
+def test_each_release_answers_health_json(tmp_path, release, status, state):
+    app = os.path.join(REPO, "lab", "demo_app", "app.py")
+    release_file = os.path.join(REPO, "lab", "demo_app", "releases", release + ".json")
+    port = 58990
+    process = subprocess.Popen([sys.executable, app, "--port", str(port), "--release", release_file])
+    try:
+        for _ in range(50):
+            try:
+                code, body = get_json("http://127.0.0.1:%d/health" % port)
+                break
+            except urllib.error.URLError:
+                subprocess.run(["sleep", "0.1"])
+        assert (code, body) == (status, {"status": state, "version": release})
+    finally:
+        process.terminate()
+        process.wait()
+
+
+def test_busybox_images_serve_the_same_contract(lab):
+    client = docker.DockerClient(base_url=lab["DOCKER_HOST"])
+    tags = {tag for image in client.images.list(name=lab["LAB_DEMO_IMAGE"]) for tag in image.tags}
+    assert {"rollback-demo:1.0.0", "rollback-demo:1.0.1", "rollback-demo:1.0.2"} <= tags
+    port = 58991
+    container = client.containers.run("rollback-demo:1.0.1", detach=True, network_mode="host",
+                                      environment={"PORT": str(port)})
+    try:
+        for _ in range(50):
+            try:
+                assert get_json("http://127.0.0.1:%d/health" % port) == (503, {"status": "error", "version": "1.0.1"})
+                break
+            except urllib.error.URLError:
+                subprocess.run(["sleep", "0.1"])
+        else:
+            pytest.fail("the 1.0.1 container never answered")
+    finally:
+        container.remove(force=True)
+
+
+def test_start_refuses_a_taken_port_with_one_line(tmp_path):
+    env = dict(os.environ, LAB_DIR=str(tmp_path / "lab"))
+    completed = subprocess.run([sys.executable, LABCTL, "start", "--only", "etcd"], env=env, capture_output=True,
+                               text=True)
+    assert completed.returncode == 1
+    assert completed.stderr.strip() == "lab: etcd: port 52379 (etcd) is already in use by another process"
+    assert "Traceback" not in completed.stderr
+
+
+def test_unknown_service_is_one_line(tmp_path):
+    env = dict(os.environ, LAB_DIR=str(tmp_path / "lab"))
+    completed = subprocess.run([sys.executable, LABCTL, "start", "--only", "redis"], env=env, capture_output=True,
+                               text=True)
+    assert completed.returncode == 1
+    assert completed.stderr.strip().startswith("lab: unknown service(s) redis; choose from postgres")
