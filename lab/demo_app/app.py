@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The lab's demo app: one HTTP contract for every release and target type.
 
 GET /health -> {"status": ..., "version": ...} with the release's status code

@@ -151,7 +151,7 @@ def run(argv, what, env=None, user=None, input_text=None):
     """Run a command to completion; a failure is one LabError line."""
     if user:
         argv = ["runuser", "-u", user, "--"] + argv
-    completed = subprocess.run(argv, env=env, capture_output=True, text=True, input=input_text)
+    completed = subprocess.run(argv, env=env, capture_output=True, text=True, input=input_text, check=False)
     if completed.returncode != 0:
         detail = (completed.stderr or completed.stdout).strip().splitlines()
         raise LabError("%s failed: %s" % (what, detail[-1] if detail else "exit %d" % completed.returncode))

@@ -72,7 +72,8 @@ def ansible_module(lab_env):
             command.append("-" + "v" * verbosity)
         run_env = dict(lab_env, ANSIBLE_STDOUT_CALLBACK="minimal", ANSIBLE_CALLBACK_RESULT_FORMAT="json")
         run_env.update(env or {})
-        completed = subprocess.run(command, cwd=REPO, env=run_env, capture_output=True, text=True, timeout=900)
+        completed = subprocess.run(command, cwd=REPO, env=run_env, capture_output=True, text=True, timeout=900,
+                                   check=False)
         return ModuleRun(completed)
 
     return run

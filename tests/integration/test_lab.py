@@ -15,7 +15,7 @@ import psycopg2
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-LABCTL = os.path.join(REPO, "lab", "labctl")
+LABCTL = os.path.join(REPO, "lab", "labctl.py")
 
 
 def get_json(url):
@@ -27,7 +27,8 @@ def get_json(url):
 
 
 def test_status_reports_every_service_up(lab_env):
-    completed = subprocess.run([sys.executable, LABCTL, "status"], env=lab_env, capture_output=True, text=True)
+    completed = subprocess.run([sys.executable, LABCTL, "status"], env=lab_env, capture_output=True, text=True,
+                               check=False)
     assert completed.returncode == 0, completed.stdout
     for name in ("postgres", "etcd", "moto", "docker", "server"):
         assert "lab: %-8s up" % name in completed.stdout
@@ -109,7 +110,7 @@ def test_compose_service_switched_between_two_image_tags(lab, lab_env):
 
 
 def systemctl(lab, *args):
-    return subprocess.run([lab["LAB_SYSTEMCTL"]] + list(args), capture_output=True, text=True)
+    return subprocess.run([lab["LAB_SYSTEMCTL"]] + list(args), capture_output=True, text=True, check=False)
 
 
 def test_unit_stopped_and_started_via_systemctl(lab):
@@ -134,12 +135,12 @@ def test_each_release_answers_health_json(tmp_path, release, status, state):
     port = 58990
     process = subprocess.Popen([sys.executable, app, "--port", str(port), "--release", release_file])
     try:
-        for _ in range(50):
+        for _attempt in range(50):
             try:
                 code, body = get_json("http://127.0.0.1:%d/health" % port)
                 break
             except urllib.error.URLError:
-                subprocess.run(["sleep", "0.1"])
+                subprocess.run(["sleep", "0.1"], check=False)
         assert (code, body) == (status, {"status": state, "version": release})
     finally:
         process.terminate()
@@ -154,12 +155,12 @@ def test_busybox_images_serve_the_same_contract(lab):
     container = client.containers.run("rollback-demo:1.0.1", detach=True, network_mode="host",
                                       environment={"PORT": str(port)})
     try:
-        for _ in range(50):
+        for _attempt in range(50):
             try:
                 assert get_json("http://127.0.0.1:%d/health" % port) == (503, {"status": "error", "version": "1.0.1"})
                 break
             except urllib.error.URLError:
-                subprocess.run(["sleep", "0.1"])
+                subprocess.run(["sleep", "0.1"], check=False)
         else:
             pytest.fail("the 1.0.1 container never answered")
     finally:
@@ -169,7 +170,7 @@ def test_busybox_images_serve_the_same_contract(lab):
 def test_start_refuses_a_taken_port_with_one_line(tmp_path):
     env = dict(os.environ, LAB_DIR=str(tmp_path / "lab"))
     completed = subprocess.run([sys.executable, LABCTL, "start", "--only", "etcd"], env=env, capture_output=True,
-                               text=True)
+                               text=True, check=False)
     assert completed.returncode == 1
     assert completed.stderr.strip() == "lab: etcd: port 52379 (etcd) is already in use by another process"
     assert "Traceback" not in completed.stderr
@@ -178,6 +179,6 @@ def test_start_refuses_a_taken_port_with_one_line(tmp_path):
 def test_unknown_service_is_one_line(tmp_path):
     env = dict(os.environ, LAB_DIR=str(tmp_path / "lab"))
     completed = subprocess.run([sys.executable, LABCTL, "start", "--only", "redis"], env=env, capture_output=True,
-                               text=True)
+                               text=True, check=False)
     assert completed.returncode == 1
     assert completed.stderr.strip().startswith("lab: unknown service(s) redis; choose from postgres")

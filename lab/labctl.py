@@ -1,5 +1,4 @@
-#!/usr/bin/env python3
-"""labctl start|stop|status: the local lab of real services for rollback.core.
+"""lab/labctl.py start|stop|status: the local lab of real services for rollback.core.
 
 All state lives under one directory (default .lab/ in the repo, or $LAB_DIR).
 Start is idempotent; facts for tests and playbooks go to lab.json and lab.env.
