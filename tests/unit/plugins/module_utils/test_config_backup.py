@@ -1,0 +1,79 @@
+import base64
+import json
+
+import pytest
+
+from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
+from ansible_collections.rollback.core.plugins.module_utils.config_backup import (
+    MASK,
+    Masker,
+    dump_backup,
+    parse_backup,
+    plan_restore,
+    restore_diff,
+)
+
+DATA = {"/app/a": "1", "/app/b": "two words", "/app/db/password": "s3cret"}
+
+
+def b64(text):
+    return base64.b64encode(text.encode()).decode()
+
+
+ETCDCTL = json.dumps({"header": {"cluster_id": 1, "revision": 9},
+                      "kvs": [{"key": b64(k), "value": b64(v), "mod_revision": 3} for k, v in DATA.items()],
+                      "count": 3})
+
+
+@pytest.mark.parametrize("text,fmt", [
+    (json.dumps(DATA), "object"),
+    (json.dumps([{"key": k, "value": v} for k, v in DATA.items()]), "list"),
+    (ETCDCTL, "etcdctl"),
+])
+def test_each_format_reads_to_the_same_mapping(text, fmt):
+    assert parse_backup(text, "b.json") == (fmt, DATA)
+
+
+@pytest.mark.parametrize("fmt", ["object", "list", "etcdctl"])
+def test_dump_round_trips_in_kind(fmt):
+    assert parse_backup(dump_backup(DATA, fmt), "saved") == (fmt, DATA)
+
+
+def test_numbers_become_their_json_text():
+    assert parse_backup('{"/a": 5, "/b": 1.5}', "b")[1] == {"/a": "5", "/b": "1.5"}
+
+
+@pytest.mark.parametrize("text,message", [
+    ("{not json", "backup b.json is not valid JSON"),
+    ("{}", "backup b.json holds no keys; refusing to restore an empty backup"),
+    ("[]", "backup b.json holds no keys"),
+    ('{"header": {}, "count": 0}', "backup b.json holds no keys"),
+    ('"text"', "the backup must be a JSON object or list, found str"),
+    ('{"/a": {"nested": 1}}', "values must be strings or numbers"),
+    ('{"/a": null}', "values must be strings or numbers"),
+    ('[{"key": "/a"}]', "item 0 must be an object with 'key' and 'value'"),
+    ('{"header": {}, "kvs": [{"key": "!!notbase64", "value": ""}]}', "is not base64-encoded UTF-8 text"),
+])
+def test_bad_backups_are_refused_with_the_reason(text, message):
+    with pytest.raises(RollbackError) as raised:
+        parse_backup(text, "b.json")
+    assert message in raised.value.msg
+
+
+def test_plan_writes_only_differences_and_prunes_only_when_asked():
+    current = {"/a": "1", "/b": "old", "/stale": "x"}
+    desired = {"/a": "1", "/b": "new", "/c": "3"}
+    assert plan_restore(current, desired, prune=False) == (["/c"], ["/b"], [])
+    assert plan_restore(current, desired, prune=True) == (["/c"], ["/b"], ["/stale"])
+    assert plan_restore(desired, desired, prune=True) == ([], [], [])
+
+
+def test_masked_values_never_reach_the_diff():
+    masker = Masker(["*/password"])
+    current = {"/app/db/password": "old-secret", "/app/a": "1"}
+    desired = {"/app/db/password": "new-secret", "/app/a": "2", "/app/new": "n"}
+    added, updated, removed = plan_restore(current, desired, prune=False)
+    diff = restore_diff(current, desired, added, updated, removed, masker)
+    assert diff == {"before": {"/app/a": "1", "/app/db/password": MASK},
+                    "after": {"/app/a": "2", "/app/db/password": MASK, "/app/new": "n"}}
+    assert "secret" not in json.dumps(diff)
