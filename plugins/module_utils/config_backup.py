@@ -125,17 +125,21 @@ def restore_diff(current, desired, added, updated, removed, masker):
     }
 
 
-def load_backup_file(path):
+def read_text(path, what):
+    """``(bytes, text)`` of a UTF-8 file; RollbackError naming ``what`` otherwise."""
     try:
         with open(path, "rb") as handle:
             raw = handle.read()
     except OSError as error:
-        raise RollbackError("cannot read backup %s: %s" % (path, error.strerror or error))
+        raise RollbackError("cannot read %s %s: %s" % (what, path, error.strerror or error))
     try:
-        text = raw.decode("utf-8")
+        return raw, raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise RollbackError("backup %s is not UTF-8 text" % path)
-    return parse_backup(text, path)
+        raise RollbackError("%s %s is not UTF-8 text" % (what, path))
+
+
+def load_backup_file(path):
+    return parse_backup(read_text(path, "backup")[1], path)
 
 
 def save_backup_file(module, data, fmt, path):

@@ -1,0 +1,140 @@
+#!/usr/bin/python
+# Copyright: rollback.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: env_file_restore
+short_description: Restore a .env-style file from a dated backup
+description:
+  - Level 2 of a rollback for apps configured by an env file (runbook 004, configuration rollback):
+    replaces O(path) with a backup, byte for byte, atomically (a temporary file renamed in the same
+    directory), keeping the file's mode and owner.
+  - The backup is checked before anything changes: it must be UTF-8 KEY=VALUE lines (comments and
+    C(export) allowed) and not empty.
+  - The current file is copied to C(<path>.pre-rollback-<UTC timestamp>) first. That name does not
+    match the default O(backup_pattern), so a re-run never picks the file it just replaced.
+  - Restarting the app so it reads the file is the caller's job (the config role does it).
+version_added: 0.1.0
+author:
+  - rollback.core maintainers (@rollback-core)
+options:
+  path:
+    description:
+      - The env file to restore, for example C(/srv/app/.env.production).
+    type: path
+    required: true
+  backup:
+    description:
+      - The backup to restore. Without it, the newest file in O(backup_dir) matching O(backup_pattern) is used.
+    type: path
+  backup_dir:
+    description:
+      - Where to look for backups when O(backup) is not given. Defaults to the directory of O(path).
+    type: path
+  backup_pattern:
+    description:
+      - fnmatch pattern of backup file names; the newest by name wins (dated names such as
+        C(.env.production.backup-20251112-101500) sort by time).
+      - Defaults to C(<file name>.backup-*), the naming of runbook 004.
+    type: str
+  save_current:
+    description:
+      - Copy the current file to C(<path>.pre-rollback-<UTC timestamp>) before replacing it.
+    type: bool
+    default: true
+  validate_current:
+    description:
+      - Parse the current file to report which keys change. Turn off when the current file is not
+        valid KEY=VALUE text (the restore still replaces it; added/updated/removed are then relative to nothing).
+    type: bool
+    default: true
+  mask:
+    description:
+      - fnmatch patterns of variable names whose values never appear in the diff.
+    type: list
+    elements: str
+    default: ["*PASSWORD*", "*SECRET*", "*TOKEN*", "*KEY*", "*CREDENTIAL*"]
+attributes:
+  check_mode:
+    description: Reads both files and reports the plan; writes nothing.
+    support: full
+  diff_mode:
+    description: Shows changed variables before and after, masked ones hidden.
+    support: full
+"""
+
+EXAMPLES = r"""
+- name: Restore the newest dated backup of the production env file
+  rollback.core.env_file_restore:
+    path: /srv/api/.env.production
+  register: env_restore
+
+- name: Restart the app so it reads the restored file
+  ansible.builtin.service:
+    name: api
+    state: restarted
+  when: env_restore is changed
+"""
+
+RETURN = r"""
+backup_used:
+  description: The backup that was (or in check mode would be) restored.
+  returned: always
+  type: str
+saved_to:
+  description: Copy of the file as it was before, or null when nothing was replaced.
+  returned: always
+  type: str
+added:
+  description: Variables the backup adds.
+  returned: always
+  type: list
+  elements: str
+updated:
+  description: Variables whose value the backup changes.
+  returned: always
+  type: list
+  elements: str
+removed:
+  description: Variables the backup lacks.
+  returned: always
+  type: list
+  elements: str
+path:
+  description: The restored file.
+  returned: always
+  type: str
+duration:
+  description: Seconds the module took.
+  returned: always
+  type: float
+"""
+
+from ansible_collections.rollback.core.plugins.module_utils.base import RollbackModule
+from ansible_collections.rollback.core.plugins.module_utils.env_file import restore
+
+
+def main():
+    module = RollbackModule(
+        dict(
+            path=dict(type="path", required=True),
+            backup=dict(type="path"),
+            backup_dir=dict(type="path"),
+            backup_pattern=dict(type="str"),
+            save_current=dict(type="bool", default=True),
+            validate_current=dict(type="bool", default=True),
+            mask=dict(type="list", elements="str", no_log=False,
+                      default=["*PASSWORD*", "*SECRET*", "*TOKEN*", "*KEY*", "*CREDENTIAL*"]),
+        ),
+        mutually_exclusive=[("backup", "backup_dir"), ("backup", "backup_pattern")],
+        supports_check_mode=True,
+    )
+    module.run(restore)
+
+
+if __name__ == "__main__":
+    main()
