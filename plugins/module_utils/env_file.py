@@ -18,8 +18,12 @@ import tempfile
 import time
 
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
-from ansible_collections.rollback.core.plugins.module_utils.config_backup import (Masker, plan_restore, read_text,
-                                                                                 restore_diff)
+from ansible_collections.rollback.core.plugins.module_utils.config_backup import (
+    Masker,
+    plan_restore,
+    read_text,
+    restore_diff,
+)
 
 LINE = re.compile(r"^(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=(.*)$")
 

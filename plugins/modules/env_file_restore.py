@@ -10,10 +10,10 @@ DOCUMENTATION = r"""
 module: env_file_restore
 short_description: Restore a .env-style file from a dated backup
 description:
-  - Level 2 of a rollback for apps configured by an env file (runbook 004, configuration rollback):
-    replaces O(path) with a backup, byte for byte, atomically (a temporary file renamed in the same
+  - Level 2 of a rollback for apps configured by an env file (runbook 004, configuration rollback).
+    Replaces O(path) with a backup, byte for byte, atomically (a temporary file renamed in the same
     directory), keeping the file's mode and owner.
-  - The backup is checked before anything changes: it must be UTF-8 KEY=VALUE lines (comments and
+  - The backup is checked before anything changes. It must be UTF-8 KEY=VALUE lines (comments and
     C(export) allowed) and not empty.
   - The current file is copied to C(<path>.pre-rollback-<UTC timestamp>) first. That name does not
     match the default O(backup_pattern), so a re-run never picks the file it just replaced.
