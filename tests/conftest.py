@@ -10,5 +10,6 @@ LINK = os.path.join(COLLECTIONS, "ansible_collections", "rollback", "core")
 if not os.path.exists(LINK):
     os.makedirs(os.path.dirname(LINK), exist_ok=True)
     os.symlink(os.path.join("..", "..", ".."), LINK)
-if COLLECTIONS not in sys.path:
-    sys.path.insert(0, COLLECTIONS)
+for path in (COLLECTIONS, os.path.join(REPO, "tests")):
+    if path not in sys.path:
+        sys.path.insert(0, path)

@@ -1,0 +1,106 @@
+"""Small real HTTP servers for tests and benchmarks: the demo app, slow endpoints, a Prometheus API."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class DemoApp:
+    """The lab's demo app (lab/demo_app/app.py) for one release, on a free port."""
+
+    def __init__(self, release):
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        release_file = os.path.join(REPO, "lab", "demo_app", "releases", release + ".json")
+        self.process = subprocess.Popen([sys.executable, os.path.join(REPO, "lab", "demo_app", "app.py"),
+                                         "--port", str(self.port), "--release", release_file])
+        for _attempt in range(100):
+            try:
+                urllib.request.urlopen(self.url + "/", timeout=5)
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("demo app %s did not start" % release)
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait()
+
+
+class _Server(ThreadingHTTPServer):
+    # The default listen backlog (5) drops bursts of concurrent connections.
+    request_queue_size = 128
+
+
+class _Background:
+    def __init__(self, handler):
+        self.server = _Server(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def slow_server(delay_s):
+    """Answers every GET with 200 after ``delay_s`` seconds."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            time.sleep(delay_s)
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    return _Background(Handler)
+
+
+def fake_prometheus(results):
+    """``/api/v1/query``: ``results[query]`` is a list of values (a vector), or an error string."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            from urllib.parse import parse_qs, urlparse
+
+            url = urlparse(self.path)
+            query = parse_qs(url.query).get("query", [""])[0]
+            answer = results.get(query, [])
+            if url.path != "/api/v1/query":
+                status, body = 404, {"status": "error", "error": "not found"}
+            elif isinstance(answer, str):
+                status, body = 400, {"status": "error", "errorType": "bad_data", "error": answer}
+            else:
+                vector = [{"metric": {"instance": str(n)}, "value": [time.time(), str(v)]}
+                          for n, v in enumerate(answer)]
+                status, body = 200, {"status": "success", "data": {"resultType": "vector", "result": vector}}
+            payload = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args):
+            pass
+
+    return _Background(Handler)

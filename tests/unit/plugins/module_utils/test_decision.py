@@ -1,0 +1,80 @@
+"""Every row of the runbooks' decision matrices, one case each (runbook and row in the id)."""
+
+import pytest
+
+from ansible_collections.rollback.core.plugins.module_utils.decision import decide, recommend_level, signals_from_smoke
+
+ROWS = [
+    # runbook 000, decision matrix
+    ("000 data corruption", dict(data_corruption=True, error_rate_percent=0.0), "ROLLBACK", "immediate"),
+    ("000 all providers down >1%", dict(all_providers_down=True, error_rate_percent=1.5), "ROLLBACK", "immediate"),
+    ("000 database lost", dict(database_lost=True), "ROLLBACK", "immediate"),
+    ("000 security breach", dict(security_breach=True), "ROLLBACK", "immediate"),
+    ("000 high error spike >1% >5s", dict(error_rate_percent=1.5, latency_p95_ms=6000), "ROLLBACK", "high"),
+    ("000 degraded latency <0.5% >3s", dict(error_rate_percent=0.3, latency_p95_ms=3500), "EVALUATE", "medium"),
+    ("000 rate limiting <0.5% normal latency", dict(error_rate_percent=0.3, latency_p95_ms=300), "MONITOR", "low"),
+    # runbook 001, automatic triggers and decision tree
+    ("001 error rate >5%", dict(error_rate_percent=6.0), "ROLLBACK", "immediate"),
+    ("001 health check fails 3 consecutive", dict(consecutive_health_failures=3), "ROLLBACK", "immediate"),
+    ("001 critical workflow failure", dict(critical_feature_down=True), "ROLLBACK", "immediate"),
+    ("001 database corruption", dict(data_corruption=True), "ROLLBACK", "immediate"),
+    ("001 smoke test failure rate >50%", dict(smoke_failure_rate_percent=60.0), "EVALUATE", "high"),
+    ("001 tree: error rate <5% -> monitor closely", dict(error_rate_percent=0.5), "MONITOR", "low"),
+    # runbook 002, decision criteria
+    ("002 error rate >5%", dict(error_rate_percent=5.5), "ROLLBACK", "immediate"),
+    ("002 p99 >2x baseline", dict(latency_ratio=2.4), "ROLLBACK", "immediate"),
+    ("002 memory >90%", dict(memory_percent=93.0), "ROLLBACK", "immediate"),
+    # runbook 003, rollback triggers
+    ("003 health check 3 consecutive", dict(consecutive_health_failures=4), "ROLLBACK", "immediate"),
+    ("003 error rate >5%", dict(error_rate_percent=7.0), "ROLLBACK", "immediate"),
+    ("003 response time >3s", dict(latency_p95_ms=3200), "EVALUATE", "medium"),
+    # runbook 004, decision matrix
+    ("004 complete outage", dict(complete_outage=True), "ROLLBACK", "immediate"),
+    ("004 data corruption", dict(data_corruption=True), "ROLLBACK", "immediate"),
+    ("004 security breach", dict(security_breach=True), "ROLLBACK", "immediate"),
+    ("004 critical feature down >5% >5s", dict(error_rate_percent=6.0, latency_p95_ms=6000), "ROLLBACK", "immediate"),
+    ("004 major feature down >2% >2s", dict(error_rate_percent=2.5, latency_p95_ms=2500), "EVALUATE", "medium"),
+    ("004 minor feature down <1% <1s", dict(error_rate_percent=0.5, latency_p95_ms=800), "MONITOR", "low"),
+    ("004 performance degradation <1% >2s", dict(error_rate_percent=0.5, latency_p95_ms=2500), "EVALUATE",
+     "medium"),
+    ("004 UI glitch <0.1% <500ms", dict(error_rate_percent=0.05, latency_p95_ms=400), "MONITOR", "none"),
+    ("healthy", dict(error_rate_percent=0.0, latency_p95_ms=120, consecutive_health_failures=0), "MONITOR", "none"),
+]
+
+
+@pytest.mark.parametrize("row,signals,action,urgency", ROWS, ids=[row[0] for row in ROWS])
+def test_matrix_row(row, signals, action, urgency):
+    decision = decide(signals)
+    assert (decision["action"], decision["urgency"]) == (action, urgency), decision["reasons"]
+    assert decision["reasons"]
+
+
+def test_thresholds_are_per_environment():
+    assert decide(dict(error_rate_percent=2.0))["action"] == "EVALUATE"
+    strict = decide(dict(error_rate_percent=2.0), dict(error_rate_rollback=1.0))
+    assert strict["action"] == "ROLLBACK" and "> 1%" in strict["reasons"][0]
+    assert decide(dict(consecutive_health_failures=2), dict(health_failures_rollback=2))["action"] == "ROLLBACK"
+
+
+@pytest.mark.parametrize("signals,level", [
+    (dict(), 1),
+    (dict(migration_ran=True), 1),
+    (dict(migration_ran=True, migration_failed=True), 3),
+    (dict(config_changed=True), 2),
+    (dict(config_changed=True, migration_ran=True, migration_failed=True), 3),
+    (dict(database_lost=True), 3),
+    (dict(data_corruption=True), 3),
+])
+def test_level_follows_runbook_001_tree(signals, level):
+    assert recommend_level(signals)[0] == level
+
+
+def test_signals_from_a_smoke_check_result():
+    smoke = dict(success_rate=70.0, checks=[
+        dict(name="health", consecutive_failures=3, latency_ms=dict(p50=5, p95=40, p99=50)),
+        dict(name="api", consecutive_failures=0, latency_ms=dict(p50=5, p95=900, p99=950)),
+    ], metrics=[dict(name="error_rate_percent", value=12.5), dict(name="unrelated", value=1)])
+    signals = signals_from_smoke(smoke)
+    assert signals == dict(error_rate_percent=12.5, smoke_failure_rate_percent=30.0, latency_p95_ms=900,
+                           consecutive_health_failures=3)
+    assert decide(signals)["action"] == "ROLLBACK"
