@@ -1,0 +1,97 @@
+# Copyright: rollback.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""AWS connection options, a boto3 client factory and the one AWS error path.
+
+Every API call goes through ``AwsClient.call``: throttling is retried with
+jittered backoff (retry.py), anything else becomes one RollbackError that
+names the operation, the AWS error code and its message.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import traceback
+
+from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
+from ansible_collections.rollback.core.plugins.module_utils.retry import retry_call
+
+try:
+    import boto3
+    import botocore.config
+    from botocore.exceptions import BotoCoreError, ClientError
+except ImportError:
+    BOTO3_IMPORT_ERROR = traceback.format_exc()
+else:
+    BOTO3_IMPORT_ERROR = None
+
+AWS_CONNECTION_SPEC = dict(
+    region=dict(type="str", aliases=["aws_region"]),
+    endpoint_url=dict(type="str", aliases=["aws_endpoint_url"]),
+    profile=dict(type="str", aliases=["aws_profile"]),
+    access_key=dict(type="str", aliases=["aws_access_key_id"], no_log=False),
+    secret_key=dict(type="str", aliases=["aws_secret_access_key"], no_log=True),
+    session_token=dict(type="str", aliases=["aws_session_token"], no_log=True),
+    validate_certs=dict(type="bool", default=True),
+)
+
+THROTTLING_CODES = frozenset([
+    "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException", "TooManyRequestsException",
+    "RequestLimitExceeded", "ProvisionedThroughputExceededException", "TransactionInProgressException",
+    "RequestThrottled", "SlowDown", "PriorRequestNotComplete", "EC2ThrottledException",
+])
+
+
+def error_code(error):
+    return error.response.get("Error", {}).get("Code", "") if isinstance(error, ClientError) else ""
+
+
+def is_throttling(error):
+    return error_code(error) in THROTTLING_CODES
+
+
+class AwsClient:
+    """One boto3 client whose calls retry throttling and fail as RollbackError."""
+
+    def __init__(self, params, service, tries=6, sleeper=None):
+        if bool(params.get("access_key")) != bool(params.get("secret_key")):
+            raise RollbackError("access_key and secret_key must be given together")
+        try:
+            session = boto3.session.Session(profile_name=params.get("profile"),
+                                            aws_access_key_id=params.get("access_key"),
+                                            aws_secret_access_key=params.get("secret_key"),
+                                            aws_session_token=params.get("session_token"))
+            self.client = session.client(service, region_name=params.get("region"),
+                                         endpoint_url=params.get("endpoint_url"),
+                                         verify=params.get("validate_certs", True),
+                                         config=botocore.config.Config(retries={"max_attempts": 1}))
+        except BotoCoreError as error:
+            raise RollbackError("cannot create the %s client: %s" % (service, error))
+        self.tries = tries
+        self.sleeper = sleeper
+
+    def call(self, operation, **kwargs):
+        method = getattr(self.client, operation)
+        extra = {} if self.sleeper is None else {"sleeper": self.sleeper}
+        try:
+            return retry_call(lambda: method(**kwargs), is_throttling, tries=self.tries, **extra)
+        except ClientError as error:
+            details = error.response.get("Error", {})
+            raise RollbackError("%s failed: %s: %s" % (operation, details.get("Code"), details.get("Message")),
+                                aws_error_code=details.get("Code"))
+        except BotoCoreError as error:
+            raise RollbackError("%s failed: %s" % (operation, error))
+
+    def not_found(self, operation, codes, **kwargs):
+        """The call's result, or None when AWS answers with one of the not-found ``codes``."""
+        try:
+            return self.call(operation, **kwargs)
+        except RollbackError as error:
+            if error.details.get("aws_error_code") in codes:
+                return None
+            raise
+
+    def input_members(self, operation):
+        """Parameter names the API operation accepts (from botocore's service model)."""
+        name = self.client.meta.method_to_api_mapping[operation]
+        return set(self.client.meta.service_model.operation_model(name).input_shape.members)

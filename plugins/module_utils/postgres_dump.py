@@ -1,0 +1,119 @@
+# Copyright: rollback.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""PostgreSQL dumps: detect the format from content, run the client tools, read a table of contents.
+
+Passwords reach pg_dump, pg_restore and psql through PGPASSWORD in their
+environment, never on the command line, so ``executed_commands`` and error
+messages never hold them.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import glob
+import os
+import shlex
+import subprocess
+
+from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
+
+FORMATS = ("custom", "directory", "tar", "plain")
+
+
+def detect_format(path):
+    """custom (PGDMP magic), directory (toc.dat), tar (ustar header) or plain SQL."""
+    if os.path.isdir(path):
+        if os.path.exists(os.path.join(path, "toc.dat")):
+            return "directory"
+        raise RollbackError("dump %s is a directory without toc.dat: not a pg_dump -Fd dump" % path)
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(512)
+    except OSError as error:
+        raise RollbackError("cannot read dump %s: %s" % (path, error.strerror or error))
+    if not head:
+        raise RollbackError("dump %s is empty" % path)
+    if head.startswith(b"PGDMP"):
+        return "custom"
+    if len(head) >= 262 and head[257:262] == b"ustar":
+        return "tar"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as error:
+        if error.start < len(head) - 4:  # a multi-byte character cut at the 512th byte is fine
+            raise RollbackError("dump %s is neither a pg_dump archive nor SQL text" % path)
+    return "plain"
+
+
+def find_bin_dir(requested=None):
+    """The directory of pg_dump/pg_restore/psql: the option, else PATH, else the newest Debian/RHEL install."""
+    if requested:
+        if not os.path.exists(os.path.join(requested, "pg_restore")):
+            raise RollbackError("pg_bin_dir %s has no pg_restore" % requested)
+        return requested
+    for directory in os.environ.get("PATH", "").split(os.pathsep):
+        if directory and os.path.exists(os.path.join(directory, "pg_restore")):
+            return directory
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin") + glob.glob("/usr/pgsql-*/bin"),
+                        key=lambda path: [int(part) for part in path.split("/") if part.isdigit()] or [0])
+    for directory in reversed(candidates):
+        if os.path.exists(os.path.join(directory, "pg_restore")):
+            return directory
+    raise RollbackError("pg_restore not found: install the PostgreSQL client (postgresql-client) or set pg_bin_dir")
+
+
+class Tools:
+    """Runs the PostgreSQL client tools against one server and records each command."""
+
+    def __init__(self, bin_dir, login, executed):
+        self.bin_dir = bin_dir
+        self.login = login
+        self.executed = executed
+
+    def _connection_args(self, database):
+        return ["--host", self.login["host"], "--port", str(self.login["port"]), "--username", self.login["user"],
+                "--no-password", "--dbname", database]
+
+    def _env(self):
+        env = dict(os.environ)
+        if self.login.get("password"):
+            env["PGPASSWORD"] = self.login["password"]
+        return env
+
+    def run(self, tool, args, what):
+        argv = [os.path.join(self.bin_dir, tool)] + args
+        self.executed.append(" ".join(shlex.quote(part) for part in [tool] + args))
+        completed = subprocess.run(argv, env=self._env(), capture_output=True, text=True, check=False)
+        if completed.returncode != 0:
+            reason = _last_error(completed.stderr) or "exit %d" % completed.returncode
+            raise RollbackError("%s failed: %s" % (what, reason))
+        return completed.stdout
+
+    def table_of_contents(self, dump):
+        """The entries of an archive's TOC; fails clearly on a corrupt or too-new archive."""
+        listing = self.run("pg_restore", ["--list", dump], "reading the dump's table of contents (%s)" % dump)
+        return [line for line in listing.splitlines() if line and not line.startswith(";")]
+
+    def dump_custom(self, database, path):
+        self.run("pg_dump", self._connection_args(database) + ["--format=custom", "--file", path],
+                 "emergency pg_dump of %s" % database)
+
+    def restore(self, dump, fmt, database, jobs, no_owner):
+        if fmt == "plain":
+            self.run("psql", self._connection_args(database) + ["--no-psqlrc", "--quiet", "--set", "ON_ERROR_STOP=1",
+                                                                "--single-transaction", "--file", dump],
+                     "restoring %s into %s" % (dump, database))
+            return
+        args = self._connection_args(database) + ["--exit-on-error"]
+        if jobs > 1:
+            args += ["--jobs", str(jobs)]
+        if no_owner:
+            args += ["--no-owner", "--no-privileges"]
+        self.run("pg_restore", args + [dump], "restoring %s into %s" % (dump, database))
+
+
+def _last_error(stderr):
+    lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
+    errors = [line for line in lines if "error" in line.lower() or "fatal" in line.lower()]
+    return (errors or lines or [""])[-1]
