@@ -104,6 +104,19 @@ def test_truncated_dump_fails_before_any_change(ansible_module, lab, pg, app_db,
     assert query(pg, name, "SELECT count(*) FROM orders") == [(4,)]
 
 
+def test_dump_from_a_newer_pg_dump_is_refused_before_any_change(ansible_module, lab, pg, app_db, tmp_path):
+    name, dumps = app_db
+    data = bytearray(open(dumps["custom"], "rb").read())
+    data[5:8] = bytes([9, 99, 0])  # archive format version 9.99.0: newer than this pg_restore reads
+    newer = tmp_path / "newer.dump"
+    newer.write_bytes(bytes(data))
+    run = ansible_module("postgres_restore", args(lab, name, str(newer), tmp_path))
+    assert run.failed
+    assert "unsupported version (9.99) in file header" in run.result["msg"]
+    assert databases(pg, name) == [name]
+    assert not (tmp_path / "emergency").exists()
+
+
 def test_failing_sql_in_a_plain_dump_removes_the_side_database(ansible_module, lab, pg, app_db, tmp_path):
     name, dumps = app_db
     broken = tmp_path / "broken.sql"
@@ -149,3 +162,39 @@ def test_bad_input_is_refused_before_any_change(ansible_module, lab, pg, app_db,
     assert run.failed and message in run.result["msg"], run.result
     assert databases(pg, name) == [name]
     assert "wrong-password" not in run.result["msg"]
+
+
+def test_lost_connection_during_restore_removes_the_side_database(ansible_module, lab, pg, tmp_path):
+    """The restore's own server session is killed mid-restore (as a server restart would)."""
+    import threading
+    import time
+
+    name = "rbt_%s" % uuid.uuid4().hex[:8]
+    query(pg, "postgres", "CREATE DATABASE %s" % name)
+    try:
+        query(pg, name, "CREATE TABLE big AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 1500000) g")
+        dump = str(tmp_path / "big.dump")
+        subprocess.run([os.path.join(lab["LAB_PG_BIN"], "pg_dump"), "-h", lab["LAB_PG_HOST"], "-p",
+                        str(lab["LAB_PG_PORT"]), "-U", lab["LAB_PG_USER"], "-Fc", "-f", dump, name],
+                       env=dict(os.environ, PGPASSWORD=lab["LAB_PG_PASSWORD"]), check=True)
+        outcome = {}
+        worker = threading.Thread(target=lambda: outcome.update(run=ansible_module(
+            "postgres_restore", args(lab, name, dump, tmp_path, emergency_backup=False, verify=[]))))
+        worker.start()
+        killed = []
+        deadline = time.monotonic() + 60
+        while worker.is_alive() and not killed and time.monotonic() < deadline:
+            killed = query(pg, "postgres", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname "
+                                           "LIKE '%s\\_rb\\_%%' AND application_name = 'pg_restore'" % name)
+            time.sleep(0.01)
+        worker.join()
+        run = outcome["run"]
+        assert killed, "the restore finished before its session could be killed"
+        assert run.failed
+        assert "terminating connection" in run.result["msg"] or "connection" in run.result["msg"]
+        assert "the live database %s is untouched" % name in run.result["msg"]
+        assert databases(pg, name) == [name]
+        assert query(pg, name, "SELECT count(*) FROM big") == [(1500000,)]
+    finally:
+        for database in databases(pg, name):
+            query(pg, "postgres", "DROP DATABASE %s WITH (FORCE)" % database)
