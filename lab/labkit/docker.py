@@ -21,6 +21,10 @@ IMAGE = "rollback-demo"
 TAGS = ("1.0.0", "1.0.1", "1.0.2")
 APPLETS = ("sh", "nc", "sleep", "cat", "printf", "wget")
 UNIX_PATH_MAX = 107
+# Bump when the image contents or command change: images of another generation are re-imported.
+IMAGE_GENERATION = "2"
+# sh as PID 1 with a TERM trap, so containers stop at once instead of after docker's 10 s kill timeout.
+IMAGE_COMMAND = 'CMD ["/bin/sh", "-c", "trap \'exit 0\' TERM; nc -ll -p $PORT -e /app/handler.sh & wait"]'
 
 
 def socket_path(lab):
@@ -120,7 +124,8 @@ def _rootfs_tar(release):
 
 
 def _import_images(lab):
-    present = set(_docker(lab, "images", "--format", "{{.Tag}}", IMAGE).split())
+    present = set(_docker(lab, "images", "--filter", "label=rollback.core.lab.generation=" + IMAGE_GENERATION,
+                          "--format", "{{.Tag}}", IMAGE).split())
     for tag in TAGS:
         if tag in present:
             continue
@@ -132,8 +137,8 @@ def _import_images(lab):
         changes = [
             "ENV RELEASE_VERSION=%s RELEASE_HEALTH_STATUS=%d RELEASE_DELAY_MS=%d PORT=%d" % (
                 release["version"], release["health_status"], release["delay_ms"], COMPOSE_PORT),
-            "LABEL org.opencontainers.image.version=%s" % tag,
-            'CMD ["/bin/sh", "-c", "exec nc -ll -p $PORT -e /app/handler.sh"]',
+            "LABEL org.opencontainers.image.version=%s rollback.core.lab.generation=%s" % (tag, IMAGE_GENERATION),
+            IMAGE_COMMAND,
         ]
         args = ["import"]
         for change in changes:

@@ -1,0 +1,167 @@
+#!/usr/bin/python
+# Copyright: rollback.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: rollout_undo
+short_description: Undo the last rollout of a service on Docker Compose or a plain server
+description:
+  - Level 1 of a rollback (runbooks 000 option B/C, 001 level 1, 002 option B, 004 partial rollback).
+    Puts the previous release of one service back and waits until it really runs.
+  - 'O(platform=compose): each service of the project (or O(services)) is switched to O(to_version), a tag of
+    the image it runs, or by default to the newest local image of the same repository created before the
+    running one. The image must be present locally; otherwise the task fails before anything changes. The
+    switch is C(docker compose up -d --no-deps --wait) with a temporary override that pins the images, so
+    the compose files are not edited (a later plain C(docker compose up) uses their tags again: fix them
+    forward). The running containers are checked to use the target image afterwards.'
+  - 'O(platform=server): with O(releases_dir), the C(current) symlink is switched atomically to
+    C(releases/<to_version>) (default: the release before the current one in natural version order); with
+    O(repo_dir), the work tree is checked out at the tag O(to_version) (default: the tag before the current
+    one). O(before_start) runs in the target release first; then O(units) are restarted and waited for.
+    Releases are never deleted.'
+  - Already at the target release, nothing changes (C(changed=false)).
+  - The Kubernetes platform is not part of this version.
+version_added: 0.1.0
+author:
+  - rollback.core maintainers (@rollback-core)
+extends_documentation_fragment:
+  - rollback.core.wait
+options:
+  platform:
+    description:
+      - Where the service runs.
+    type: str
+    required: true
+    choices: [compose, server]
+  name:
+    description:
+      - Name of the service, for results and messages.
+    type: str
+    required: true
+  to_version:
+    description:
+      - Image tag (compose) or release name / git tag (server) to return to. Default, the previous one.
+    type: str
+  project_src:
+    description:
+      - Directory of the compose project (O(platform=compose)).
+    type: path
+  files:
+    description:
+      - Compose files, relative to O(project_src). Default, the ones compose finds there.
+    type: list
+    elements: path
+  project_name:
+    description:
+      - Compose project name. Default, the one compose derives.
+    type: str
+  services:
+    description:
+      - Compose services to switch. Default, all services of the project.
+    type: list
+    elements: str
+  releases_dir:
+    description:
+      - Deploy root holding C(releases/<version>/) and the C(current) symlink (O(platform=server)).
+    type: path
+  repo_dir:
+    description:
+      - Git work tree whose release tags are checked out (O(platform=server)), instead of O(releases_dir).
+    type: path
+  units:
+    description:
+      - systemd units to restart after the switch and wait for until active (O(platform=server)).
+    type: list
+    elements: str
+    default: []
+  before_start:
+    description:
+      - Command run in the target release before the switch (for example C(pip install -r requirements.txt));
+        if it fails, nothing is switched. Split like a shell would, but not run by a shell.
+    type: str
+attributes:
+  check_mode:
+    description: Reads the running image or release and reports the target; changes nothing.
+    support: full
+  diff_mode:
+    description: Shows the image per service or the release before and after.
+    support: full
+requirements:
+  - docker (Python SDK) and Docker Compose v2 for O(platform=compose)
+  - systemctl on PATH for O(units)
+"""
+
+EXAMPLES = r"""
+- name: Undo the last compose rollout of the api
+  rollback.core.rollout_undo:
+    platform: compose
+    name: api
+    project_src: /srv/api
+    services: [api, worker]
+
+- name: Back to the previous release dir and restart the service
+  rollback.core.rollout_undo:
+    platform: server
+    name: api
+    releases_dir: /srv/api
+    units: [api.service]
+    before_start: /srv/api/shared/venv/bin/pip install -r requirements.txt
+  diff: true
+"""
+
+RETURN = r"""
+from_version:
+  description: The version that ran before (compose, the first service's tag).
+  returned: always
+  type: str
+to_version:
+  description: The version that runs now (or would, in check mode).
+  returned: always
+  type: str
+services:
+  description: Compose services considered.
+  returned: when platform is compose
+  type: list
+  elements: str
+release_path:
+  description: Directory of the target release.
+  returned: when platform is server
+  type: str
+duration:
+  description: Seconds the module took.
+  returned: always
+  type: float
+"""
+
+from ansible_collections.rollback.core.plugins.module_utils import compose, server
+from ansible_collections.rollback.core.plugins.module_utils.base import RollbackModule
+from ansible_collections.rollback.core.plugins.module_utils.wait import WAIT_SPEC, Waiter
+
+
+def undo(module):
+    if module.params["platform"] == "compose":
+        module.require_library("docker", compose.DOCKER_IMPORT_ERROR)
+        return compose.undo(module, Waiter(module).enabled)
+    return server.undo(module, Waiter(module))
+
+
+def main():
+    module = RollbackModule(
+        dict(
+            platform=dict(type="str", required=True, choices=["compose", "server"]),
+            name=dict(type="str", required=True),
+            to_version=dict(type="str"),
+        ),
+        shared_specs=(compose.COMPOSE_SPEC, server.SERVER_SPEC, WAIT_SPEC),
+        mutually_exclusive=[("releases_dir", "repo_dir")],
+        supports_check_mode=True,
+    )
+    module.run(undo)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+"""rollout_undo through Ansible on the lab's real Docker engine (Compose) and real unit files (server)."""
+
+import json
+import os
+import subprocess
+import urllib.error
+import urllib.request
+
+import docker
+import pytest
+
+
+def health(port):
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%s/health" % port, timeout=5) as response:
+            return response.status, json.loads(response.read())["version"]
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())["version"]
+
+
+# Compose -------------------------------------------------------------------------------------------------------
+
+def compose_up(lab, lab_env, tag, wait=False):
+    command = ["docker", "compose", "--project-directory", lab["LAB_COMPOSE_DIR"], "-p", lab["LAB_COMPOSE_PROJECT"],
+               "up", "-d"] + (["--wait"] if wait else [])
+    subprocess.run(command, env=dict(lab_env, DEMO_TAG=tag), check=True, capture_output=True)
+
+
+def running(lab):
+    client = docker.DockerClient(base_url=lab["DOCKER_HOST"])
+    containers = client.containers.list(filters={"label": [
+        "com.docker.compose.project=%s" % lab["LAB_COMPOSE_PROJECT"],
+        "com.docker.compose.service=%s" % lab["LAB_COMPOSE_SERVICE"]]})
+    return sorted(container.attrs["Config"]["Image"] for container in containers)
+
+
+@pytest.fixture
+def bad_compose_release(lab, lab_env):
+    compose_up(lab, lab_env, "1.0.1")
+    assert running(lab) == ["rollback-demo:1.0.1"]
+    yield
+    compose_up(lab, lab_env, "1.0.0", wait=True)
+
+
+def compose_args(lab, **extra):
+    return dict(dict(platform="compose", name="demo", project_src=lab["LAB_COMPOSE_DIR"], wait_timeout=60), **extra)
+
+
+def test_compose_undo_returns_to_the_previous_image(ansible_module, lab, bad_compose_release):
+    check = ansible_module("rollout_undo", compose_args(lab), check=True, diff=True)
+    assert not check.failed, check.stdout
+    assert (check.result["changed"], check.result["from_version"], check.result["to_version"]) == (True, "1.0.1",
+                                                                                                   "1.0.0")
+    assert running(lab) == ["rollback-demo:1.0.1"]
+    run = ansible_module("rollout_undo", compose_args(lab), diff=True)
+    assert not run.failed, run.stdout
+    assert '-    "web": "rollback-demo:1.0.1"' in run.stdout and '+    "web": "rollback-demo:1.0.0"' in run.stdout
+    assert running(lab) == ["rollback-demo:1.0.0"]
+    assert health(lab["LAB_COMPOSE_PORT"]) == (200, "1.0.0")
+    again = ansible_module("rollout_undo", compose_args(lab, to_version="1.0.0"))
+    assert again.result["changed"] is False
+
+
+def test_compose_missing_image_fails_before_any_change(ansible_module, lab, bad_compose_release):
+    run = ansible_module("rollout_undo", compose_args(lab, to_version="9.9.9"))
+    assert run.failed
+    assert run.result["msg"] == ("image rollback-demo:9.9.9 is not present on this Docker host: pull or load it "
+                                 "first (nothing was changed)")
+    assert running(lab) == ["rollback-demo:1.0.1"]
+
+
+def test_compose_bad_input(ansible_module, lab):
+    run = ansible_module("rollout_undo", compose_args(lab, services=["nope"]))
+    assert run.failed and run.result["msg"] == "service(s) nope not in compose project demo"
+    run = ansible_module("rollout_undo", compose_args(lab, project_src="/nonexistent"))
+    assert run.failed and run.result["msg"] == "project_src /nonexistent is not a directory"
+    run = ansible_module("rollout_undo", compose_args(lab), env={"DOCKER_HOST": "unix:///nonexistent.sock"})
+    assert run.failed and run.result["msg"].startswith("cannot reach the Docker engine (DOCKER_HOST=unix:///nonex")
+    assert running(lab) == ["rollback-demo:1.0.0"]
+
+
+# Server ---------------------------------------------------------------------------------------------------------
+
+def systemctl(lab, *args):
+    return subprocess.run([lab["LAB_SYSTEMCTL"]] + list(args), check=False, capture_output=True, text=True)
+
+
+def point_current(lab, version):
+    current = os.path.join(lab["LAB_SERVER_RELEASES_DIR"], "current")
+    os.remove(current)
+    os.symlink(os.path.join(lab["LAB_SERVER_RELEASES_DIR"], "releases", version), current)
+    assert systemctl(lab, "restart", lab["LAB_SERVER_UNIT"]).returncode == 0
+
+
+@pytest.fixture
+def bad_server_release(lab):
+    point_current(lab, "v1.0.1")
+    yield
+    point_current(lab, "v1.0.0")
+
+
+@pytest.fixture
+def server_env(lab, lab_env):
+    """The lab's systemctl first on PATH, as a server's own systemctl would be."""
+    return {"PATH": lab["LAB_BIN"] + os.pathsep + lab_env["PATH"]}
+
+
+def server_args(lab, **extra):
+    return dict(dict(platform="server", name="demo", releases_dir=lab["LAB_SERVER_RELEASES_DIR"],
+                     units=[lab["LAB_SERVER_UNIT"]], wait_timeout=30, wait_sleep=0.2), **extra)
+
+
+def current_release(lab):
+    return os.path.basename(os.path.realpath(os.path.join(lab["LAB_SERVER_RELEASES_DIR"], "current")))
+
+
+def test_server_undo_switches_current_restarts_and_keeps_the_bad_release(
+        ansible_module, lab, bad_server_release, server_env):
+    assert health(lab["LAB_SERVER_PORT"]) == (503, "1.0.1")
+    run = ansible_module("rollout_undo", server_args(lab), diff=True, env=server_env)
+    assert not run.failed, run.stdout
+    assert (run.result["from_version"], run.result["to_version"]) == ("v1.0.1", "v1.0.0")
+    assert '-    "release": "v1.0.1"' in run.stdout and '+    "release": "v1.0.0"' in run.stdout
+    assert current_release(lab) == "v1.0.0"
+    assert health(lab["LAB_SERVER_PORT"]) == (200, "1.0.0")
+    assert systemctl(lab, "is-active", lab["LAB_SERVER_UNIT"]).stdout.strip() == "active"
+    assert os.path.isdir(os.path.join(lab["LAB_SERVER_RELEASES_DIR"], "releases", "v1.0.1"))
+    again = ansible_module("rollout_undo", server_args(lab, to_version="v1.0.0"), env=server_env)
+    assert again.result["changed"] is False
+
+
+def test_server_failing_before_start_switches_nothing(ansible_module, lab, bad_server_release, server_env):
+    run = ansible_module("rollout_undo", server_args(lab, before_start="false"), env=server_env)
+    assert run.failed and run.result["msg"].startswith("before_start failed in ")
+    assert current_release(lab) == "v1.0.1"
+
+
+@pytest.mark.parametrize("extra,message", [
+    (dict(to_version="v9.9.9"), "release v9.9.9 not found in"),
+    (dict(releases_dir="/nonexistent"), "releases_dir /nonexistent has no releases/ directory"),
+    (dict(units=["nope.service"]), "unit nope.service not found"),
+    (dict(platform="kubernetes"), "value of platform must be one of: compose, server, got: kubernetes"),
+])
+def test_server_bad_input_changes_nothing(ansible_module, lab, bad_server_release, server_env, extra, message):
+    run = ansible_module("rollout_undo", server_args(lab, **extra), env=server_env)
+    assert run.failed and message in run.result["msg"], run.result
+    assert current_release(lab) == "v1.0.1"
+
+
+def test_git_tag_release_back_to_the_previous_tag(ansible_module, lab):
+    repo = lab["LAB_SERVER_REPO_DIR"]
+
+    def head_tag():
+        return subprocess.run(["git", "-C", repo, "tag", "--points-at", "HEAD"], check=True, capture_output=True,
+                              text=True).stdout.split()
+
+    subprocess.run(["git", "-C", repo, "checkout", "--quiet", "v1.0.1"], check=True)
+    try:
+        run = ansible_module("rollout_undo", dict(platform="server", name="demo", repo_dir=repo))
+        assert not run.failed, run.stdout
+        assert (run.result["from_version"], run.result["to_version"]) == ("v1.0.1", "v1.0.0")
+        assert head_tag() == ["v1.0.0"]
+    finally:
+        subprocess.run(["git", "-C", repo, "checkout", "--quiet", "v1.0.0"], check=True)
