@@ -1,0 +1,144 @@
+# Copyright: rollback.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+name: timeline
+type: aggregate
+short_description: Time each rollback phase against the level's RTO budget
+description:
+  - Groups tasks into phases and records each phase's start, end, duration, status and changed tasks.
+  - A task's phase is its role (preflight, traffic, database, config, app, verify, report, ...), or its play's
+    name when it is not in a role.
+  - At the end of the run, prints the timeline with the total against the budget of the rollback level given as
+    the C(level) extra var (1 - 300 s, 2 - 600 s, 3 - 900 s, the runbooks' 5/10/15 minutes) and writes it as
+    JSON to O(output) for the incident report.
+version_added: 0.1.0
+author:
+  - rollback.core maintainers (@rollback-core)
+requirements:
+  - enable in ansible.cfg (C(callbacks_enabled = rollback.core.timeline)) or with ANSIBLE_CALLBACKS_ENABLED
+options:
+  output:
+    description: Path of the JSON timeline. Nothing is written when unset.
+    type: path
+    env:
+      - name: ROLLBACK_TIMELINE_FILE
+    ini:
+      - section: callback_timeline
+        key: output
+  budgets:
+    description: RTO budget in seconds per level, as C(level=seconds) pairs.
+    type: list
+    elements: str
+    default: ["1=300", "2=600", "3=900"]
+    env:
+      - name: ROLLBACK_TIMELINE_BUDGETS
+    ini:
+      - section: callback_timeline
+        key: budgets
+"""
+
+import json
+import os
+import time
+
+from ansible.plugins.callback import CallbackBase
+
+
+# Tasks that only pull in other tasks: they belong to no phase of their own.
+INCLUDES = frozenset(prefix + name for prefix in ("", "ansible.builtin.", "ansible.legacy.")
+                     for name in ("include_role", "include_tasks", "import_role", "import_tasks"))
+
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "aggregate"
+    CALLBACK_NAME = "rollback.core.timeline"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self, *args, **kwargs):
+        super(CallbackModule, self).__init__(*args, **kwargs)
+        self.started = time.time()
+        self.phases = []
+        self.level = None
+        self._play_name = ""
+
+    def _phase(self, task):
+        role = getattr(task, "_role", None)
+        name = role.get_name(include_role_fqcn=False) if role else (self._play_name or "play")
+        if not self.phases or self.phases[-1]["name"] != name:
+            now = time.time()
+            self.phases.append(dict(name=name, start=now, end=now, status="ok", tasks=0, changed=0, failed=0))
+        return self.phases[-1]
+
+    def v2_playbook_on_play_start(self, play):
+        self._play_name = play.get_name().strip()
+        extra = play.get_variable_manager().extra_vars
+        if extra.get("level") is not None:
+            self.level = str(extra.get("level"))
+
+    def v2_playbook_on_task_start(self, task, is_conditional):
+        if task.action not in INCLUDES:
+            self._phase(task)
+
+    def v2_playbook_on_handler_task_start(self, task):
+        self._phase(task)
+
+    def _finish(self, result, failed=False):
+        if result._task.action in INCLUDES:
+            return
+        phase = self._phase(result._task)
+        phase["end"] = time.time()
+        phase["tasks"] += 1
+        if result._result.get("changed"):
+            phase["changed"] += 1
+        if failed:
+            phase["failed"] += 1
+            phase["status"] = "failed"
+
+    def v2_runner_on_ok(self, result):
+        self._finish(result)
+
+    def v2_runner_on_failed(self, result, ignore_errors=False):
+        self._finish(result, failed=not ignore_errors)
+
+    def v2_runner_on_unreachable(self, result):
+        self._finish(result, failed=True)
+
+    def v2_runner_on_skipped(self, result):
+        self._finish(result)
+
+    def timeline(self):
+        budgets = dict(item.split("=", 1) for item in self.get_option("budgets"))
+        budget = float(budgets[self.level]) if self.level in budgets else None
+        total = round(time.time() - self.started, 3)
+        phases = [dict(name=p["name"], start=round(p["start"] - self.started, 3), end=round(p["end"] - self.started, 3),
+                       duration=round(p["end"] - p["start"], 3), status=p["status"], tasks=p["tasks"],
+                       changed=p["changed"], failed=p["failed"]) for p in self.phases]
+        return dict(level=self.level, budget_seconds=budget, total_seconds=total,
+                    within_budget=None if budget is None else total <= budget,
+                    started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started)), phases=phases)
+
+    def v2_playbook_on_stats(self, stats):
+        timeline = self.timeline()
+        self._display.banner("ROLLBACK TIMELINE")
+        for phase in timeline["phases"]:
+            self._display.display("%-24s +%8.1fs %8.1fs  %-6s %d task(s), %d changed" % (
+                phase["name"], phase["start"], phase["duration"], phase["status"], phase["tasks"], phase["changed"]))
+        if timeline["budget_seconds"] is None:
+            self._display.display("total %.1fs (no level given: no budget)" % timeline["total_seconds"])
+        else:
+            self._display.display("total %.1fs of the level %s budget %.0fs: %s" % (
+                timeline["total_seconds"], timeline["level"], timeline["budget_seconds"],
+                "within budget" if timeline["within_budget"] else "OVER BUDGET"))
+        output = self.get_option("output")
+        if output:
+            directory = os.path.dirname(os.path.abspath(output))
+            if not os.path.isdir(directory):
+                os.makedirs(directory)
+            with open(output, "w") as handle:
+                json.dump(timeline, handle, indent=2)

@@ -1,0 +1,40 @@
+"""The timeline callback on a real playbook run: phases by role, durations, budget verdict, JSON file."""
+
+import json
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def run_playbook(lab_env, tmp_path, *extra):
+    output = tmp_path / "timeline.json"
+    env = dict(lab_env, ANSIBLE_CALLBACKS_ENABLED="rollback.core.timeline", ROLLBACK_TIMELINE_FILE=str(output),
+               ANSIBLE_ROLES_PATH=os.path.join(HERE, "files", "roles"))
+    completed = subprocess.run(["ansible-playbook", "-i", "localhost,", "-c", "local", "-e",
+                                "ansible_python_interpreter=" + sys.executable,
+                                os.path.join(HERE, "files", "timeline_playbook.yml")] + list(extra),
+                               env=env, capture_output=True, text=True, check=False)
+    return completed, json.loads(output.read_text())
+
+
+def test_phases_are_timed_and_compared_with_the_level_budget(lab_env, tmp_path):
+    completed, timeline = run_playbook(lab_env, tmp_path, "-e", "level=1")
+    assert completed.returncode == 0, completed.stdout
+    names = [phase["name"] for phase in timeline["phases"]]
+    assert names[-2:] == ["phase_one", "phase_two"]
+    one, two = timeline["phases"][-2:]
+    assert 0.25 <= one["duration"] < two["duration"]
+    assert two["duration"] >= 0.55 and two["changed"] == 1 and two["status"] == "ok"
+    assert one["end"] <= two["start"] + 0.5
+    assert (timeline["level"], timeline["budget_seconds"], timeline["within_budget"]) == ("1", 300.0, True)
+    assert "ROLLBACK TIMELINE" in completed.stdout and "of the level 1 budget 300s: within budget" in completed.stdout
+
+
+def test_a_failed_phase_is_marked_and_a_tight_budget_is_reported_over(lab_env, tmp_path):
+    completed, timeline = run_playbook(lab_env, tmp_path, "-e", "level=3", "-e", "fail_phase_two=true")
+    assert completed.returncode != 0
+    assert timeline["phases"][-1]["status"] == "failed" and timeline["phases"][-1]["failed"] == 1
+    completed, timeline = run_playbook(dict(lab_env, ROLLBACK_TIMELINE_BUDGETS="1=0.1"), tmp_path, "-e", "level=1")
+    assert timeline["within_budget"] is False and "OVER BUDGET" in completed.stdout
