@@ -8,7 +8,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 module: rollout_undo
-short_description: Undo the last rollout of a service on Docker Compose or a plain server
+short_description: Undo the last rollout of a service on Kubernetes, Docker Compose or a plain server
 description:
   - Level 1 of a rollback (runbooks 000 option B/C, 001 level 1, 002 option B, 004 partial rollback).
     Puts the previous release of one service back and waits until it really runs.
@@ -23,25 +23,46 @@ description:
     O(repo_dir), the work tree is checked out at the tag O(to_version) (default: the tag before the current
     one). O(before_start) runs in the target release first; then O(units) are restarted and waited for.
     Releases are never deleted.'
+  - 'O(platform=kubernetes): what C(kubectl rollout undo) does to a Deployment, through the official client: the
+    ReplicaSets the Deployment controls (by ownerReferences, not only by labels), the highest revision below
+    the current one or exactly O(to_revision) (an absent revision fails, listing the available ones), the
+    revision''s template without C(pod-template-hash), and one JSON patch of the template and annotations. A
+    paused Deployment is refused. Then it waits until the rollout has really finished (observed generation,
+    updated and available replicas, no old replicas left) and fails with the stuck state on timeout.'
   - Already at the target release, nothing changes (C(changed=false)).
-  - The Kubernetes platform is not part of this version.
 version_added: 0.1.0
 author:
   - rollback.core maintainers (@rollback-core)
 extends_documentation_fragment:
   - rollback.core.wait
+  - rollback.core.kube_auth
 options:
   platform:
     description:
       - Where the service runs.
     type: str
     required: true
-    choices: [compose, server]
+    choices: [kubernetes, compose, server]
   name:
     description:
-      - Name of the service, for results and messages.
+      - Name of the service; with O(platform=kubernetes), the name of the Deployment.
     type: str
     required: true
+  kind:
+    description:
+      - Kind of the Kubernetes workload. StatefulSet and DaemonSet are not supported in this version.
+    type: str
+    choices: [Deployment]
+    default: Deployment
+  namespace:
+    description:
+      - Kubernetes namespace.
+    type: str
+    default: default
+  to_revision:
+    description:
+      - Kubernetes revision to return to. Default, the highest revision below the current one.
+    type: int
   to_version:
     description:
       - Image tag (compose) or release name / git tag (server) to return to. Default, the previous one.
@@ -91,11 +112,19 @@ attributes:
     description: Shows the image per service or the release before and after.
     support: full
 requirements:
+  - kubernetes (Python client) for O(platform=kubernetes)
   - docker (Python SDK) and Docker Compose v2 for O(platform=compose)
   - systemctl on PATH for O(units)
 """
 
 EXAMPLES = r"""
+- name: Undo the last rollout of a Deployment (kubectl rollout undo, then wait)
+  rollback.core.rollout_undo:
+    platform: kubernetes
+    name: catalytic-saas-api
+    namespace: catalytic-saas
+    wait_timeout: 300
+
 - name: Undo the last compose rollout of the api
   rollback.core.rollout_undo:
     platform: compose
@@ -115,13 +144,17 @@ EXAMPLES = r"""
 
 RETURN = r"""
 from_version:
-  description: The version that ran before (compose, the first service's tag).
+  description: The version that ran before (compose, the first service's tag; kubernetes, the container images).
   returned: always
   type: str
 to_version:
   description: The version that runs now (or would, in check mode).
   returned: always
   type: str
+revision:
+  description: The Kubernetes revision rolled back to.
+  returned: when platform is kubernetes
+  type: int
 services:
   description: Compose services considered.
   returned: when platform is compose
@@ -137,12 +170,15 @@ duration:
   type: float
 """
 
-from ansible_collections.rollback.core.plugins.module_utils import compose, server
+from ansible_collections.rollback.core.plugins.module_utils import compose, kubernetes, server
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackModule
 from ansible_collections.rollback.core.plugins.module_utils.wait import WAIT_SPEC, Waiter
 
 
 def undo(module):
+    if module.params["platform"] == "kubernetes":
+        module.require_library("kubernetes", kubernetes.KUBERNETES_IMPORT_ERROR)
+        return kubernetes.undo(module, Waiter(module))
     if module.params["platform"] == "compose":
         module.require_library("docker", compose.DOCKER_IMPORT_ERROR)
         return compose.undo(module, Waiter(module).enabled)
@@ -152,11 +188,12 @@ def undo(module):
 def main():
     module = RollbackModule(
         dict(
-            platform=dict(type="str", required=True, choices=["compose", "server"]),
+            platform=dict(type="str", required=True, choices=["kubernetes", "compose", "server"]),
             name=dict(type="str", required=True),
             to_version=dict(type="str"),
         ),
-        shared_specs=(compose.COMPOSE_SPEC, server.SERVER_SPEC, WAIT_SPEC),
+        shared_specs=(kubernetes.KUBE_AUTH_SPEC, kubernetes.KUBE_TARGET_SPEC, compose.COMPOSE_SPEC, server.SERVER_SPEC,
+                      WAIT_SPEC),
         mutually_exclusive=[("releases_dir", "repo_dir")],
         supports_check_mode=True,
     )

@@ -1,0 +1,195 @@
+# Copyright: rollback.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Kubernetes through the official client: connection options, readiness, Deployment undo.
+
+The undo does what ``kubectl rollout undo`` does (kubectl's DeploymentRollbacker):
+take the ReplicaSets the Deployment controls (ownerReferences, not only the
+selector), pick the target revision, drop pod-template-hash from its template
+and send one JSON patch that replaces spec.template and metadata.annotations
+(kubectl's annotation rule). The wait then follows the rollout to the end.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+import json
+import os
+import traceback
+
+from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
+
+try:
+    from kubernetes import client as kube_client_lib
+    from kubernetes import config as kube_config
+    from kubernetes.client.exceptions import ApiException
+    from kubernetes.config.config_exception import ConfigException
+    from urllib3.exceptions import HTTPError as Urllib3Error
+except ImportError:
+    KUBERNETES_IMPORT_ERROR = traceback.format_exc()
+else:
+    KUBERNETES_IMPORT_ERROR = None
+
+KUBE_AUTH_SPEC = dict(
+    kubeconfig=dict(type="path"),
+    context=dict(type="str"),
+    host=dict(type="str"),
+    api_key=dict(type="str", no_log=True),
+    validate_certs=dict(type="bool", default=True),
+)
+KUBE_TARGET_SPEC = dict(
+    kind=dict(type="str", default="Deployment", choices=["Deployment"]),
+    namespace=dict(type="str", default="default"),
+    to_revision=dict(type="int"),
+)
+
+REVISION = "deployment.kubernetes.io/revision"
+HASH_LABEL = "pod-template-hash"
+# kubectl keeps these from the Deployment and takes every other annotation from the ReplicaSet.
+ANNOTATIONS_TO_SKIP = frozenset([
+    "kubectl.kubernetes.io/last-applied-configuration", REVISION, "deployment.kubernetes.io/revision-history",
+    "deployment.kubernetes.io/desired-replicas", "deployment.kubernetes.io/max-replicas",
+    "apps.kubernetes.io/deprecated-deployment-rollback-to",
+])
+
+
+def api_client(params):
+    """An ApiClient from host/api_key, or a kubeconfig (file and context), or the in-cluster config."""
+    configuration = kube_client_lib.Configuration()
+    try:
+        if params.get("host"):
+            configuration.host = params["host"]
+            if params.get("api_key"):
+                configuration.api_key = {"authorization": "Bearer " + params["api_key"]}
+        elif params.get("kubeconfig") or params.get("context") or not _in_cluster():
+            kube_config.load_kube_config(config_file=params.get("kubeconfig"), context=params.get("context"),
+                                         client_configuration=configuration)
+        else:
+            kube_config.load_incluster_config(client_configuration=configuration)
+    except (ConfigException, OSError) as error:
+        raise RollbackError("cannot load the Kubernetes configuration: %s" % error)
+    configuration.verify_ssl = params.get("validate_certs", True)
+    return kube_client_lib.ApiClient(configuration)
+
+
+def _in_cluster():
+    return bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
+
+
+def call(what, func, *args, **kwargs):
+    """One Kubernetes API call; its failure is one RollbackError naming what was asked."""
+    try:
+        return func(*args, **kwargs)
+    except ApiException as error:
+        raise RollbackError("%s failed: %s %s" % (what, error.status, _reason(error)), status=error.status)
+    except (Urllib3Error, OSError) as error:
+        raise RollbackError("%s failed: Kubernetes API unreachable: %s" % (what, error))
+
+
+def _reason(error):
+    try:
+        return json.loads(error.body).get("message") or error.reason
+    except (TypeError, ValueError):
+        return error.reason
+
+
+def pruned(value):
+    """Without null and empty fields, so templates compare as the API server's defaulting would."""
+    if isinstance(value, dict):
+        value = dict((k, pruned(v)) for k, v in value.items())
+        return dict((k, v) for k, v in value.items() if v not in (None, {}, []))
+    if isinstance(value, list):
+        return [pruned(item) for item in value]
+    return value
+
+
+def images(template):
+    return ",".join(c.get("image", "") for c in template.get("spec", {}).get("containers", []))
+
+
+def deployment_ready(deployment):
+    """(done, state) of a rollout, as ``kubectl rollout status`` judges it."""
+    spec, status = deployment.get("spec", {}), deployment.get("status") or {}
+    meta = deployment["metadata"]
+    replicas = spec.get("replicas", 1)
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == "Progressing" and condition.get("reason") == "ProgressDeadlineExceeded":
+            return False, "progress deadline exceeded: %s" % condition.get("message")
+    if status.get("observedGeneration", 0) < meta.get("generation", 0):
+        return False, "waiting for the controller to observe generation %s" % meta.get("generation")
+    updated, total, available = (status.get("updatedReplicas", 0), status.get("replicas", 0),
+                                 status.get("availableReplicas", 0))
+    if updated < replicas:
+        return False, "%d of %d updated replicas" % (updated, replicas)
+    if total > updated:
+        return False, "%d old replicas pending termination" % (total - updated)
+    if available < updated:
+        conditions = "; ".join("%s=%s %s" % (c.get("type"), c.get("status"), c.get("message", ""))
+                               for c in status.get("conditions") or [])
+        return False, "%d of %d updated replicas available (%s)" % (available, updated, conditions)
+    return True, "%d of %d replicas updated and available" % (available, replicas)
+
+
+def _revision(obj):
+    try:
+        return int((obj["metadata"].get("annotations") or {}).get(REVISION, "0"))
+    except ValueError:
+        return 0
+
+
+def undo(module, waiter):
+    params = module.params
+    api = api_client(params)
+    apps = kube_client_lib.AppsV1Api(api)
+    name, namespace = params["name"], params["namespace"]
+    what = "deployment %s/%s" % (namespace, name)
+    deployment = api.sanitize_for_serialization(call("reading " + what, apps.read_namespaced_deployment, name,
+                                                     namespace))
+    if deployment["spec"].get("paused"):
+        raise RollbackError("%s is paused: resume it first (kubectl rollout resume), then undo" % what)
+    owned = _owned_replicasets(api, apps, deployment)
+    by_revision = dict((_revision(rs), rs) for rs in owned)
+    current = _revision(deployment) or max(by_revision or [0])
+    if params["to_revision"]:
+        target_revision = params["to_revision"]
+    else:
+        older = [revision for revision in by_revision if revision < current]
+        if not older:
+            raise RollbackError("%s has no revision before %d to roll back to" % (what, current))
+        target_revision = max(older)
+    if target_revision not in by_revision:
+        raise RollbackError("revision %d of %s not found; available: %s" % (
+            target_revision, what, ", ".join(str(r) for r in sorted(by_revision)) or "none"))
+    template = copy.deepcopy(by_revision[target_revision]["spec"]["template"])
+    (template.get("metadata") or {}).get("labels", {}).pop(HASH_LABEL, None)
+    before, after = pruned(deployment["spec"]["template"]), pruned(template)
+    result = module.changed_result(before, after, from_version=images(deployment["spec"]["template"]),
+                                   to_version=images(template), revision=target_revision, from_revision=current)
+    if not result["changed"] or module.check_mode:
+        return result
+    annotations = dict((k, v) for k, v in (deployment["metadata"].get("annotations") or {}).items()
+                       if k in ANNOTATIONS_TO_SKIP)
+    annotations.update((k, v) for k, v in (by_revision[target_revision]["metadata"].get("annotations") or {}).items()
+                       if k not in ANNOTATIONS_TO_SKIP)
+    patch = [{"op": "replace", "path": "/spec/template", "value": template},
+             {"op": "replace", "path": "/metadata/annotations", "value": annotations}]
+    call("patching " + what, apps.patch_namespaced_deployment, name, namespace, patch)
+
+    def probe():
+        return deployment_ready(api.sanitize_for_serialization(
+            call("reading " + what, apps.read_namespaced_deployment, name, namespace)))
+
+    waiter.wait(probe, "the rollout of %s" % what)
+    return result
+
+
+def _owned_replicasets(api, apps, deployment):
+    selector = ",".join("%s=%s" % item for item in sorted(
+        (deployment["spec"].get("selector") or {}).get("matchLabels", {}).items()))
+    listed = api.sanitize_for_serialization(call(
+        "listing the replicasets of deployment %s" % deployment["metadata"]["name"],
+        apps.list_namespaced_replica_set, deployment["metadata"]["namespace"], label_selector=selector))
+    uid = deployment["metadata"]["uid"]
+    return [rs for rs in listed.get("items", []) if any(
+        ref.get("uid") == uid and ref.get("controller") for ref in rs["metadata"].get("ownerReferences") or [])]

@@ -1,0 +1,154 @@
+"""rollout_undo on Kubernetes against the API simulator (lab/kubesim), and its fidelity to kubectl.
+
+No Kubernetes API server can run here; lab/kubesim serves the API the client and
+kubectl use, with a Deployment controller. The fidelity test gives two
+simulators the same history, undoes one with `kubectl rollout undo` and the
+other with the module, and compares the Deployments and ReplicaSets.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import threading
+
+import pytest
+import yaml
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(REPO, "lab", "kubesim"))
+
+from controller import pruned  # noqa: E402
+from server import serve  # noqa: E402
+
+KUBECTL = os.path.join(REPO, ".venv", "bin", "kubectl")
+DEPLOYMENT = {
+    "apiVersion": "apps/v1", "kind": "Deployment",
+    "metadata": {"name": "demo", "labels": {"app": "demo"}, "annotations": {"team": "payments"}},
+    "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "demo"}},
+             "template": {"metadata": {"labels": {"app": "demo"}},
+                          "spec": {"containers": [{"name": "web", "image": "rollback-demo:1.0.0"}]}}},
+}
+
+
+class Simulator:
+    def __init__(self, tmp_path, name):
+        self.kubeconfig = str(tmp_path / ("%s.kubeconfig" % name))
+        self.server = serve(0, self.kubeconfig)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def kubectl(self, *args, check=True, stdin=None):
+        completed = subprocess.run([KUBECTL, "--kubeconfig", self.kubeconfig, "--cache-dir",
+                                    os.path.dirname(self.kubeconfig) + "/kcache"] + list(args),
+                                   input=stdin, capture_output=True, text=True, check=False)
+        if check:
+            assert completed.returncode == 0, completed.stderr
+        return completed
+
+    def get(self, *args):
+        return json.loads(self.kubectl("get", "-o", "json", *args).stdout)
+
+    def history(self, *images):
+        self.kubectl("create", "--validate=false", "-f", "-", stdin=yaml.safe_dump(DEPLOYMENT))
+        for image in images:
+            self.kubectl("set", "image", "deployment/demo", "web=" + image)
+
+    def image(self):
+        return self.get("deployment", "demo")["spec"]["template"]["spec"]["containers"][0]["image"]
+
+    def stop(self):
+        self.server.shutdown()
+
+
+@pytest.fixture
+def sim(tmp_path):
+    simulator = Simulator(tmp_path, "a")
+    yield simulator
+    simulator.stop()
+
+
+def undo_args(sim, **extra):
+    return dict(dict(platform="kubernetes", name="demo", kubeconfig=sim.kubeconfig, wait_timeout=10, wait_sleep=0.1),
+                **extra)
+
+
+def comparable(sim):
+    """What a real API server would store. kubectl sends Go's zero values (resources: {}, creationTimestamp:
+    null) where the Python client sends nothing; the real server's defaulting makes them equal, so both
+    sides are compared without null and empty fields."""
+    deployment = pruned(sim.get("deployment", "demo"))
+    replicasets = sim.get("replicasets")["items"]
+    return {
+        "template": deployment["spec"]["template"],
+        "annotations": deployment["metadata"].get("annotations"),
+        "replicasets": sorted((rs["metadata"]["name"], rs["metadata"]["annotations"].get(
+            "deployment.kubernetes.io/revision"), rs["spec"]["replicas"]) for rs in replicasets),
+    }
+
+
+def test_same_result_as_kubectl_rollout_undo(ansible_module, tmp_path):
+    by_kubectl, by_module = Simulator(tmp_path, "kubectl"), Simulator(tmp_path, "module")
+    try:
+        for simulator in (by_kubectl, by_module):
+            simulator.history("rollback-demo:1.0.1", "rollback-demo:1.0.2")
+        by_kubectl.kubectl("rollout", "undo", "deployment/demo")
+        run = ansible_module("rollout_undo", undo_args(by_module))
+        assert not run.failed, run.stdout
+        assert comparable(by_module) == comparable(by_kubectl)
+        assert by_module.image() == "rollback-demo:1.0.1"
+        by_kubectl.kubectl("rollout", "undo", "deployment/demo", "--to-revision=1")
+        run = ansible_module("rollout_undo", undo_args(by_module, to_revision=1))
+        assert not run.failed, run.stdout
+        assert comparable(by_module) == comparable(by_kubectl)
+    finally:
+        by_kubectl.stop()
+        by_module.stop()
+
+
+def test_undo_ignores_a_matching_replicaset_it_does_not_own(ansible_module, sim):
+    sim.history("rollback-demo:1.0.1")
+    orphan = {"apiVersion": "apps/v1", "kind": "ReplicaSet",
+              "metadata": {"name": "impostor", "labels": {"app": "demo"},
+                           "annotations": {"deployment.kubernetes.io/revision": "1"}},
+              "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "demo"}},
+                       "template": {"metadata": {"labels": {"app": "demo"}},
+                                    "spec": {"containers": [{"name": "web", "image": "evil:latest"}]}}}}
+    sim.kubectl("create", "--validate=false", "-f", "-", stdin=yaml.safe_dump(orphan))
+    run = ansible_module("rollout_undo", undo_args(sim))
+    assert not run.failed, run.stdout
+    assert (run.result["from_version"], run.result["to_version"], run.result["revision"]) == (
+        "rollback-demo:1.0.1", "rollback-demo:1.0.0", 1)
+    assert sim.image() == "rollback-demo:1.0.0"
+
+
+def test_check_mode_then_idempotent_rerun(ansible_module, sim):
+    sim.history("rollback-demo:1.0.1")
+    check = ansible_module("rollout_undo", undo_args(sim), check=True)
+    assert check.result["changed"] is True and sim.image() == "rollback-demo:1.0.1"
+    assert ansible_module("rollout_undo", undo_args(sim)).result["changed"] is True
+    rerun = ansible_module("rollout_undo", undo_args(sim, to_revision=3))
+    assert rerun.result["changed"] is False, rerun.stdout
+
+
+@pytest.mark.parametrize("prepare,extra,message", [
+    (None, dict(to_revision=7), "revision 7 of deployment default/demo not found; available: 1, 2"),
+    ("pause", dict(), "deployment default/demo is paused: resume it first"),
+    (None, dict(name="nope"), "reading deployment default/nope failed: 404"),
+    (None, dict(kubeconfig=None, host="http://127.0.0.1:1"), "Kubernetes API unreachable"),
+])
+def test_bad_input_changes_nothing(ansible_module, sim, prepare, extra, message):
+    sim.history("rollback-demo:1.0.1")
+    if prepare == "pause":
+        sim.kubectl("rollout", "pause", "deployment/demo")
+    before = comparable(sim)
+    run = ansible_module("rollout_undo", undo_args(sim, **extra))
+    assert run.failed and message in run.result["msg"], run.result
+    assert comparable(sim) == before
+
+
+def test_wait_fails_with_the_stuck_reason(ansible_module, sim):
+    sim.history("rollback-demo:never-ready", "rollback-demo:1.0.1")
+    run = ansible_module("rollout_undo", undo_args(sim, wait_timeout=1))
+    assert run.failed
+    assert run.result["msg"].startswith("timed out after 1s waiting for the rollout of deployment default/demo: "
+                                        "0 of 2 updated replicas available")
