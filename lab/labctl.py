@@ -12,10 +12,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from labkit import docker, etcd, moto, postgres, server  # noqa: E402
+from labkit import docker, etcd, kubernetes, moto, postgres, server  # noqa: E402
 from labkit.common import REPO, Lab, LabError  # noqa: E402
 
-SERVICES = {service.NAME: service for service in (postgres, etcd, moto, docker, server)}
+SERVICES = {service.NAME: service for service in (postgres, etcd, moto, docker, server, kubernetes)}
 
 
 def selected(only):

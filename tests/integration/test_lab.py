@@ -30,7 +30,7 @@ def test_status_reports_every_service_up(lab_env):
     completed = subprocess.run([sys.executable, LABCTL, "status"], env=lab_env, capture_output=True, text=True,
                                check=False)
     assert completed.returncode == 0, completed.stdout
-    for name in ("postgres", "etcd", "moto", "docker", "server"):
+    for name in ("postgres", "etcd", "moto", "docker", "server", "kubernetes"):
         assert "lab: %-8s up" % name in completed.stdout
 
 
@@ -182,3 +182,15 @@ def test_unknown_service_is_one_line(tmp_path):
                                text=True, check=False)
     assert completed.returncode == 1
     assert completed.stderr.strip().startswith("lab: unknown service(s) redis; choose from postgres")
+
+
+def test_kubernetes_simulator_serves_the_demo_deployment(lab):
+    from kubernetes import client, config
+
+    api = client.AppsV1Api(config.new_client_from_config(config_file=lab["LAB_KUBECONFIG"]))
+    deployment = api.read_namespaced_deployment(lab["LAB_KUBE_DEPLOYMENT"], lab["LAB_KUBE_NAMESPACE"])
+    assert deployment.spec.template.spec.containers[0].image == "rollback-demo:1.0.0"
+    assert deployment.status.available_replicas == deployment.spec.replicas == 2
+    owned = [rs for rs in api.list_namespaced_replica_set("default", label_selector="app=demo").items
+             if rs.metadata.owner_references and rs.metadata.owner_references[0].uid == deployment.metadata.uid]
+    assert [rs.metadata.annotations["deployment.kubernetes.io/revision"] for rs in owned] == ["1"]
