@@ -1,0 +1,54 @@
+"""A Kubernetes API simulator (lab/kubesim) per test, on a free port, with kubectl against it."""
+
+import json
+import os
+import subprocess
+import sys
+import threading
+
+import yaml
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(REPO, "lab", "kubesim"))
+
+from controller import pruned  # noqa: E402
+from server import serve  # noqa: E402
+
+__all__ = ("DEPLOYMENT", "Simulator", "pruned")
+KUBECTL = os.path.join(REPO, ".venv", "bin", "kubectl")
+DEPLOYMENT = {
+    "apiVersion": "apps/v1", "kind": "Deployment",
+    "metadata": {"name": "demo", "labels": {"app": "demo"}, "annotations": {"team": "payments"}},
+    "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "demo"}},
+             "template": {"metadata": {"labels": {"app": "demo"}},
+                          "spec": {"containers": [{"name": "web", "image": "rollback-demo:1.0.0"}]}}},
+}
+
+
+class Simulator:
+    def __init__(self, tmp_path, name):
+        self.kubeconfig = str(tmp_path / ("%s.kubeconfig" % name))
+        self.server = serve(0, self.kubeconfig)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def kubectl(self, *args, check=True, stdin=None):
+        completed = subprocess.run([KUBECTL, "--kubeconfig", self.kubeconfig, "--cache-dir",
+                                    os.path.dirname(self.kubeconfig) + "/kcache"] + list(args),
+                                   input=stdin, capture_output=True, text=True, check=False)
+        if check:
+            assert completed.returncode == 0, completed.stderr
+        return completed
+
+    def get(self, *args):
+        return json.loads(self.kubectl("get", "-o", "json", *args).stdout)
+
+    def history(self, *images):
+        self.kubectl("create", "--validate=false", "-f", "-", stdin=yaml.safe_dump(DEPLOYMENT))
+        for image in images:
+            self.kubectl("set", "image", "deployment/demo", "web=" + image)
+
+    def image(self):
+        return self.get("deployment", "demo")["spec"]["template"]["spec"]["containers"][0]["image"]
+
+    def stop(self):
+        self.server.shutdown()
