@@ -18,6 +18,7 @@ import tempfile
 import time
 
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
+from ansible_collections.rollback.core.plugins.module_utils.server import check_units, restart_units
 from ansible_collections.rollback.core.plugins.module_utils.config_backup import (
     Masker,
     plan_restore,
@@ -58,7 +59,7 @@ def newest_backup(directory, pattern):
     return os.path.join(directory, names[-1])
 
 
-def restore(module):
+def restore(module, waiter):
     params = module.params
     path = params["path"]
     backup = params["backup"] or newest_backup(
@@ -68,6 +69,7 @@ def restore(module):
     desired = parse_env(wanted_text, backup)
     if not desired:
         raise RollbackError("backup %s holds no KEY=VALUE lines; refusing to restore an empty file" % backup)
+    check_units(module, params["restart_units"])
     if os.path.exists(path):
         current_raw, current_text = read_text(path, "file")
         current = parse_env(current_text, path) if params["validate_current"] else {}
@@ -75,7 +77,7 @@ def restore(module):
         current_raw, current = None, {}
     added, updated, removed = plan_restore(current, desired, prune=True)
     result = dict(path=path, backup_used=backup, saved_to=None, added=added, updated=updated, removed=removed,
-                  changed=current_raw != wanted_raw)
+                  restarted=[], changed=current_raw != wanted_raw)
     if module._diff:
         result["diff"] = restore_diff(current, desired, added, updated, removed, Masker(params["mask"]))
     if not result["changed"] or module.check_mode:
@@ -89,4 +91,5 @@ def restore(module):
         stream.write(wanted_raw)
     # atomic_move keeps the replaced file's mode and owner.
     module.atomic_move(temporary, os.path.abspath(path))
+    result["restarted"] = restart_units(module, waiter, params["restart_units"])
     return result

@@ -120,6 +120,25 @@ def unit_active(module, unit):
     return out.strip() == "active", "%s is %s" % (unit, out.strip() or "unknown")
 
 
+def check_units(module, units):
+    """Fail before any change when a unit does not exist."""
+    for unit in units:
+        rc, _out, err = module.run_command([_systemctl(module), "cat", unit])
+        if rc != 0:
+            raise RollbackError("unit %s not found: %s" % (unit, err.strip()))
+
+
+def restart_units(module, waiter, units):
+    """Restart each unit, then wait until each is active; return the units restarted."""
+    for unit in units:
+        rc, _out, err = module.run_command([_systemctl(module), "restart", unit])
+        if rc != 0:
+            raise RollbackError("systemctl restart %s failed: %s" % (unit, err.strip()))
+    for unit in units:
+        waiter.wait(lambda unit=unit: unit_active(module, unit), "unit %s to be active" % unit)
+    return list(units)
+
+
 def undo(module, waiter):
     params = module.params
     if bool(params["releases_dir"]) == bool(params["repo_dir"]):
@@ -128,10 +147,7 @@ def undo(module, waiter):
     current = target.current()
     version = params["to_version"] or previous_of(target.versions(), current)
     release_path = target.path(version)
-    for unit in params["units"]:
-        rc, _out, err = module.run_command([_systemctl(module), "cat", unit])
-        if rc != 0:
-            raise RollbackError("unit %s not found: %s" % (unit, err.strip()))
+    check_units(module, params["units"])
     result = module.changed_result({"release": current}, {"release": version}, from_version=current,
                                    to_version=version, release_path=release_path, units=params["units"])
     if not result["changed"] or module.check_mode:
@@ -142,11 +158,9 @@ def undo(module, waiter):
             raise RollbackError("before_start failed in %s (rc %d), nothing switched: %s"
                                 % (release_path, rc, (err or out).strip()[-500:]))
     target.switch(version)
-    for unit in params["units"]:
-        rc, _out, err = module.run_command([_systemctl(module), "restart", unit])
-        if rc != 0:
-            raise RollbackError("systemctl restart %s failed after switching to %s: %s" % (unit, version, err.strip()),
-                                from_version=current, to_version=version, switched=True)
-    for unit in params["units"]:
-        waiter.wait(lambda unit=unit: unit_active(module, unit), "unit %s to be active" % unit)
+    try:
+        restart_units(module, waiter, params["units"])
+    except RollbackError as error:
+        raise RollbackError("%s (after switching to %s)" % (error.msg, version), from_version=current,
+                            to_version=version, switched=True)
     return result

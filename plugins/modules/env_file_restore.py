@@ -17,10 +17,13 @@ description:
     C(export) allowed) and not empty.
   - The current file is copied to C(<path>.pre-rollback-<UTC timestamp>) first. That name does not
     match the default O(backup_pattern), so a re-run never picks the file it just replaced.
-  - Restarting the app so it reads the file is the caller's job (the config role does it).
+  - After a change, the systemd units of O(restart_units) are restarted and waited for until active, so the
+    app reads the restored file.
 version_added: 0.1.0
 author:
   - rollback.core maintainers (@rollback-core)
+extends_documentation_fragment:
+  - rollback.core.wait
 options:
   path:
     description:
@@ -52,6 +55,12 @@ options:
         valid KEY=VALUE text (the restore still replaces it; added/updated/removed are then relative to nothing).
     type: bool
     default: true
+  restart_units:
+    description:
+      - systemd units to restart after the file changed (C(systemctl) on PATH); checked to exist before any change.
+    type: list
+    elements: str
+    default: []
   mask:
     description:
       - fnmatch patterns of variable names whose values never appear in the diff.
@@ -68,16 +77,10 @@ attributes:
 """
 
 EXAMPLES = r"""
-- name: Restore the newest dated backup of the production env file
+- name: Restore the newest dated backup of the production env file and restart the app
   rollback.core.env_file_restore:
     path: /srv/api/.env.production
-  register: env_restore
-
-- name: Restart the app so it reads the restored file
-  ansible.builtin.service:
-    name: api
-    state: restarted
-  when: env_restore is changed
+    restart_units: [api.service]
 """
 
 RETURN = r"""
@@ -104,6 +107,11 @@ removed:
   returned: always
   type: list
   elements: str
+restarted:
+  description: Units restarted after the change.
+  returned: always
+  type: list
+  elements: str
 path:
   description: The restored file.
   returned: always
@@ -116,6 +124,7 @@ duration:
 
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackModule
 from ansible_collections.rollback.core.plugins.module_utils.env_file import restore
+from ansible_collections.rollback.core.plugins.module_utils.wait import WAIT_SPEC, Waiter
 
 
 def main():
@@ -127,13 +136,15 @@ def main():
             backup_pattern=dict(type="str"),
             save_current=dict(type="bool", default=True),
             validate_current=dict(type="bool", default=True),
+            restart_units=dict(type="list", elements="str", default=[]),
             mask=dict(type="list", elements="str", no_log=False,
                       default=["*PASSWORD*", "*SECRET*", "*TOKEN*", "*KEY*", "*CREDENTIAL*"]),
         ),
+        shared_specs=(WAIT_SPEC,),
         mutually_exclusive=[("backup", "backup_dir"), ("backup", "backup_pattern")],
         supports_check_mode=True,
     )
-    module.run(restore)
+    module.run(lambda m: restore(m, Waiter(m)))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 import os
 import stat
+import subprocess
 
 
 def make_env_dir(tmp_path):
@@ -60,3 +61,19 @@ def test_bad_backups_fail_with_one_message_and_change_nothing(ansible_module, tm
         run = ansible_module("env_file_restore", dict({"path": str(live)}, **extra))
         assert run.failed and message in run.result["msg"], (extra, run.result)
         assert live.read_bytes() == before
+
+
+def test_restart_units_after_a_change_and_refuse_unknown_units(ansible_module, lab, lab_env, tmp_path):
+    live, _good = make_env_dir(tmp_path)
+    before = live.read_bytes()
+    env = {"PATH": lab["LAB_BIN"] + os.pathsep + lab_env["PATH"]}
+    run = ansible_module("env_file_restore", {"path": str(live), "restart_units": ["nope.service"]}, env=env)
+    assert run.failed and "unit nope.service not found" in run.result["msg"]
+    assert live.read_bytes() == before
+    run = ansible_module("env_file_restore", {"path": str(live), "restart_units": [lab["LAB_SERVER_UNIT"]],
+                                              "wait_sleep": 0.2}, env=env)
+    assert not run.failed, run.stdout
+    assert run.result["restarted"] == [lab["LAB_SERVER_UNIT"]]
+    state = subprocess.run([lab["LAB_SYSTEMCTL"], "is-active", lab["LAB_SERVER_UNIT"]], capture_output=True,
+                           text=True, check=False).stdout.strip()
+    assert state == "active"

@@ -139,7 +139,7 @@ def test_server_failing_before_start_switches_nothing(ansible_module, lab, bad_s
     (dict(to_version="v9.9.9"), "release v9.9.9 not found in"),
     (dict(releases_dir="/nonexistent"), "releases_dir /nonexistent has no releases/ directory"),
     (dict(units=["nope.service"]), "unit nope.service not found"),
-    (dict(platform="kubernetes"), "value of platform must be one of: compose, server, got: kubernetes"),
+    (dict(platform="swarm"), "value of platform must be one of: kubernetes, compose, server, got: swarm"),
 ])
 def test_server_bad_input_changes_nothing(ansible_module, lab, bad_server_release, server_env, extra, message):
     run = ansible_module("rollout_undo", server_args(lab, **extra), env=server_env)

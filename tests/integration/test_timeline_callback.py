@@ -25,9 +25,10 @@ def test_phases_are_timed_and_compared_with_the_level_budget(lab_env, tmp_path):
     names = [phase["name"] for phase in timeline["phases"]]
     assert names[-2:] == ["phase_one", "phase_two"]
     one, two = timeline["phases"][-2:]
-    assert 0.25 <= one["duration"] < two["duration"]
-    assert two["duration"] >= 0.55 and two["changed"] == 1 and two["status"] == "ok"
-    assert one["end"] <= two["start"] + 0.5
+    # The sleeps bound the durations from below; load only ever adds to them.
+    assert one["duration"] >= 0.3 and two["duration"] >= 0.6
+    assert two["changed"] == 1 and two["status"] == "ok" and one["changed"] == 0
+    assert one["end"] <= two["start"] and two["end"] <= timeline["total_seconds"]
     assert (timeline["level"], timeline["budget_seconds"], timeline["within_budget"]) == ("1", 300.0, True)
     assert "ROLLBACK TIMELINE" in completed.stdout and "of the level 1 budget 300s: within budget" in completed.stdout
 
