@@ -134,3 +134,50 @@ def _replicaset_status(store, namespace, rs):
                     "fullyLabeledReplicas": replicas, "observedGeneration": rs["metadata"].get("generation", 1)}
     store.replace(REPLICASETS, namespace, rs["metadata"]["name"], rs, subresource="status")
     return ready
+
+
+REVISIONS = ("apps", "v1", "controllerrevisions")
+HISTORY_KINDS = {("apps", "v1", "statefulsets"): "StatefulSet", ("apps", "v1", "daemonsets"): "DaemonSet"}
+
+
+def reconcile_history(store, resource, namespace, name):
+    """StatefulSets and DaemonSets keep their history in ControllerRevisions, as the real controllers do:
+    data is a patch that replaces spec.template; an old revision that becomes current gets the next number."""
+    obj = store.get(resource, namespace, name)
+    owned = [r for r in store.list(REVISIONS, namespace) if owned_by(r, obj)]
+    template = obj["spec"].get("template", {})
+    wanted = template_without_hash(template)
+    numbers = [r.get("revision", 0) for r in owned]
+    same = [r for r in owned if template_without_hash(dict(
+        (k, v) for k, v in r["data"]["spec"]["template"].items() if k != "$patch")) == wanted]
+    if same:
+        revision = same[0]
+        if revision["revision"] != max(numbers):
+            revision["revision"] = max(numbers) + 1
+            revision = store.replace(REVISIONS, namespace, revision["metadata"]["name"], revision)
+    else:
+        data_template = copy.deepcopy(template)
+        data_template["$patch"] = "replace"
+        revision = store.create(REVISIONS, namespace, {
+            "metadata": {"name": "%s-%s" % (name, template_hash(template)), "namespace": namespace,
+                         "labels": dict((obj["spec"].get("selector") or {}).get("matchLabels", {})),
+                         "ownerReferences": [{"apiVersion": "apps/v1", "kind": HISTORY_KINDS[resource], "name": name,
+                                              "uid": obj["metadata"]["uid"], "controller": True}]},
+            "data": {"spec": {"template": data_template}}, "revision": max(numbers + [0]) + 1})
+    ready = 0 if never_ready(template) else None
+    obj = store.get(resource, namespace, name)
+    generation = obj["metadata"]["generation"]
+    if resource[2] == "statefulsets":
+        replicas = obj["spec"].get("replicas", 1)
+        ready = replicas if ready is None else ready
+        obj["status"] = {"observedGeneration": generation, "replicas": replicas, "readyReplicas": ready,
+                         "currentReplicas": replicas, "updatedReplicas": replicas, "availableReplicas": ready,
+                         "currentRevision": revision["metadata"]["name"],
+                         "updateRevision": revision["metadata"]["name"]}
+    else:
+        desired = 3  # nodes of the simulated cluster
+        ready = desired if ready is None else ready
+        obj["status"] = {"observedGeneration": generation, "desiredNumberScheduled": desired,
+                         "currentNumberScheduled": desired, "updatedNumberScheduled": desired,
+                         "numberReady": ready, "numberAvailable": ready, "numberMisscheduled": 0}
+    store.replace(resource, namespace, name, obj, subresource="status")

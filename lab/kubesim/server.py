@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlparse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from controller import DEPLOYMENTS, reconcile_deployment  # noqa: E402
+from controller import DEPLOYMENTS, HISTORY_KINDS, reconcile_deployment, reconcile_history  # noqa: E402
 from store import RESOURCES, ApiError, Store, api_version, parse_selector  # noqa: E402
 
 PATH = re.compile(r"^/(?:api/(?P<core>v1)|apis/(?P<group>[^/]+)/(?P<version>[^/]+))"
@@ -46,6 +46,8 @@ def discovery_resources(group, version):
 def merge_patch(target, patch):
     if not isinstance(patch, dict):
         return copy.deepcopy(patch)
+    if patch.get("$patch") == "replace":  # strategic merge directive: this value replaces the old one
+        return dict((k, copy.deepcopy(v)) for k, v in patch.items() if k != "$patch")
     result = copy.deepcopy(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
         if value is None:
@@ -143,8 +145,11 @@ class Handler(BaseHTTPRequestHandler):
         query = parse_qs(url.query)
         handler = getattr(self, "_" + method.lower())
         code, body = handler(resource, namespace, name, sub, query)
-        if resource == DEPLOYMENTS and method in ("POST", "PUT", "PATCH") and sub is None:
-            reconcile_deployment(self.store, namespace, body["metadata"]["name"])
+        if method in ("POST", "PUT", "PATCH") and sub is None and (resource == DEPLOYMENTS or
+                                                                   resource in HISTORY_KINDS):
+            reconcile = reconcile_deployment if resource == DEPLOYMENTS else (
+                lambda store, ns, obj_name: reconcile_history(store, resource, ns, obj_name))
+            reconcile(self.store, namespace, body["metadata"]["name"])
             body = self.store.get(resource, namespace, body["metadata"]["name"])
         self._send(code, body)
 
@@ -157,7 +162,10 @@ class Handler(BaseHTTPRequestHandler):
                      "metadata": {"resourceVersion": str(self.store.revision)}, "items": items}
 
     def _post(self, resource, namespace, name, sub, query):
-        return 201, self.store.create(resource, namespace, self._body())
+        body = self._body()
+        if resource in HISTORY_KINDS:  # the API server's defaulting
+            body.setdefault("spec", {}).setdefault("updateStrategy", {"type": "RollingUpdate"})
+        return 201, self.store.create(resource, namespace, body)
 
     def _put(self, resource, namespace, name, sub, query):
         return 200, self.store.replace(resource, namespace, name, self._body(), subresource=sub)

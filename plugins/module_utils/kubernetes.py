@@ -39,7 +39,7 @@ KUBE_AUTH_SPEC = dict(
     validate_certs=dict(type="bool", default=True),
 )
 KUBE_TARGET_SPEC = dict(
-    kind=dict(type="str", default="Deployment", choices=["Deployment"]),
+    kind=dict(type="str", default="Deployment", choices=["Deployment", "StatefulSet", "DaemonSet"]),
     namespace=dict(type="str", default="default"),
     to_revision=dict(type="int"),
 )
@@ -131,6 +131,40 @@ def deployment_ready(deployment):
     return True, "%d of %d replicas updated and available" % (available, replicas)
 
 
+def statefulset_ready(obj):
+    """(done, state) as ``kubectl rollout status`` judges a RollingUpdate StatefulSet."""
+    spec, status, meta = obj.get("spec", {}), obj.get("status") or {}, obj["metadata"]
+    replicas = spec.get("replicas", 1)
+    if status.get("observedGeneration", 0) < meta.get("generation", 0):
+        return False, "waiting for the controller to observe generation %s" % meta.get("generation")
+    if status.get("readyReplicas", 0) < replicas:
+        return False, "%d of %d pods ready" % (status.get("readyReplicas", 0), replicas)
+    if status.get("updateRevision") != status.get("currentRevision"):
+        updated = status.get("updatedReplicas", 0)
+        return False, "%d of %d pods at revision %s" % (updated, replicas, status.get("updateRevision"))
+    return True, "%d pods ready at revision %s" % (replicas, status.get("currentRevision"))
+
+
+def daemonset_ready(obj):
+    """(done, state) as ``kubectl rollout status`` judges a DaemonSet."""
+    status, meta = obj.get("status") or {}, obj["metadata"]
+    desired = status.get("desiredNumberScheduled", 0)
+    if status.get("observedGeneration", 0) < meta.get("generation", 0):
+        return False, "waiting for the controller to observe generation %s" % meta.get("generation")
+    if status.get("updatedNumberScheduled", 0) < desired:
+        return False, "%d of %d updated pods scheduled" % (status.get("updatedNumberScheduled", 0), desired)
+    if status.get("numberAvailable", 0) < desired:
+        return False, "%d of %d updated pods available" % (status.get("numberAvailable", 0), desired)
+    return True, "%d of %d pods updated and available" % (desired, desired)
+
+
+HISTORY_KINDS = {
+    # kind: (read, patch, readiness)
+    "StatefulSet": ("read_namespaced_stateful_set", "patch_namespaced_stateful_set", statefulset_ready),
+    "DaemonSet": ("read_namespaced_daemon_set", "patch_namespaced_daemon_set", daemonset_ready),
+}
+
+
 def _revision(obj):
     try:
         return int((obj["metadata"].get("annotations") or {}).get(REVISION, "0"))
@@ -142,6 +176,8 @@ def undo(module, waiter):
     params = module.params
     api = api_client(params)
     apps = kube_client_lib.AppsV1Api(api)
+    if params["kind"] in HISTORY_KINDS:
+        return _undo_with_history(module, waiter, api, apps)
     name, namespace = params["name"], params["namespace"]
     what = "deployment %s/%s" % (namespace, name)
     deployment = api.sanitize_for_serialization(call("reading " + what, apps.read_namespaced_deployment, name,
@@ -193,3 +229,50 @@ def _owned_replicasets(api, apps, deployment):
     uid = deployment["metadata"]["uid"]
     return [rs for rs in listed.get("items", []) if any(
         ref.get("uid") == uid and ref.get("controller") for ref in rs["metadata"].get("ownerReferences") or [])]
+
+
+def _without_directive(template):
+    return dict((k, v) for k, v in template.items() if k != "$patch")
+
+
+def _undo_with_history(module, waiter, api, apps):
+    """StatefulSet and DaemonSet, through their ControllerRevisions, as kubectl's rollbackers do."""
+    params = module.params
+    kind, name, namespace = params["kind"], params["name"], params["namespace"]
+    read_name, patch_name, ready = HISTORY_KINDS[kind]
+    what = "%s %s/%s" % (kind.lower(), namespace, name)
+
+    def read():
+        return api.sanitize_for_serialization(call("reading " + what, getattr(apps, read_name), name, namespace))
+
+    obj = read()
+    selector = ",".join("%s=%s" % item for item in sorted(
+        (obj["spec"].get("selector") or {}).get("matchLabels", {}).items()))
+    listed = api.sanitize_for_serialization(call("listing the controllerrevisions of " + what,
+                                                 apps.list_namespaced_controller_revision, namespace,
+                                                 label_selector=selector))
+    history = sorted((r for r in listed.get("items", []) if any(
+        ref.get("uid") == obj["metadata"]["uid"] and ref.get("controller")
+        for ref in r["metadata"].get("ownerReferences") or [])), key=lambda r: r.get("revision", 0))
+    by_revision = dict((r.get("revision", 0), r) for r in history)
+    if params["to_revision"]:
+        target_revision = params["to_revision"]
+    elif len(history) < 2:
+        raise RollbackError("%s has no revision before %s to roll back to" % (
+            what, history[-1].get("revision") if history else "the current one"))
+    else:
+        target_revision = history[-2].get("revision")
+    if target_revision not in by_revision:
+        raise RollbackError("revision %d of %s not found; available: %s" % (
+            target_revision, what, ", ".join(str(r) for r in sorted(by_revision)) or "none"))
+    template = _without_directive(by_revision[target_revision]["data"]["spec"]["template"])
+    before, after = pruned(obj["spec"]["template"]), pruned(template)
+    result = module.changed_result(before, after, from_version=images(obj["spec"]["template"]),
+                                   to_version=images(template), revision=target_revision,
+                                   from_revision=history[-1].get("revision") if history else None)
+    if not result["changed"] or module.check_mode:
+        return result
+    # The revision's data is the strategic merge patch kubectl sends ($patch: replace on the template).
+    call("patching " + what, getattr(apps, patch_name), name, namespace, by_revision[target_revision]["data"])
+    waiter.wait(lambda: ready(read()), "the rollout of " + what)
+    return result

@@ -50,9 +50,10 @@ options:
     required: true
   kind:
     description:
-      - Kind of the Kubernetes workload. StatefulSet and DaemonSet are not supported in this version.
+      - Kind of the Kubernetes workload. StatefulSets and DaemonSets are undone through their
+        ControllerRevisions (the revision's data is the patch kubectl sends).
     type: str
-    choices: [Deployment]
+    choices: [Deployment, StatefulSet, DaemonSet]
     default: Deployment
   namespace:
     description:

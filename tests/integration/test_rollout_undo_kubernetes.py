@@ -103,3 +103,47 @@ def test_wait_fails_with_the_stuck_reason(ansible_module, sim):
     assert run.failed
     assert run.result["msg"].startswith("timed out after 1s waiting for the rollout of deployment default/demo: "
                                         "0 of 2 updated replicas available")
+
+
+def workload(kind, name):
+    obj = {"apiVersion": "apps/v1", "kind": kind, "metadata": {"name": name, "labels": {"app": name}},
+           "spec": {"selector": {"matchLabels": {"app": name}},
+                    "template": {"metadata": {"labels": {"app": name}},
+                                 "spec": {"containers": [{"name": "main", "image": "rollback-demo:1.0.0"}]}}}}
+    if kind == "StatefulSet":
+        obj["spec"].update(replicas=2, serviceName=name)
+    return obj
+
+
+def history_state(sim, resource, name):
+    obj = pruned(sim.get(resource, name))
+    revisions = sorted((r["metadata"]["name"], r["revision"]) for r in sim.get("controllerrevisions")["items"])
+    return obj["spec"]["template"], revisions
+
+
+@pytest.mark.parametrize("kind,resource", [("StatefulSet", "statefulset"), ("DaemonSet", "daemonset")])
+def test_statefulset_and_daemonset_undo_match_kubectl(ansible_module, tmp_path, kind, resource):
+    by_kubectl, by_module = Simulator(tmp_path, "kubectl-" + resource), Simulator(tmp_path, "module-" + resource)
+    try:
+        for simulator in (by_kubectl, by_module):
+            simulator.kubectl("create", "--validate=false", "-f", "-", stdin=yaml.safe_dump(workload(kind, "w")))
+            for image in ("rollback-demo:1.0.1", "rollback-demo:1.0.2"):
+                simulator.kubectl("set", "image", "%s/w" % resource, "main=" + image)
+        by_kubectl.kubectl("rollout", "undo", "%s/w" % resource)
+        run = ansible_module("rollout_undo", undo_args(by_module, name="w", kind=kind))
+        assert not run.failed, run.stdout
+        assert (run.result["from_version"], run.result["to_version"], run.result["revision"]) == (
+            "rollback-demo:1.0.2", "rollback-demo:1.0.1", 2)
+        assert history_state(by_module, resource, "w") == history_state(by_kubectl, resource, "w")
+        by_kubectl.kubectl("rollout", "undo", "%s/w" % resource, "--to-revision=1")
+        run = ansible_module("rollout_undo", undo_args(by_module, name="w", kind=kind, to_revision=1))
+        assert not run.failed, run.stdout
+        assert history_state(by_module, resource, "w") == history_state(by_kubectl, resource, "w")
+        again = ansible_module("rollout_undo", undo_args(by_module, name="w", kind=kind, to_revision=5))
+        assert again.result["changed"] is False
+        missing = ansible_module("rollout_undo", undo_args(by_module, name="w", kind=kind, to_revision=9))
+        assert missing.failed and "revision 9 of %s default/w not found; available: 3, 4, 5" % resource.lower() \
+            in missing.result["msg"]
+    finally:
+        by_kubectl.stop()
+        by_module.stop()

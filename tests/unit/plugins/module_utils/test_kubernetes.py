@@ -31,3 +31,21 @@ def test_pruned_drops_null_and_empty_fields_recursively():
 
 def test_images_of_a_template():
     assert images({"spec": {"containers": [{"image": "a:1"}, {"image": "b:2"}]}}) == "a:1,b:2"
+
+
+def test_statefulset_and_daemonset_readiness():
+    from ansible_collections.rollback.core.plugins.module_utils.kubernetes import daemonset_ready, statefulset_ready
+
+    sts = {"metadata": {"generation": 3}, "spec": {"replicas": 2},
+           "status": {"observedGeneration": 3, "readyReplicas": 2, "updatedReplicas": 2, "currentRevision": "a",
+                      "updateRevision": "a"}}
+    assert statefulset_ready(sts) == (True, "2 pods ready at revision a")
+    sts["status"].update(updateRevision="b", updatedReplicas=1)
+    assert statefulset_ready(sts) == (False, "1 of 2 pods at revision b")
+    sts["status"]["readyReplicas"] = 0
+    assert statefulset_ready(sts) == (False, "0 of 2 pods ready")
+    ds = {"metadata": {"generation": 1}, "status": {"observedGeneration": 1, "desiredNumberScheduled": 3,
+                                                    "updatedNumberScheduled": 3, "numberAvailable": 2}}
+    assert daemonset_ready(ds) == (False, "2 of 3 updated pods available")
+    ds["status"]["numberAvailable"] = 3
+    assert daemonset_ready(ds) == (True, "3 of 3 pods updated and available")
