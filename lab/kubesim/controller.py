@@ -24,7 +24,10 @@ NOT_COPIED = {"kubectl.kubernetes.io/last-applied-configuration", REVISION,
 
 
 def pruned(value):
-    """Without null and empty fields: a real API server's defaulting makes such templates equal."""
+    """Without null and empty fields: a real API server's defaulting makes such templates equal.
+
+    The collection's kubernetes.py has its own copy on purpose: the simulator shares no code with
+    the client it is used to check."""
     if isinstance(value, dict):
         value = dict((k, pruned(v)) for k, v in value.items())
         return dict((k, v) for k, v in value.items() if v not in (None, {}, []))
