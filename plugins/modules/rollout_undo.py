@@ -45,7 +45,7 @@ options:
     choices: [kubernetes, compose, server]
   name:
     description:
-      - Name of the service; with O(platform=kubernetes), the name of the Deployment.
+      - Name of the service, returned as RV(service); with O(platform=kubernetes), the name of the workload.
     type: str
     required: true
   kind:
@@ -152,6 +152,14 @@ to_version:
   description: The version that runs now (or would, in check mode).
   returned: always
   type: str
+service:
+  description: The O(name) given, to tell the services of a loop apart in reports.
+  returned: always
+  type: str
+platform:
+  description: The O(platform) given.
+  returned: always
+  type: str
 revision:
   description: The Kubernetes revision rolled back to.
   returned: when platform is kubernetes
@@ -177,13 +185,17 @@ from ansible_collections.rollback.core.plugins.module_utils.wait import WAIT_SPE
 
 
 def undo(module):
-    if module.params["platform"] == "kubernetes":
+    platform = module.params["platform"]
+    if platform == "kubernetes":
         module.require_library("kubernetes", kubernetes.KUBERNETES_IMPORT_ERROR)
-        return kubernetes.undo(module, Waiter(module))
-    if module.params["platform"] == "compose":
+        result = kubernetes.undo(module, Waiter(module))
+    elif platform == "compose":
         module.require_library("docker", compose.DOCKER_IMPORT_ERROR)
-        return compose.undo(module, Waiter(module).enabled)
-    return server.undo(module, Waiter(module))
+        result = compose.undo(module, Waiter(module).enabled)
+    else:
+        result = server.undo(module, Waiter(module))
+    result.update(service=module.params["name"], platform=platform)
+    return result
 
 
 def main():

@@ -120,6 +120,7 @@ def test_server_undo_switches_current_restarts_and_keeps_the_bad_release(
     run = ansible_module("rollout_undo", server_args(lab), diff=True, env=server_env)
     assert not run.failed, run.stdout
     assert (run.result["from_version"], run.result["to_version"]) == ("v1.0.1", "v1.0.0")
+    assert (run.result["service"], run.result["platform"]) == ("demo", "server")
     assert '-    "release": "v1.0.1"' in run.stdout and '+    "release": "v1.0.0"' in run.stdout
     assert current_release(lab) == "v1.0.0"
     assert health(lab["LAB_SERVER_PORT"]) == (200, "1.0.0")
