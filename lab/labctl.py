@@ -1,10 +1,11 @@
-"""lab/labctl.py start|stop|status: the local lab of real services for rollback.core.
+"""lab/labctl.py start|stop|status|deploy|versions: the local lab of real services for rollback.core.
 
 All state lives under one directory (default .lab/ in the repo, or $LAB_DIR).
 Start is idempotent; facts for tests and playbooks go to lab.json and lab.env.
 """
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -12,7 +13,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from labkit import docker, etcd, kubernetes, moto, postgres, server  # noqa: E402
+from labkit import deploy, docker, etcd, kubernetes, moto, postgres, server  # noqa: E402
 from labkit.common import REPO, Lab, LabError  # noqa: E402
 
 SERVICES = {service.NAME: service for service in (postgres, etcd, moto, docker, server, kubernetes)}
@@ -32,6 +33,7 @@ def start(lab, services):
     os.makedirs(lab.root, exist_ok=True)
     for service in SERVICES.values():
         lab.facts.update(service.facts(lab))
+    lab.facts.update(deploy.paths(lab))
     lab.write_facts()
     for service in services:
         began = time.monotonic()
@@ -67,7 +69,9 @@ def status(lab, services):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=("start", "stop", "status"))
+    parser.add_argument("command", choices=("start", "stop", "status", "deploy", "versions"))
+    parser.add_argument("version", nargs="?", help="with deploy: the demo app version (1.0.0, 1.0.1, 1.0.2)")
+    parser.add_argument("--no-backup", action="store_true", help="with deploy: skip the pre-deploy backups")
     parser.add_argument("--only", help="comma-separated services: " + ",".join(SERVICES))
     parser.add_argument("--purge", action="store_true", help="with stop: remove the lab dir")
     args = parser.parse_args()
@@ -75,6 +79,13 @@ def main():
     if os.geteuid() != 0:
         raise LabError("run as root (PostgreSQL runs as the postgres user, dockerd needs root)")
     services = selected(args.only)
+    if args.command == "deploy":
+        if not args.version:
+            raise LabError("deploy needs a version: labctl.py deploy 1.0.1")
+        return deploy.deploy(lab, args.version, backups=not args.no_backup)
+    if args.command == "versions":
+        print(json.dumps(deploy.versions(lab), sort_keys=True))
+        return 0
     if args.command == "start":
         return start(lab, services)
     if args.command == "stop":

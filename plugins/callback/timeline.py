@@ -11,8 +11,11 @@ type: aggregate
 short_description: Time each rollback phase against the level's RTO budget
 description:
   - Groups tasks into phases and records each phase's start, end, duration, status and changed tasks.
-  - A task's phase is its role (preflight, traffic, database, config, app, verify, report, ...), or its play's
-    name when it is not in a role.
+  - A task's phase is the literal value of the variable C(rollback_timeline_phase) or C(phase_name) where an
+    include sets one (the level roles name each phase - traffic_stop, database, config, app, traffic_resume,
+    verify), else its role (preflight, lock, report, ...), else its play's name.
+  - The timeline is written at the start of every play and at the end of the run, so the report play of a
+    rollback reads the phases before it.
   - At the end of the run, prints the timeline with the total against the budget of the rollback level given as
     the C(level) extra var (1 - 300 s, 2 - 600 s, 3 - 900 s, the runbooks' 5/10/15 minutes) and writes it as
     JSON to O(output) for the incident report.
@@ -23,7 +26,9 @@ requirements:
   - enable in ansible.cfg (C(callbacks_enabled = rollback.core.timeline)) or with ANSIBLE_CALLBACKS_ENABLED
 options:
   output:
-    description: Path of the JSON timeline. Nothing is written when unset.
+    description:
+      - Path of the JSON timeline. When unset, a file in the temporary directory, whose path the callback puts
+        in the environment variable C(ROLLBACK_TIMELINE_FILE) of the run for the report to read.
     type: path
     env:
       - name: ROLLBACK_TIMELINE_FILE
@@ -44,6 +49,7 @@ options:
 
 import json
 import os
+import tempfile
 import time
 
 from ansible.plugins.callback import CallbackBase
@@ -67,19 +73,39 @@ class CallbackModule(CallbackBase):
         self.level = None
         self._play_name = ""
 
+    @staticmethod
+    def _named_phase(task):
+        variables = task.get_vars()
+        for key in ("rollback_timeline_phase", "phase_name"):
+            value = variables.get(key)
+            if isinstance(value, str) and value and "{" not in value:
+                return value
+        return None
+
     def _phase(self, task):
         role = getattr(task, "_role", None)
-        name = role.get_name(include_role_fqcn=False) if role else (self._play_name or "play")
+        name = self._named_phase(task) or (role.get_name(include_role_fqcn=False) if role else None) or (
+            self._play_name or "play")
         if not self.phases or self.phases[-1]["name"] != name:
             now = time.time()
             self.phases.append(dict(name=name, start=now, end=now, status="ok", tasks=0, changed=0, failed=0))
         return self.phases[-1]
 
+    def v2_playbook_on_start(self, playbook):
+        if not self.get_option("output"):
+            handle, path = tempfile.mkstemp(prefix="rollback-timeline-", suffix=".json")
+            os.close(handle)
+            self.set_option("output", path)
+        # Workers fork from this process: the report play reads the path from its environment.
+        os.environ["ROLLBACK_TIMELINE_FILE"] = self.get_option("output")
+
     def v2_playbook_on_play_start(self, play):
         self._play_name = play.get_name().strip()
         extra = play.get_variable_manager().extra_vars
         if extra.get("level") is not None:
-            self.level = str(extra.get("level"))
+            self.level = str(extra.get("level")).strip()
+        if self.phases:
+            self._write(self.timeline())
 
     def v2_playbook_on_task_start(self, task, is_conditional):
         if task.action not in INCLUDES:
@@ -135,10 +161,15 @@ class CallbackModule(CallbackBase):
             self._display.display("total %.1fs of the level %s budget %.0fs: %s" % (
                 timeline["total_seconds"], timeline["level"], timeline["budget_seconds"],
                 "within budget" if timeline["within_budget"] else "OVER BUDGET"))
+        self._write(timeline)
+
+    def _write(self, timeline):
         output = self.get_option("output")
-        if output:
-            directory = os.path.dirname(os.path.abspath(output))
-            if not os.path.isdir(directory):
-                os.makedirs(directory)
-            with open(output, "w") as handle:
-                json.dump(timeline, handle, indent=2)
+        if not output:
+            return
+        directory = os.path.dirname(os.path.abspath(output))
+        if not os.path.isdir(directory):
+            os.makedirs(directory)
+        with open(output + ".tmp", "w") as handle:
+            json.dump(timeline, handle, indent=2)
+        os.rename(output + ".tmp", output)

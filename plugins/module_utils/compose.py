@@ -93,8 +93,9 @@ class ComposeProject:
                                 % (err.strip().splitlines() or ["exit %d" % rc])[-1])
         return json.loads(out)
 
-    def running_images(self, service):
-        containers = self.docker.containers.list(filters={"label": [
+    def running_images(self, service, stopped=False):
+        """Images of the service's running containers (and of its stopped ones with ``stopped``)."""
+        containers = self.docker.containers.list(all=stopped, filters={"label": [
             "com.docker.compose.project=%s" % self.name, "com.docker.compose.service=%s" % service]})
         return sorted(set(container.attrs["Config"]["Image"] for container in containers))
 
@@ -160,7 +161,8 @@ def undo(module, waiter_enabled):
         raise RollbackError("service(s) %s not in compose project %s" % (", ".join(unknown), project.name))
     before, after = {}, {}
     for service in services:
-        running = project.running_images(service)
+        # A service whose traffic was stopped (level 3) is undone too: its stopped container tells the image.
+        running = project.running_images(service, stopped=True)
         if len(running) != 1:
             raise RollbackError("service %s of project %s runs %s: expected exactly one image"
                                 % (service, project.name, ", ".join(running) or "no container"))

@@ -194,3 +194,38 @@ def restore(module):
                     "leaves the earlier transactions applied; %s holds the state before"
                     % (result["transactions"], params["max_txn_ops"], result["saved_to"] or "nothing"))
     return result
+
+
+class EtcdKey:
+    """One key written only when absent and deleted only when it still holds our value (a lock)."""
+
+    def __init__(self, store, key):
+        self.store, self.key = store, key
+
+    def get(self):
+        response = self.store._post("/kv/range", {"key": _b64(self.key)})
+        kvs = response.get("kvs") or []
+        return _unb64(kvs[0].get("value", "")) if kvs else None
+
+    def create(self, value, ttl):
+        """Put ``value`` under a lease of ``ttl`` seconds if the key does not exist; (created, current value)."""
+        lease = self.store._post("/lease/grant", {"TTL": int(ttl)})["ID"]
+        response = self.store._post("/kv/txn", {
+            "compare": [{"key": _b64(self.key), "target": "CREATE", "result": "EQUAL", "create_revision": 0}],
+            "success": [{"request_put": {"key": _b64(self.key), "value": _b64(value), "lease": lease}}],
+            "failure": [{"request_range": {"key": _b64(self.key)}}],
+        })
+        if response.get("succeeded"):
+            return True, value
+        self.store._post("/kv/lease/revoke", {"ID": lease})
+        kvs = response["responses"][0]["response_range"].get("kvs") or []
+        return False, _unb64(kvs[0].get("value", "")) if kvs else None
+
+    def delete_if(self, value):
+        """Delete the key only while it holds ``value``; True when deleted."""
+        response = self.store._post("/kv/txn", {
+            "compare": [{"key": _b64(self.key), "target": "VALUE", "result": "EQUAL", "value": _b64(value)}],
+            "success": [{"request_delete_range": {"key": _b64(self.key)}}],
+            "failure": [],
+        })
+        return bool(response.get("succeeded"))

@@ -1,0 +1,220 @@
+"""labctl.py deploy VERSION: what a team's deploy pipeline does to the lab, for drills and tests.
+
+Like the runbooks' deploys it first takes the pre-deploy backups a rollback
+restores (database dump, etcd keys, ConfigMap, env file), then deploys the
+version on every target: the Kubernetes Deployment's image (a new revision),
+the compose project's DEMO_TAG, the server's current release. Config carries
+the version too; 1.0.1 also runs a "migration" (a column and a row), so a
+level 3 rollback has data to lose and a level 1 rollback leaves it in place.
+"""
+
+import base64
+import json
+import os
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+from labkit import docker, etcd, kubernetes, moto, postgres, server
+from labkit.common import VENV_BIN, LabError, run, wait_for
+
+ETCD_PREFIX = "/demo/config/"
+CONFIGMAP = "demo-config"
+MIGRATIONS = {"1.0.1": "ALTER TABLE items ADD COLUMN IF NOT EXISTS flagged boolean; "
+                       "INSERT INTO items (name, flagged) VALUES ('written-by-1.0.1', true);"}
+VERSIONS = ("1.0.0", "1.0.1", "1.0.2")
+
+
+def paths(lab):
+    return {
+        "LAB_BACKUP_DIR": lab.path("backups"),
+        "LAB_DB_BACKUP_DIR": lab.path("backups", "db"),
+        "LAB_ETCD_BACKUP_DIR": lab.path("backups", "etcd"),
+        "LAB_ETCD_PREFIX": ETCD_PREFIX,
+        "LAB_K8S_BACKUP_DIR": lab.path("backups", "kubernetes"),
+        "LAB_K8S_CONFIGMAP": CONFIGMAP,
+        "LAB_SERVER_ENV_FILE": lab.path("server", "shared", "app.env"),
+        "LAB_SERVER_MAINTENANCE_FILE": lab.path("server", "shared", "maintenance.json"),
+        "LAB_RDS_INSTANCE": RDS_INSTANCE,
+    }
+
+
+def config_for(version):
+    return {"version": version, "feature_new_checkout": "on" if version != "1.0.0" else "off",
+            "timeout_ms": "2000" if version == "1.0.0" else "500"}
+
+
+def _b64(text):
+    return base64.b64encode(text.encode()).decode()
+
+
+def _etcd(path, payload):
+    request = urllib.request.Request(etcd.ENDPOINT + "/v3" + path, data=json.dumps(payload).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.load(response)
+
+
+def _etcd_read(prefix):
+    end = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    items = _etcd("/kv/range", {"key": _b64(prefix), "range_end": _b64(end)}).get("kvs", [])
+    return dict((base64.b64decode(i["key"]).decode(), base64.b64decode(i.get("value", "")).decode()) for i in items)
+
+
+def _kube(method, path, body=None, content_type="application/merge-patch+json"):
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(kubernetes.HOST + path, data=data, method=method,
+                                     headers={"Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return json.load(response)
+    except urllib.error.HTTPError as error:
+        if error.code == 404:
+            return None
+        raise LabError("kubernetes %s %s: %s" % (method, path, error.read().decode()[:200]))
+
+
+CM_PATH = "/api/v1/namespaces/default/configmaps"
+
+
+def _stamp():
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-%06d" % (time.time() % 1 * 1e6)
+
+
+def backup(lab):
+    """Pre-deploy backups of the current state; returns their paths."""
+    stamp = _stamp()
+    made = {}
+    db_dir = lab.makedirs("backups", "db")
+    made["database"] = os.path.join(db_dir, "demo-%s.dump" % stamp)
+    env = dict(os.environ, PGPASSWORD=postgres.PASSWORD)
+    run([os.path.join(postgres.pg_bin(), "pg_dump"), "-Fc", "-h", "127.0.0.1", "-p", str(postgres.PORT), "-U",
+         postgres.USER, "-d", "demo", "-f", made["database"]], "pg_dump demo", env)
+    made["etcd"] = os.path.join(lab.makedirs("backups", "etcd"), "demo-config-%s.json" % stamp)
+    with open(made["etcd"], "w") as handle:
+        json.dump(_etcd_read(ETCD_PREFIX), handle, indent=2, sort_keys=True)
+    configmap = _kube("GET", CM_PATH + "/" + CONFIGMAP)
+    if configmap:
+        made["kubernetes"] = os.path.join(lab.makedirs("backups", "kubernetes"), "demo-config-%s.json" % stamp)
+        with open(made["kubernetes"], "w") as handle:
+            json.dump({"apiVersion": "v1", "kind": "ConfigMap",
+                       "metadata": {"name": CONFIGMAP, "namespace": "default"}, "data": configmap.get("data", {})},
+                      handle, indent=2)
+    made["rds"] = _rds_snapshot(stamp)
+    env_file = paths(lab)["LAB_SERVER_ENV_FILE"]
+    if os.path.exists(env_file):
+        made["env_file"] = env_file + ".backup-" + stamp
+        with open(env_file) as source, open(made["env_file"], "w") as target:
+            target.write(source.read())
+    return made
+
+
+RDS_INSTANCE = "demo-db"
+
+
+def _rds():
+    import boto3  # the venv's; labctl runs there
+    return boto3.client("rds", endpoint_url=moto.ENDPOINT, region_name="us-east-1", aws_access_key_id="testing",
+                        aws_secret_access_key="testing")
+
+
+def _rds_snapshot(stamp):
+    """A manual snapshot of the lab's RDS instance (created in moto when missing), as a deploy would take."""
+    rds = _rds()
+    try:
+        rds.describe_db_instances(DBInstanceIdentifier=RDS_INSTANCE)
+    except rds.exceptions.DBInstanceNotFoundFault:
+        rds.create_db_instance(DBInstanceIdentifier=RDS_INSTANCE, DBInstanceClass="db.t3.micro", Engine="postgres",
+                               AllocatedStorage=20, MasterUsername="demo", MasterUserPassword="lab-rds-secret")
+    name = "%s-predeploy-%s" % (RDS_INSTANCE, stamp.replace("-", "")[:21].lower())
+    rds.create_db_snapshot(DBSnapshotIdentifier=name, DBInstanceIdentifier=RDS_INSTANCE)
+    return "rds snapshot " + name
+
+
+def apply_config(lab, version):
+    values = config_for(version)
+    _etcd("/kv/txn", {"success": [{"request_put": {"key": _b64(ETCD_PREFIX + k), "value": _b64(v)}}
+                                  for k, v in values.items()]})
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": CONFIGMAP, "namespace": "default"},
+            "data": values}
+    if _kube("GET", CM_PATH + "/" + CONFIGMAP) is None:
+        _kube("POST", CM_PATH, body, "application/json")
+    else:
+        _kube("PUT", CM_PATH + "/" + CONFIGMAP, body, "application/json")
+    env_file = paths(lab)["LAB_SERVER_ENV_FILE"]
+    os.makedirs(os.path.dirname(env_file), exist_ok=True)
+    with open(env_file + ".tmp", "w") as handle:
+        handle.write("".join("APP_%s=%s\n" % (k.upper(), v) for k, v in sorted(values.items())))
+        handle.write("APP_DB_PASSWORD=%s\n" % postgres.PASSWORD)
+    os.rename(env_file + ".tmp", env_file)
+
+
+def migrate(version):
+    sql = MIGRATIONS.get(version)
+    if sql:
+        env = dict(os.environ, PGPASSWORD=postgres.PASSWORD)
+        run([os.path.join(postgres.pg_bin(), "psql"), "-h", "127.0.0.1", "-p", str(postgres.PORT), "-U",
+             postgres.USER, "-d", "demo", "-v", "ON_ERROR_STOP=1", "-qc", sql], "migration of " + version, env)
+
+
+def deploy_kubernetes(version):
+    path = "/apis/apps/v1/namespaces/default/deployments/demo"
+    _kube("PATCH", path, {"spec": {"replicas": 2, "template": {"spec": {"containers": [
+        {"name": "web", "image": "rollback-demo:%s" % version, "ports": [{"containerPort": 8080}]}]}}}})
+
+
+def deploy_compose(lab, version):
+    project = lab.path("compose", "demo")
+    with open(os.path.join(project, ".env"), "w") as handle:
+        handle.write("DEMO_TAG=%s\n" % version)
+    run([os.path.join(VENV_BIN, "docker-compose"), "--project-directory", project, "-p", "demo", "up", "-d"],
+        "docker compose up (demo %s)" % version, docker._env(lab))
+
+
+def deploy_server(lab, version):
+    current = lab.path("server", "current")
+    target = lab.path("server", "releases", "v" + version)
+    if not os.path.isdir(target):
+        raise LabError("no server release %s" % target)
+    os.symlink(target, current + ".new")
+    os.replace(current + ".new", current)
+    server._systemctl(lab, "restart", server.UNIT)
+    wait_for(lambda: server._release_health(lab) == version, server.UNIT + " " + version,
+             lab.path("systemd-root", "var", "log"), timeout=30)
+
+
+def deploy(lab, version, backups=True):
+    if version not in VERSIONS:
+        raise LabError("unknown version %s; the lab has %s" % (version, ", ".join(VERSIONS)))
+    made = backup(lab) if backups else {}
+    apply_config(lab, version)
+    migrate(version)
+    deploy_kubernetes(version)
+    deploy_compose(lab, version)
+    deploy_server(lab, version)
+    for name, path in sorted(made.items()):
+        print("lab: backup   %-10s %s" % (name, path))
+    print("lab: deployed %s (kubernetes, compose, server, config%s)"
+          % (version, ", migration" if version in MIGRATIONS else ""))
+    return 0
+
+
+def versions(lab):
+    """What runs where, as JSON: for drills and tests to assert on."""
+    deployment = _kube("GET", "/apis/apps/v1/namespaces/default/deployments/demo") or {}
+    containers = deployment.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [{}])
+    completed = subprocess.run([os.path.join(VENV_BIN, "docker-compose"), "--project-directory",
+                                lab.path("compose", "demo"), "-p", "demo", "images", "--format", "json"],
+                               capture_output=True, text=True, env=docker._env(lab), check=False)
+    try:
+        compose_tags = sorted(set(i.get("Tag") for i in json.loads(completed.stdout or "[]")))
+    except ValueError:
+        compose_tags = []
+    return {
+        "kubernetes": containers[0].get("image", "").rpartition(":")[2],
+        "kubernetes_replicas": deployment.get("spec", {}).get("replicas"),
+        "compose": ",".join(compose_tags),
+        "server": server._release_health(lab),
+        "config": _etcd_read(ETCD_PREFIX).get(ETCD_PREFIX + "version"),
+    }

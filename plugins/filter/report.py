@@ -1,0 +1,146 @@
+# Copyright: rollback.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters that turn phase results into the incident report (runbooks 000, 001 and 004 templates)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from collections.abc import Mapping
+
+from ansible.errors import AnsibleFilterError
+from ansible.module_utils.six import string_types
+
+# What a report keeps of a module result; everything else (invocation, diff, tracebacks) is dropped.
+KEPT = (
+    "msg", "service", "platform", "from_version", "to_version", "revision", "from_revision", "release_path",
+    "services", "project", "replicas_before", "replicas_after", "maintenance_file", "units", "restored_db",
+    "previous_db", "side_db", "emergency_backup", "format", "backup_used", "data_loss_window", "snapshot",
+    "db_instance", "previous_db_instance_identifier", "added", "updated", "removed", "saved_to", "created",
+    "unchanged", "restarted", "backup_used", "path", "source", "verified", "passed", "success_rate", "latency_ms",
+    "failed_checks", "decision", "reasons", "switched", "holder", "duration",
+)
+
+# Phases each level runs, in order, by the kind of host they run on (../shared/DESIGN.md, the one flow).
+LEVEL_PHASES = {
+    1: {"service": ["app", "verify"], "database": []},
+    2: {"service": ["config", "app", "verify"], "database": []},
+    3: {"service": ["traffic_stop", "config", "app", "traffic_resume", "verify"], "database": ["database"]},
+}
+
+
+def name_list(value):
+    """Services given as a list, or as a comma/space/newline separated string (AWX multiselect)."""
+    if value is None:
+        return []
+    if isinstance(value, string_types):
+        return [item for item in value.replace(",", " ").split() if item]
+    if isinstance(value, (list, tuple)):
+        return [str(item).strip() for item in value if str(item).strip()]
+    raise AnsibleFilterError("expected a list of names or a comma-separated string, got %s" % type(value).__name__)
+
+
+def _kept(result):
+    details = {}
+    for key in KEPT:
+        if key in result and result[key] not in (None, "", [], {}):
+            details[key] = result[key]
+    if isinstance(result.get("results"), list):
+        details["results"] = [_kept(item) for item in result["results"] if isinstance(item, Mapping)]
+    return details
+
+
+def _status(result):
+    if result.get("failed"):
+        return "failed"
+    if result.get("skipped"):
+        return "skipped"
+    return "changed" if result.get("changed") else "unchanged"
+
+
+def phase_record(result, phase, host, planned=False, task=None):
+    """One line of the report: what ``phase`` did on ``host``."""
+    result = dict(result or {})
+    record = dict(phase=phase, host=host, planned=bool(planned), status=_status(result), details=_kept(result))
+    if record["status"] == "failed":
+        record["msg"] = result.get("msg") or result.get("stderr") or "failed"
+        record["task"] = task
+    return record
+
+
+def _expected(level, host, groups):
+    phases = LEVEL_PHASES[level]
+    if host in (groups.get("rollback_databases") or []):
+        return phases["database"]
+    return phases["service"]
+
+
+def _outcome(failure, check_mode):
+    if failure:
+        return "refused" if failure.get("planned") else "failed"
+    return "checked" if check_mode else "succeeded"
+
+
+def incident_report(hosts, request, timeline, groups):
+    """The report of a run from each host's records, the request and the callback's timeline."""
+    level = int(request["level"])
+    records, failures, per_host = [], [], []
+    for hostvars in hosts:
+        host = hostvars.get("inventory_hostname")
+        mine = list(hostvars.get("_rollback_records") or [])
+        records.extend(mine)
+        if hostvars.get("_rollback_failure"):
+            failures.append(hostvars.get("_rollback_failure"))
+        done = dict((r["phase"], r) for r in mine if not r["planned"])
+        phases = []
+        for phase in _expected(level, host, groups):
+            record = done.get(phase)
+            phases.append(dict(phase=phase, status=record["status"] if record else "not run",
+                               details=record["details"] if record else {}, msg=(record or {}).get("msg")))
+        per_host.append(dict(host=host, phases=phases))
+    failures.sort(key=lambda f: (not f.get("planned"), f.get("phase") or ""))
+    failure = failures[0] if failures else None
+    applied = [r for r in records if not r["planned"]]
+    report = dict(
+        request, outcome=_outcome(failure, request.get("check_mode")), failure=failure, hosts=per_host,
+        changed=sorted("%s: %s" % (r["host"], r["phase"]) for r in applied if r["status"] == "changed"),
+        versions=[dict(service=r["host"], platform=r["details"].get("platform"),
+                       from_version=r["details"].get("from_version"), to_version=r["details"].get("to_version"),
+                       status=r["status"]) for r in applied if r["phase"] == "app"],
+        databases=[dict(host=r["host"], status=r["status"], **dict(
+            (k, r["details"].get(k)) for k in ("backup_used", "snapshot", "emergency_backup", "previous_db",
+                                                "restored_db", "previous_db_instance_identifier", "data_loss_window")))
+            for r in applied if r["phase"] == "database"],
+        verification=[dict(service=r["host"], status=r["status"], passed=r["details"].get("passed"),
+                           decision=r["details"].get("decision"), success_rate=r["details"].get("success_rate"),
+                           latency_ms=r["details"].get("latency_ms"), failed_checks=r["details"].get("failed_checks"))
+                      for r in applied if r["phase"] == "verify"],
+        plan=[r for r in records if r["planned"]],
+        timeline=dict(timeline or {}),
+    )
+    report["summary"] = _summary(report)
+    return report
+
+
+def _summary(report):
+    versions = ", ".join("%s %s -> %s" % (v["service"], v.get("from_version") or "?", v.get("to_version") or "?")
+                         for v in report["versions"] if v["status"] == "changed") or "no application changed"
+    text = "Rollback %s: %s level %s (%s). Reason: %s. %s." % (
+        report["outcome"].upper(), report["environment"], report["level"], ", ".join(report["services"]),
+        report["reason"], versions)
+    if report["failure"]:
+        text += " Failed in %s on %s: %s. Changed before the failure: %s. Escalate." % (
+            report["failure"]["phase"], report["failure"]["host"], report["failure"].get("msg"),
+            ", ".join(report["changed"]) or "nothing")
+    total = report["timeline"].get("total_seconds")
+    if total is not None:
+        text += " Took %.0f s" % total
+        if report["timeline"].get("budget_seconds"):
+            text += " of a %.0f s budget" % report["timeline"]["budget_seconds"]
+        text += "."
+    return text + " Run %s." % report["run_id"]
+
+
+class FilterModule(object):
+    def filters(self):
+        return dict(name_list=name_list, phase_record=phase_record, incident_report=incident_report)

@@ -1,0 +1,194 @@
+#!/usr/bin/python
+# Copyright: rollback.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: traffic
+short_description: Stop or resume a service's traffic around a database restore
+description:
+  - Level 3 of a rollback stops traffic before the database is restored and resumes it after the application
+    is rolled back (runbook 000 steps 1.2 and 4.5, runbook 001 step 2).
+  - Kubernetes (Deployment, StatefulSet) - O(state=stopped) scales to 0 and keeps the replica count in the
+    annotation C(rollback.core/replicas-before-stop) on the object, so O(state=started) restores exactly that
+    count, even from a later run after a crash. Resuming waits for the rollout to be ready.
+  - Compose - stops and starts the containers of O(services) (C(docker compose stop|start)); the containers and
+    their images are kept.
+  - Server - writes O(maintenance_file) (a flag a load balancer or the app checks, JSON with reason and time)
+    and stops O(units); resuming starts the units, waits until they are active and removes the flag.
+  - Nothing changes when the service is already in the asked state.
+version_added: 0.1.0
+author:
+  - rollback.core maintainers (@rollback-core)
+extends_documentation_fragment:
+  - rollback.core.wait
+  - rollback.core.kube_auth
+options:
+  platform:
+    description:
+      - Target type of the service.
+    type: str
+    required: true
+    choices: [kubernetes, compose, server]
+  state:
+    description:
+      - V(stopped) takes the service out of traffic, V(started) puts it back.
+    type: str
+    required: true
+    choices: [stopped, started]
+  name:
+    description:
+      - Kubernetes - the Deployment or StatefulSet. Compose and server - the service's name, used in results.
+    type: str
+    required: true
+  kind:
+    description:
+      - Kubernetes kind of O(name).
+    type: str
+    choices: [Deployment, StatefulSet]
+    default: Deployment
+  namespace:
+    description:
+      - Kubernetes namespace of O(name).
+    type: str
+    default: default
+  replicas:
+    description:
+      - Kubernetes - replica count to resume with, instead of the saved one.
+    type: int
+  project_src:
+    description:
+      - Compose - directory of the project.
+    type: path
+  files:
+    description:
+      - Compose - compose files, relative to O(project_src). Default, the ones compose finds itself.
+    type: list
+    elements: path
+  project_name:
+    description:
+      - Compose - project name. Default, the one compose derives.
+    type: str
+  services:
+    description:
+      - Compose - services to stop or start. Default, every service of the project.
+    type: list
+    elements: str
+  units:
+    description:
+      - Server - systemd units to stop and start.
+    type: list
+    elements: str
+    default: []
+  maintenance_file:
+    description:
+      - Server - flag file written while traffic is stopped.
+    type: path
+  reason:
+    description:
+      - Server - reason written into O(maintenance_file).
+    type: str
+    default: rollback in progress
+attributes:
+  check_mode:
+    support: full
+    description: Reports what would change, reading the real state.
+  diff_mode:
+    support: full
+    description: Replica counts, running services or units and the maintenance flag before and after.
+"""
+
+EXAMPLES = r"""
+- name: Stop traffic to the api before restoring its database
+  rollback.core.traffic:
+    platform: kubernetes
+    name: api
+    namespace: production
+    state: stopped
+
+- name: Resume it with the replica count saved at stop
+  rollback.core.traffic:
+    platform: kubernetes
+    name: api
+    namespace: production
+    state: started
+
+- name: Maintenance flag and units on a plain server
+  rollback.core.traffic:
+    platform: server
+    name: billing
+    state: stopped
+    maintenance_file: /srv/billing/shared/maintenance.json
+    units: [billing.service]
+"""
+
+RETURN = r"""
+replicas_before:
+  description: Kubernetes - replica count before the call.
+  returned: when platform is kubernetes
+  type: int
+replicas_after:
+  description: Kubernetes - replica count after the call.
+  returned: when platform is kubernetes
+  type: int
+project:
+  description: Compose - the project name.
+  returned: when platform is compose
+  type: str
+services:
+  description: Compose - the services handled.
+  returned: when platform is compose
+  type: list
+  elements: str
+maintenance_file:
+  description: Server - the flag file.
+  returned: when platform is server
+  type: str
+units:
+  description: Server - the units handled.
+  returned: when platform is server
+  type: list
+  elements: str
+service:
+  description: O(name), for reports.
+  returned: always
+  type: str
+duration:
+  description: Seconds the module took.
+  returned: always
+  type: float
+"""
+
+from ansible_collections.rollback.core.plugins.module_utils import compose, kubernetes, traffic
+from ansible_collections.rollback.core.plugins.module_utils.base import RollbackModule
+from ansible_collections.rollback.core.plugins.module_utils.wait import WAIT_SPEC, Waiter
+
+
+def switch(module):
+    platform = module.params["platform"]
+    if platform == "kubernetes":
+        module.require_library("kubernetes", kubernetes.KUBERNETES_IMPORT_ERROR)
+        result = traffic.kubernetes_traffic(module, Waiter(module))
+    elif platform == "compose":
+        module.require_library("docker", compose.DOCKER_IMPORT_ERROR)
+        result = traffic.compose_traffic(module)
+    else:
+        result = traffic.server_traffic(module, Waiter(module))
+    result["service"] = module.params["name"]
+    return result
+
+
+def main():
+    module = RollbackModule(
+        dict(),
+        shared_specs=(kubernetes.KUBE_AUTH_SPEC, compose.COMPOSE_SPEC, traffic.TRAFFIC_SPEC, WAIT_SPEC),
+        supports_check_mode=True,
+    )
+    module.run(switch)
+
+
+if __name__ == "__main__":
+    main()
