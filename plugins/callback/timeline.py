@@ -55,9 +55,10 @@ import time
 from ansible.plugins.callback import CallbackBase
 
 
-# Tasks that only pull in other tasks: they belong to no phase of their own.
+# Tasks that only pull in other tasks or check a role's arguments: they belong to no phase of their own.
 INCLUDES = frozenset(prefix + name for prefix in ("", "ansible.builtin.", "ansible.legacy.")
-                     for name in ("include_role", "include_tasks", "import_role", "import_tasks"))
+                     for name in ("include_role", "include_tasks", "import_role", "import_tasks",
+                                  "validate_argument_spec"))
 
 
 class CallbackModule(CallbackBase):

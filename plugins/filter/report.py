@@ -81,7 +81,7 @@ def _outcome(failure, check_mode):
     return "checked" if check_mode else "succeeded"
 
 
-def incident_report(hosts, request, timeline, groups):
+def rollback_report(hosts, request, timeline, groups):
     """The report of a run from each host's records, the request and the callback's timeline."""
     level = int(request["level"])
     records, failures, per_host = [], [], []
@@ -107,10 +107,7 @@ def incident_report(hosts, request, timeline, groups):
         versions=[dict(service=r["host"], platform=r["details"].get("platform"),
                        from_version=r["details"].get("from_version"), to_version=r["details"].get("to_version"),
                        status=r["status"]) for r in applied if r["phase"] == "app"],
-        databases=[dict(host=r["host"], status=r["status"], **dict(
-            (k, r["details"].get(k)) for k in ("backup_used", "snapshot", "emergency_backup", "previous_db",
-                                                "restored_db", "previous_db_instance_identifier", "data_loss_window")))
-            for r in applied if r["phase"] == "database"],
+        databases_restored=[_database(r) for r in applied if r["phase"] == "database"],
         verification=[dict(service=r["host"], status=r["status"], passed=r["details"].get("passed"),
                            decision=r["details"].get("decision"), success_rate=r["details"].get("success_rate"),
                            latency_ms=r["details"].get("latency_ms"), failed_checks=r["details"].get("failed_checks"))
@@ -120,6 +117,16 @@ def incident_report(hosts, request, timeline, groups):
     )
     report["summary"] = _summary(report)
     return report
+
+
+def _database(record):
+    details = record["details"]
+    snapshot = details.get("snapshot") or {}
+    return dict(host=record["host"], status=record["status"],
+                backup_used=details.get("backup_used") or snapshot.get("id"),
+                emergency_backup=details.get("emergency_backup"), restored_db=details.get("restored_db"),
+                previous=details.get("previous_db") or details.get("previous_db_instance_identifier"),
+                data_loss_window=details.get("data_loss_window"))
 
 
 def _summary(report):
@@ -143,4 +150,4 @@ def _summary(report):
 
 class FilterModule(object):
     def filters(self):
-        return dict(name_list=name_list, phase_record=phase_record, incident_report=incident_report)
+        return dict(name_list=name_list, phase_record=phase_record, rollback_report=rollback_report)

@@ -51,6 +51,8 @@ ANNOTATIONS_TO_SKIP = frozenset([
     "kubectl.kubernetes.io/last-applied-configuration", REVISION, "deployment.kubernetes.io/revision-history",
     "deployment.kubernetes.io/desired-replicas", "deployment.kubernetes.io/max-replicas",
     "apps.kubernetes.io/deprecated-deployment-rollback-to",
+    # Not kubectl's: the replica count rollback.core.traffic saved must survive an undo between stop and resume.
+    "rollback.core/replicas-before-stop",
 ])
 
 

@@ -1,0 +1,135 @@
+# Copyright: rollback.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The incident report as Markdown (runbooks 000, 001 and 004 templates) and its atomic write."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import tempfile
+
+from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
+
+LEVELS = {1: "application", 2: "application + configuration", 3: "application + configuration + database"}
+
+
+def _cell(value, default="?"):
+    if value in (None, "", [], {}):
+        return default
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_cell(c, "") for c in row) + " |" for row in rows]
+    return lines
+
+
+def markdown(report):
+    level = int(report.get("level") or 0)
+    outcome = report.get("outcome", "unknown").upper()
+    if report.get("check_mode"):
+        outcome += " (check mode: nothing was changed)"
+    out = ["# Rollback incident report - %s - %s" % (report.get("environment"), report.get("started")), ""]
+    out += _table(["", ""], [
+        ["Outcome", "**%s**" % outcome],
+        ["Level", "%s (%s)" % (level, LEVELS.get(level, "?"))],
+        ["Services", ", ".join(report.get("services") or [])],
+        ["Databases", ", ".join(report.get("databases") or []) or "none (level < 3)"],
+        ["Reason", report.get("reason")],
+        ["Operator", report.get("operator")],
+        ["Run", "%s (%s - %s)" % (report.get("run_id"), report.get("started"), report.get("finished"))],
+    ])
+    out += ["", "## Versions", ""]
+    out += _table(["service", "target", "from", "to", "status"], [
+        [v.get("service"), v.get("platform"), _cell(v.get("from_version")), _cell(v.get("to_version")),
+         v.get("status")] for v in report.get("versions") or []] or [["(the application phase did not run)"] + [""] * 4])
+    if level == 3:
+        out += ["", "## Database (data loss)", ""]
+        for d in report.get("databases_restored") or []:
+            window = d.get("data_loss_window") or {}
+            out.append("- **%s**: %s. Backup used: %s. Emergency backup of the replaced database: %s. Previous "
+                       "database kept as: %s. Data-loss window: %s to %s." % (
+                           d.get("host"), d.get("status"), _cell(d.get("backup_used")),
+                           _cell(d.get("emergency_backup"), "none (the old one is kept)"),
+                           _cell(d.get("previous"), "(not swapped)"), _cell(window.get("start")),
+                           _cell(window.get("end"))))
+        if not report.get("databases_restored"):
+            out.append("- The database phase did not run.")
+    timeline = report.get("timeline") or {}
+    out += ["", "## Phases", ""]
+    out += _table(["phase", "start", "duration", "status", "tasks", "changed"], [
+        [p["name"], "+%.1f s" % p["start"], "%.1f s" % p["duration"], p["status"], p["tasks"], p["changed"]]
+        for p in timeline.get("phases") or []])
+    if timeline.get("budget_seconds"):
+        out += ["", "Total before the report: %.1f s of the level %s budget of %.0f s: **%s**." % (
+            timeline["total_seconds"], level, timeline["budget_seconds"],
+            "within budget" if timeline.get("within_budget") else "OVER BUDGET")]
+    else:
+        out += ["", "(No timeline: enable the rollback.core.timeline callback.)"]
+    out += ["", "## What changed and what did not", ""]
+    columns = []
+    for host in report.get("hosts") or []:
+        columns += [p["phase"] for p in host["phases"] if p["phase"] not in columns]
+    out += _table(["host"] + columns, [
+        [host["host"]] + [next((p["status"] for p in host["phases"] if p["phase"] == c), "-") for c in columns]
+        for host in report.get("hosts") or []])
+    failure = report.get("failure")
+    if failure:
+        out += ["", "## Failure - remediation stopped (runbook 000, when rollback fails)", "",
+                "- Phase **%s** on **%s**%s: %s" % (failure.get("phase"), failure.get("host"),
+                                                   " while planning (nothing was changed)" if failure.get("planned")
+                                                   else "", failure.get("msg")),
+                "- Changed before the failure: %s" % (", ".join(report.get("changed") or []) or "nothing"),
+                "- Escalate: %s" % " -> ".join(report.get("escalation") or []),
+                "- A re-run continues idempotently: phases already done report no change."]
+    out += ["", "## Verification", ""]
+    for v in report.get("verification") or []:
+        detail = v.get("decision") or ""
+        if v.get("success_rate") is not None:
+            detail += ", success rate %s%%" % v["success_rate"]
+        if v.get("failed_checks"):
+            detail += ", failed: %s" % ", ".join(v["failed_checks"])
+        out.append("- %s: %s (%s)" % (v.get("service"), "PASSED" if v.get("passed") else "FAILED", detail))
+    if not report.get("verification"):
+        out.append("- Verification did not run.")
+    out += ["", "## Next steps", "", "- [ ] Root cause analysis", "- [ ] Fix and retest",
+            "- [ ] Schedule re-deployment"]
+    if level == 3:
+        out += ["- [ ] Notify users affected by the data-loss window; review lost transactions",
+                "- [ ] Remove the kept previous database once no longer needed"]
+    return "\n".join(out) + "\n"
+
+
+def _write(path, text, mode):
+    """Write atomically; True when the content changed."""
+    try:
+        with open(path) as handle:
+            if handle.read() == text:
+                return False
+    except FileNotFoundError:
+        pass
+    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".report-")
+    with os.fdopen(handle, "w") as stream:
+        stream.write(text)
+    os.chmod(temporary, mode)
+    os.rename(temporary, path)
+    return True
+
+
+def write(module):
+    params = module.params
+    directory = params["dest"]
+    files = {"json": os.path.join(directory, "report.json"), "markdown": os.path.join(directory, "report.md")}
+    texts = {"json": json.dumps(params["report"], indent=2, sort_keys=True) + "\n",
+             "markdown": markdown(params["report"])}
+    if module.check_mode:
+        return dict(changed=True, paths=files, markdown=texts["markdown"])
+    try:
+        os.makedirs(directory, mode=0o750, exist_ok=True)
+        changed = [_write(files[f], texts[f], 0o640) for f in ("json", "markdown")]
+    except OSError as error:
+        raise RollbackError("cannot write the report to %s: %s" % (directory, error.strerror or error))
+    return dict(changed=any(changed), paths=files, markdown=texts["markdown"])
