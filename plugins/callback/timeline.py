@@ -35,6 +35,18 @@ options:
     ini:
       - section: callback_timeline
         key: output
+  clock_start:
+    description:
+      - Phases whose first start starts the clock. Phases before it (a drill's deploys) are listed with a
+        negative start and are not counted in the total measured against the budget.
+    type: list
+    elements: str
+    default: [detect, preflight]
+    env:
+      - name: ROLLBACK_TIMELINE_CLOCK_START
+    ini:
+      - section: callback_timeline
+        key: clock_start
   budgets:
     description: RTO budget in seconds per level, as C(level=seconds) pairs.
     type: list
@@ -70,6 +82,7 @@ class CallbackModule(CallbackBase):
     def __init__(self, *args, **kwargs):
         super(CallbackModule, self).__init__(*args, **kwargs)
         self.started = time.time()
+        self.clock = None
         self.phases = []
         self.level = None
         self._play_name = ""
@@ -89,6 +102,8 @@ class CallbackModule(CallbackBase):
             self._play_name or "play")
         if not self.phases or self.phases[-1]["name"] != name:
             now = time.time()
+            if self.clock is None and name in self.get_option("clock_start"):
+                self.clock = now
             self.phases.append(dict(name=name, start=now, end=now, status="ok", tasks=0, changed=0, failed=0))
         return self.phases[-1]
 
@@ -142,19 +157,20 @@ class CallbackModule(CallbackBase):
     def timeline(self):
         budgets = dict(item.split("=", 1) for item in self.get_option("budgets"))
         budget = float(budgets[self.level]) if self.level in budgets else None
-        total = round(time.time() - self.started, 3)
-        phases = [dict(name=p["name"], start=round(p["start"] - self.started, 3), end=round(p["end"] - self.started, 3),
+        origin = self.clock or self.started
+        total = round(time.time() - origin, 3)
+        phases = [dict(name=p["name"], start=round(p["start"] - origin, 3), end=round(p["end"] - origin, 3),
                        duration=round(p["end"] - p["start"], 3), status=p["status"], tasks=p["tasks"],
                        changed=p["changed"], failed=p["failed"]) for p in self.phases]
         return dict(level=self.level, budget_seconds=budget, total_seconds=total,
                     within_budget=None if budget is None else total <= budget,
-                    started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started)), phases=phases)
+                    started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(origin)), phases=phases)
 
     def v2_playbook_on_stats(self, stats):
         timeline = self.timeline()
         self._display.banner("ROLLBACK TIMELINE")
         for phase in timeline["phases"]:
-            self._display.display("%-24s +%8.1fs %8.1fs  %-6s %d task(s), %d changed" % (
+            self._display.display("%-24s %+9.1fs %8.1fs  %-6s %d task(s), %d changed" % (
                 phase["name"], phase["start"], phase["duration"], phase["status"], phase["tasks"], phase["changed"]))
         if timeline["budget_seconds"] is None:
             self._display.display("total %.1fs (no level given: no budget)" % timeline["total_seconds"])

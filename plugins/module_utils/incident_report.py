@@ -61,7 +61,7 @@ def markdown(report):
     timeline = report.get("timeline") or {}
     out += ["", "## Phases", ""]
     out += _table(["phase", "start", "duration", "status", "tasks", "changed"], [
-        [p["name"], "+%.1f s" % p["start"], "%.1f s" % p["duration"], p["status"], p["tasks"], p["changed"]]
+        [p["name"], "%+.1f s" % p["start"], "%.1f s" % p["duration"], p["status"], p["tasks"], p["changed"]]
         for p in timeline.get("phases") or []])
     if timeline.get("budget_seconds"):
         out += ["", "Total before the report: %.1f s of the level %s budget of %.0f s: **%s**." % (
