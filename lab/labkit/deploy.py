@@ -91,6 +91,7 @@ def backup(lab):
     env = dict(os.environ, PGPASSWORD=postgres.PASSWORD)
     run([os.path.join(postgres.pg_bin(), "pg_dump"), "-Fc", "-h", "127.0.0.1", "-p", str(postgres.PORT), "-U",
          postgres.USER, "-d", "demo", "-f", made["database"]], "pg_dump demo", env)
+    lab.makedirs("backups", "pre-rollback")
     made["etcd"] = os.path.join(lab.makedirs("backups", "etcd"), "demo-config-%s.json" % stamp)
     with open(made["etcd"], "w") as handle:
         json.dump(_etcd_read(ETCD_PREFIX), handle, indent=2, sort_keys=True)
@@ -177,6 +178,9 @@ def deploy_server(lab, version):
     target = lab.path("server", "releases", "v" + version)
     if not os.path.isdir(target):
         raise LabError("no server release %s" % target)
+    flag = paths(lab)["LAB_SERVER_MAINTENANCE_FILE"]
+    if os.path.exists(flag):
+        os.remove(flag)
     os.symlink(target, current + ".new")
     os.replace(current + ".new", current)
     server._systemctl(lab, "restart", server.UNIT)

@@ -84,6 +84,14 @@ class Server:
                             "FROM pg_database WHERE datname = %s", (name,), record=False)
         return rows[0] if rows else None
 
+    def comment(self, name):
+        rows = self.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
+                            (name,), record=False)
+        return rows[0][0] if rows else None
+
+    def set_comment(self, name, text):
+        self.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(name), sql.Literal(text)))
+
     def terminate(self, name):
         self.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
                      "AND pid <> pg_backend_pid()", (name,))
@@ -128,6 +136,13 @@ def _run_check(connection, check, executed):
     return dict(name=name, rows=len(rows), value=None if value is None else str(value))
 
 
+def restored_marker(dump):
+    """What the swapped-in database is labelled with, so a re-run of the same restore changes nothing."""
+    info = os.stat(dump)
+    return "rollback.core restored-from=%s size=%d mtime=%d" % (os.path.abspath(dump), info.st_size,
+                                                                int(info.st_mtime))
+
+
 def _names(db, stamp):
     side = "%s_rb_%s" % (db, stamp)
     previous = "%s_pre_rollback_%s" % (db, stamp)
@@ -153,6 +168,12 @@ def restore(module):
     live = server.database(db)
     if live is None:
         raise RollbackError("database %s does not exist on %s:%s" % (db, params["login_host"], params["login_port"]))
+    marker = restored_marker(params["dump"])
+    if params["swap"] and not params["force"] and server.comment(db) == marker:
+        return dict(format=fmt, dump=params["dump"], toc_entries=None if toc is None else len(toc), restored_db=db,
+                    side_db=None, previous_db=None, emergency_backup=None, verify=[], executed_commands=executed,
+                    changed=False, msg="%s was already restored from this dump by an earlier run (force=true "
+                                       "restores it again)" % db)
     side, previous = _names(db, stamp)
     for name in (side, previous):
         if server.database(name) is not None:
@@ -173,6 +194,7 @@ def restore(module):
         result.update(restored_db=side)
         return result
     _swap(server, db, side, previous)
+    server.set_comment(db, marker)
     return result
 
 

@@ -81,6 +81,13 @@ options:
         database (returned as RV(restored_db)) and the live database is untouched.
     type: bool
     default: true
+  force:
+    description:
+      - After a swap the restored database is labelled (C(COMMENT ON DATABASE)) with the dump's path, size and
+        time, and a later run with the same dump changes nothing, so a re-run of a failed rollback does not
+        restore twice. V(true) restores again anyway.
+    type: bool
+    default: false
   no_owner:
     description:
       - Restore archives with C(--no-owner --no-privileges), for a O(login_user) that is not a superuser;
@@ -189,6 +196,7 @@ def main():
             )),
             swap=dict(type="bool", default=True),
             no_owner=dict(type="bool", default=False),
+            force=dict(type="bool", default=False),
             pg_bin_dir=dict(type="path"),
         ),
         shared_specs=(POSTGRES_LOGIN_SPEC,),

@@ -104,3 +104,24 @@ def fake_prometheus(results):
             pass
 
     return _Background(Handler)
+
+
+def webhook_receiver():
+    """A Slack-style incoming webhook: records every POSTed JSON body in ``.messages``; the path is the secret."""
+    messages = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            length = int(self.headers.get("Content-Length") or 0)
+            messages.append(dict(path=self.path, body=json.loads(self.rfile.read(length) or b"null")))
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    background = _Background(Handler)
+    background.messages = messages
+    return background

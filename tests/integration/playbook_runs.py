@@ -1,0 +1,87 @@
+"""Running the collection's playbooks against the lab, and reading what they did."""
+
+import glob
+import json
+import os
+import re
+import subprocess
+
+import psycopg2
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PYTHON = os.path.join(REPO, ".venv", "bin", "python")
+
+
+class PlaybookRun:
+    def __init__(self, completed):
+        self.rc = completed.returncode
+        self.stdout = completed.stdout
+        self.stderr = completed.stderr
+        self.output = completed.stdout + completed.stderr
+        match = re.search(r"report in (\S+)/report\.md", self.output)
+        self.report_dir = match.group(1) if match else None
+
+    @property
+    def report(self):
+        if not self.report_dir:
+            return None
+        with open(os.path.join(self.report_dir, "report.json")) as handle:
+            return json.load(handle)
+
+
+def run_playbook(env, playbook, *args, timeout=600):
+    command = [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), os.path.join(REPO, "playbooks", playbook),
+               "-i", os.path.join(REPO, "inventories", "lab")] + list(args)
+    completed = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout,
+                               check=False)
+    return PlaybookRun(completed)
+
+
+def labctl(env, *args):
+    completed = subprocess.run([PYTHON, os.path.join(REPO, "lab", "labctl.py")] + list(args), cwd=REPO, env=env,
+                               capture_output=True, text=True, timeout=300, check=False)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    return completed.stdout
+
+
+def deploy_bad(env):
+    """The lab at 1.0.0 everywhere, backed up, then 1.0.1 deployed (the state a rollback starts from)."""
+    labctl(env, "deploy", "1.0.0", "--no-backup")
+    labctl(env, "deploy", "1.0.1")
+
+
+def versions(env):
+    return json.loads(labctl(env, "versions"))
+
+
+def state(lab, env):
+    """Everything a rollback may change, for before/after comparisons."""
+    with open(os.path.join(lab["LAB_DIR"], "server", "shared", "app.env")) as handle:
+        env_file = handle.read()
+    return dict(versions=versions(env), items=db_items(lab), env_file=env_file, databases=databases(lab),
+                lock=os.path.exists(lock_path(lab)))
+
+
+def pg(lab, database="demo"):
+    return psycopg2.connect(host=lab["LAB_PG_HOST"], port=lab["LAB_PG_PORT"], user=lab["LAB_PG_USER"],
+                            password=lab["LAB_PG_PASSWORD"], dbname=database)
+
+
+def db_items(lab, database="demo"):
+    with pg(lab, database) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM items ORDER BY id")
+        return [row[0] for row in cursor.fetchall()]
+
+
+def databases(lab):
+    with pg(lab, "postgres") as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT datname FROM pg_database ORDER BY datname")
+        return [row[0] for row in cursor.fetchall()]
+
+
+def lock_path(lab):
+    return os.path.join(lab["LAB_DIR"], "locks", "lab.lock")
+
+
+def reports(lab):
+    return sorted(glob.glob(os.path.join(lab["LAB_DIR"], "reports", "*", "report.json")))

@@ -1,0 +1,227 @@
+"""playbooks/rollback.yml, production.yml and drill.yml against the lab: every level, every target type."""
+
+import json
+import os
+import shutil
+import subprocess
+import time
+
+import boto3
+import pytest
+from playbook_runs import REPO, databases, db_items, deploy_bad, lock_path, reports, run_playbook, state, versions
+from support.http_servers import webhook_receiver
+
+GOOD = {"kubernetes": "1.0.0", "compose": "1.0.0", "server": "1.0.0"}
+
+
+def targets(current):
+    return dict((k, current[k]) for k in GOOD)
+
+
+def configmap_version(lab):
+    from kubernetes import client, config
+
+    api = client.CoreV1Api(config.new_client_from_config(config_file=lab["LAB_KUBECONFIG"]))
+    return api.read_namespaced_config_map("demo-config", "default").data["version"]
+
+
+@pytest.fixture
+def webhook():
+    receiver = webhook_receiver()
+    yield receiver
+    receiver.stop()
+
+
+def test_level1_rolls_back_every_target_verifies_reports_and_notifies(lab, lab_env, webhook):
+    deploy_bad(lab_env)
+    before = state(lab, lab_env)
+    url = webhook.url + "/services/T0/B0/webhook-secret-token"
+    run = run_playbook(dict(lab_env, ROLLBACK_WEBHOOK_URL=url), "rollback.yml", "-e", "level=1",
+                       "-e", "reason='error rate 100%'")
+    assert run.rc == 0, run.output[-4000:]
+    after = state(lab, lab_env)
+    assert targets(after["versions"]) == GOOD
+    assert after["versions"]["config"] == "1.0.1", "level 1 must not touch the configuration"
+    assert after["items"] == before["items"], "level 1 must not touch the database"
+    assert not after["lock"], "the lock must be released"
+
+    report = run.report
+    assert report["outcome"] == "succeeded"
+    assert report["level"] == 1 and report["reason"] == "error rate 100%"
+    assert dict((v["service"], (v["from_version"], v["to_version"])) for v in report["versions"]) == {
+        "demo-kubernetes": ("rollback-demo:1.0.1", "rollback-demo:1.0.0"), "demo-compose": ("1.0.1", "1.0.0"),
+        "demo-server": ("v1.0.1", "v1.0.0")}
+    assert [v["passed"] for v in report["verification"]] == [True, True, True]
+    phases = [p["name"] for p in report["timeline"]["phases"]]
+    assert phases.index("preflight") < phases.index("app") < phases.index("verify")
+    assert report["timeline"]["budget_seconds"] == 300 and report["timeline"]["within_budget"]
+    with open(os.path.join(run.report_dir, "report.md")) as handle:
+        markdown = handle.read()
+    assert "**SUCCEEDED**" in markdown and "| demo-server | server | v1.0.1 | v1.0.0 | changed |" in markdown
+    assert "ROLLBACK TIMELINE" in run.output
+
+    texts = [m["body"]["text"] for m in webhook.messages]
+    assert len(texts) == 2 and texts[0].startswith("Rollback started: lab level 1")
+    assert texts[1].startswith("Rollback SUCCEEDED") and "demo-compose 1.0.1 -> 1.0.0" in texts[1]
+    assert all(m["body"]["blocks"][0]["type"] == "section" for m in webhook.messages)
+    assert all(m["path"] == "/services/T0/B0/webhook-secret-token" for m in webhook.messages)
+    assert "webhook-secret-token" not in run.output
+
+
+def test_level1_of_one_service_leaves_the_others(lab, lab_env):
+    deploy_bad(lab_env)
+    run = run_playbook(lab_env, "rollback.yml", "-e", "level=1", "-e", "services=demo-compose")
+    assert run.rc == 0, run.output[-4000:]
+    assert targets(versions(lab_env)) == {"kubernetes": "1.0.1", "compose": "1.0.0", "server": "1.0.1"}
+    assert [h["host"] for h in run.report["hosts"]] == ["demo-compose"]
+
+
+def test_level2_restores_configuration_then_application(lab, lab_env):
+    deploy_bad(lab_env)
+    before = state(lab, lab_env)
+    backups = sorted(f for f in os.listdir(os.path.dirname(lab["LAB_SERVER_ENV_FILE"]))
+                     if f.startswith("app.env.backup-"))
+    run = run_playbook(lab_env, "rollback.yml", "-e", "level=2")
+    assert run.rc == 0, run.output[-4000:]
+    after = state(lab, lab_env)
+    assert targets(after["versions"]) == GOOD
+    assert after["versions"]["config"] == "1.0.0", "etcd keys restored from the pre-deploy backup"
+    assert configmap_version(lab) == "1.0.0", "ConfigMap restored"
+    with open(os.path.join(os.path.dirname(lab["LAB_SERVER_ENV_FILE"]), backups[-1])) as handle:
+        assert after["env_file"] == handle.read(), "env file restored byte for byte from the newest backup"
+    assert after["items"] == before["items"], "level 2 must not touch the database"
+    statuses = dict((h["host"], dict((p["phase"], p["status"]) for p in h["phases"])) for h in run.report["hosts"])
+    assert statuses["demo-server"] == {"config": "changed", "app": "changed", "verify": "unchanged"}
+    assert statuses["demo-kubernetes"]["config"] == "changed"
+
+
+def test_level3_drill_restores_the_database_and_keeps_the_old_one(lab, lab_env):
+    deploy_bad(lab_env)  # leaves a row written by 1.0.1; the drill deploys 1.0.0 and 1.0.1 again on top
+    items_at_good = db_items(lab)
+    run = run_playbook(lab_env, "drill.yml", "-e", "level=3", "-e", "confirm_data_loss=true")
+    assert run.rc == 0, run.output[-4000:]
+    assert "every target runs 1.0.0 again" in run.output
+    assert db_items(lab) == items_at_good, "the database is back to the pre-deploy dump"
+
+    report = run.report
+    postgres = next(d for d in report["databases_restored"] if d["host"] == "demo-postgres")
+    assert postgres["previous"] in databases(lab), "the replaced database is kept"
+    assert db_items(lab, postgres["previous"]) == items_at_good + ["written-by-1.0.1"], "with the lost writes"
+    assert os.path.exists(postgres["emergency_backup"])
+    assert postgres["data_loss_window"]["seconds"] >= 0
+    rds = next(d for d in report["databases_restored"] if d["host"] == "demo-rds")
+    client = boto3.client("rds", endpoint_url=lab["LAB_AWS_ENDPOINT"], region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    assert client.describe_db_instances(DBInstanceIdentifier=rds["previous"])["DBInstances"]
+    assert rds["backup_used"].startswith("demo-db-predeploy-")
+
+    assert versions(lab_env)["kubernetes_replicas"] == 2, "traffic resumed with the saved replica count"
+    assert not os.path.exists(lab["LAB_SERVER_MAINTENANCE_FILE"])
+    phases = [p["name"] for p in report["timeline"]["phases"]]
+    for earlier, later in [("deploy", "detect"), ("detect", "preflight"), ("traffic_stop", "database"),
+                           ("database", "config"), ("config", "app"), ("app", "traffic_resume"),
+                           ("traffic_resume", "verify")]:
+        assert phases.index(earlier) < phases.index(later)
+    deploy = next(p for p in report["timeline"]["phases"] if p["name"] == "deploy")
+    assert deploy["start"] < 0, "the drill's deploys are before the clock starts"
+
+
+def test_check_mode_changes_nothing(lab, lab_env):
+    deploy_bad(lab_env)
+    before = state(lab, lab_env)
+    written = reports(lab)
+    run = run_playbook(lab_env, "rollback.yml", "-e", "level=3", "-e", "confirm_data_loss=true", "--check", "--diff")
+    assert run.rc == 0, run.output[-4000:]
+    assert "CHECKED" in run.output
+    assert state(lab, lab_env) == before
+    assert reports(lab) == written, "no report is written in check mode"
+
+
+def test_a_second_rollback_of_the_environment_is_refused(lab, lab_env):
+    deploy_bad(lab_env)
+    command = [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), "playbooks/rollback.yml", "-e", "level=1"]
+    first = subprocess.Popen(command, cwd=REPO, env=lab_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not os.path.exists(lock_path(lab)) and time.monotonic() < deadline and first.poll() is None:
+            time.sleep(0.1)
+        with open(lock_path(lab)) as handle:
+            holder = json.load(handle)
+        second = run_playbook(lab_env, "rollback.yml", "-e", "level=1")
+    finally:
+        output, _ = first.communicate(timeout=300)
+    assert second.rc != 0
+    assert "another rollback holds the lock lab" in second.output and holder["run_id"] in second.output
+    assert second.report_dir is None, "the refused run changes nothing and writes no report"
+    assert first.returncode == 0, output[-4000:]
+    assert targets(versions(lab_env)) == GOOD
+    assert not os.path.exists(lock_path(lab))
+
+
+def test_a_failure_mid_level3_stops_reports_releases_the_lock_and_a_rerun_completes(lab, lab_env, webhook):
+    deploy_bad(lab_env)
+    saved = os.path.join(lab["LAB_DIR"], "backups", "pre-rollback")
+    shutil.rmtree(saved)  # the config phase saves the current config there: it now fails, after database
+    env = dict(lab_env, ROLLBACK_WEBHOOK_URL=webhook.url + "/hook")
+    run = run_playbook(env, "rollback.yml", "-e", "level=3", "-e", "confirm_data_loss=true")
+    assert run.rc != 0
+    assert "ROLLBACK FAILED in phase config" in run.output
+    report = run.report
+    assert report["outcome"] == "failed" and report["failure"]["phase"] == "config"
+    assert {"demo-postgres: database", "demo-rds: database", "demo-kubernetes: traffic_stop",
+            "demo-compose: traffic_stop", "demo-server: traffic_stop"} <= set(report["changed"])
+    for host in report["hosts"]:
+        statuses = dict((p["phase"], p["status"]) for p in host["phases"])
+        if host["host"].startswith("demo-") and "app" in statuses:
+            assert statuses["app"] == statuses["traffic_resume"] == statuses["verify"] == "not run"
+    current = versions(lab_env)
+    assert (current["kubernetes"], current["compose"]) == ("1.0.1", "1.0.1"), "the application phase did not run"
+    assert os.readlink(os.path.join(lab["LAB_SERVER_RELEASES_DIR"], "current")).endswith("v1.0.1")
+    assert current["server"] is None and current["kubernetes_replicas"] == 0, "traffic stays stopped (runbook 000)"
+    assert not os.path.exists(lock_path(lab)), "the lock is released after a failure"
+    assert "ROLLBACK FAILED" in webhook.messages[-1]["body"]["blocks"][0]["text"]["text"]
+    assert "Escalate" in webhook.messages[-1]["body"]["text"]
+
+    os.makedirs(saved)
+    kept = databases(lab)
+    rerun = run_playbook(lab_env, "rollback.yml", "-e", "level=3", "-e", "confirm_data_loss=true")
+    assert rerun.rc == 0, rerun.output[-4000:]
+    statuses = dict((h["host"], dict((p["phase"], p["status"]) for p in h["phases"])) for h in rerun.report["hosts"])
+    assert statuses["demo-postgres"]["database"] == "unchanged", "the database is not restored twice"
+    assert statuses["demo-rds"]["database"] == "unchanged"
+    assert statuses["demo-kubernetes"]["traffic_stop"] == "unchanged"
+    assert databases(lab) == kept
+    assert targets(versions(lab_env)) == GOOD and versions(lab_env)["kubernetes_replicas"] == 2
+
+
+BAD_REQUESTS = [
+    (["-e", "level=4"], "level must be 1 (application), 2 (+ configuration) or 3"),
+    (["-e", "level=one"], "level must be 1 (application), 2 (+ configuration) or 3"),
+    ([], "level must be 1 (application), 2 (+ configuration) or 3"),
+    (["-e", "level=1", "-e", "services=demo-compose,nope"], "service(s) nope not in the inventory"),
+    (["-e", "level=3"], "level 3 restores the database from its last backup"),
+    (["-e", "level=3", "-e", "confirm_data_loss=true", "-e", "databases=nope"], "database(s) nope not in"),
+    (["-e", "level=3", "-e", "confirm_data_loss=maybe"], "confirm_data_loss"),
+]
+
+
+@pytest.fixture(scope="module")
+def bad_state(lab, lab_env):
+    deploy_bad(lab_env)
+    return state(lab, lab_env)
+
+
+@pytest.mark.parametrize("args,message", BAD_REQUESTS, ids=[" ".join(a) or "no level" for a, _ in BAD_REQUESTS])
+def test_a_bad_request_is_refused_before_any_change(lab, lab_env, bad_state, args, message):
+    run = run_playbook(lab_env, "rollback.yml", *args)
+    assert run.rc != 0
+    assert message in run.output
+    assert state(lab, lab_env) == bad_state
+
+
+def test_production_requires_confirmation(lab, lab_env, bad_state):
+    run = run_playbook(lab_env, "production.yml", "-e", "level=1")
+    assert run.rc != 0
+    assert "requires confirmation: re-run with -e confirm=true" in run.output
+    assert state(lab, lab_env) == bad_state
