@@ -87,10 +87,10 @@ def rollback_report(hosts, request, timeline, groups):
     records, failures, per_host = [], [], []
     for hostvars in hosts:
         host = hostvars.get("inventory_hostname")
-        mine = list(hostvars.get("_rollback_records") or [])
+        mine = list(hostvars.get("_phase_records") or [])
         records.extend(mine)
-        if hostvars.get("_rollback_failure"):
-            failures.append(hostvars.get("_rollback_failure"))
+        if hostvars.get("_phase_failure"):
+            failures.append(hostvars.get("_phase_failure"))
         done = dict((r["phase"], r) for r in mine if not r["planned"])
         phases = []
         for phase in _expected(level, host, groups):

@@ -43,9 +43,10 @@ def markdown(report):
         ["Run", "%s (%s - %s)" % (report.get("run_id"), report.get("started"), report.get("finished"))],
     ])
     out += ["", "## Versions", ""]
-    out += _table(["service", "target", "from", "to", "status"], [
-        [v.get("service"), v.get("platform"), _cell(v.get("from_version")), _cell(v.get("to_version")),
-         v.get("status")] for v in report.get("versions") or []] or [["(the application phase did not run)"] + [""] * 4])
+    versions = [[v.get("service"), v.get("platform"), _cell(v.get("from_version")), _cell(v.get("to_version")),
+                 v.get("status")] for v in report.get("versions") or []]
+    out += _table(["service", "target", "from", "to", "status"],
+                  versions or [["(the application phase did not run)", "", "", "", ""]])
     if level == 3:
         out += ["", "## Database (data loss)", ""]
         for d in report.get("databases_restored") or []:

@@ -13,8 +13,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
+import fcntl
 import json
 import os
+import pwd
 import time
 
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
@@ -71,6 +74,17 @@ class FileLock:
     def where(self):
         return self.path
 
+    @contextlib.contextmanager
+    def guard(self):
+        """Serialise check-then-change among runs on this machine (two takeovers of one expired lock)."""
+        os.makedirs(os.path.dirname(self.path), mode=0o755, exist_ok=True)
+        with open(self.path + ".guard", "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
     def holder(self):
         try:
             with open(self.path) as handle:
@@ -109,6 +123,10 @@ class EtcdLock:
 
     def where(self):
         return "etcd key %s at %s" % (self.key_name, self.store.endpoint)
+
+    @contextlib.contextmanager
+    def guard(self):
+        yield  # etcd's transactions make each step atomic
 
     def holder(self):
         text = self.key.get()
@@ -185,8 +203,10 @@ def run(module):
     if not params["run_id"].strip():
         raise RollbackError("run_id must not be empty: it tells this run's lock from another's")
     if not params["owner"]:
-        params["owner"] = "%s@%s" % (os.environ.get("USER") or os.getuid(), os.uname()[1])
+        params["owner"] = "%s@%s" % (os.environ.get("USER") or pwd.getpwuid(os.getuid()).pw_name, os.uname()[1])
     lock = backend(params)
-    if params["state"] == "present":
-        return acquire(module, lock, time.time())
-    return release(module, lock)
+    # Check mode writes nothing, not even the guard file.
+    with (contextlib.nullcontext() if module.check_mode else lock.guard()):
+        if params["state"] == "present":
+            return acquire(module, lock, time.time())
+        return release(module, lock)

@@ -40,7 +40,9 @@ attributes:
 EXAMPLES = r"""
 - name: Write the report
   rollback.core.incident_report:
-    report: "{{ groups['rollback_run'] | map('extract', hostvars) | list | rollback.core.rollback_report(request, timeline, groups) }}"
+    report: >-
+      {{ groups['rollback_run'] | map('extract', hostvars) | list
+      | rollback.core.rollback_report(request, timeline, groups) }}
     dest: /var/log/rollback-core/{{ run_id }}
 """
 

@@ -1,0 +1,326 @@
+"""The report filters: service names, one record per phase, and the incident report of a whole run."""
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.rollback.core.plugins.filter.report import (
+    FilterModule,
+    name_list,
+    phase_record,
+    rollback_report,
+)
+
+# The host facts the rollback.core.phase role sets (roles/phase/tasks/run.yml) and the report reads.
+RECORDS, FAILURE = "_phase_records", "_phase_failure"
+
+GROUPS = {"rollback_databases": ["db1"], "rollback_services": ["api", "web"]}
+SERVICE_PHASES = ["traffic_stop", "config", "app", "traffic_resume", "verify"]
+NOISE = dict(invocation=dict(module_args=dict(password="secret")), diff=dict(before="a", after="b"),
+             exception="Traceback ...", stdout_lines=["x"])
+
+
+# ---------------------------------------------------------------------------------------------- name_list
+
+
+@pytest.mark.parametrize("value,names", [
+    (["api", " web ", "", "  "], ["api", "web"]),
+    (("api", "web"), ["api", "web"]),
+    ([3, "web"], ["3", "web"]),
+    ("api,web", ["api", "web"]),
+    ("api, web ,,worker", ["api", "web", "worker"]),
+    ("api\nweb\n", ["api", "web"]),
+    ("api\r\nweb", ["api", "web"]),
+    ("api web", ["api", "web"]),
+    ("", []),
+    (None, []),
+    ([], []),
+], ids=["list", "tuple", "list of non-strings", "comma string", "comma string with blanks", "newline string (AWX)",
+        "crlf string", "space string", "empty string", "none", "empty list"])
+def test_name_list(value, names):
+    assert name_list(value) == names
+
+
+@pytest.mark.parametrize("value", [dict(api=True), 42], ids=["dict", "int"])
+def test_name_list_refuses_other_types(value):
+    with pytest.raises(AnsibleFilterError, match="got %s" % type(value).__name__):
+        name_list(value)
+
+
+# ---------------------------------------------------------------------------------------------- phase_record
+
+
+def test_phase_record_keeps_only_the_whitelisted_keys():
+    result = dict(NOISE, changed=True, service="api", platform="kubernetes", from_version="1.4.0",
+                  to_version="1.3.2", revision=0, switched=False, release_path="", units=[], snapshot={},
+                  holder=None, _ansible_no_log=False, rc=0, stderr="warning")
+    record = phase_record(result, "app", "api")
+    assert record == dict(phase="app", host="api", planned=False, status="changed",
+                          details=dict(service="api", platform="kubernetes", from_version="1.4.0",
+                                       to_version="1.3.2", revision=0, switched=False))
+    assert "invocation" not in record["details"] and "diff" not in record["details"]
+
+
+@pytest.mark.parametrize("result,status", [
+    (dict(changed=True), "changed"),
+    (dict(changed=False), "unchanged"),
+    (dict(), "unchanged"),
+    (None, "unchanged"),
+    (dict(failed=True, changed=True, msg="boom"), "failed"),
+    (dict(skipped=True, changed=False, skip_reason="Conditional result was False"), "skipped"),
+    (dict(failed=True, skipped=True, msg="boom"), "failed"),
+])
+def test_phase_record_status(result, status):
+    assert phase_record(result, "config", "api")["status"] == status
+
+
+def test_failed_record_carries_msg_and_task():
+    record = phase_record(dict(NOISE, failed=True, msg="rollout undo timed out"), "app", "web",
+                          task="Undo the rollout")
+    assert record["status"] == "failed"
+    assert record["msg"] == "rollout undo timed out"
+    assert record["task"] == "Undo the rollout"
+    assert record["details"] == dict(msg="rollout undo timed out")
+
+
+@pytest.mark.parametrize("result,msg", [
+    (dict(failed=True, stderr="permission denied"), "permission denied"),
+    (dict(failed=True, msg="", stderr="permission denied"), "permission denied"),
+    (dict(failed=True), "failed"),
+])
+def test_failed_record_msg_falls_back_to_stderr(result, msg):
+    assert phase_record(result, "app", "web")["msg"] == msg
+
+
+def test_records_that_did_not_fail_carry_no_msg_or_task():
+    record = phase_record(dict(changed=True, msg="done"), "app", "web", task="Undo the rollout")
+    assert "task" not in record
+    assert "msg" not in record
+    assert record["details"]["msg"] == "done"
+
+
+@pytest.mark.parametrize("planned,expected", [(True, True), (1, True), (False, False), (None, False)])
+def test_planned_is_a_bool(planned, expected):
+    assert phase_record(dict(changed=True), "app", "api", planned=planned)["planned"] is expected
+
+
+def test_loop_results_are_summarised_item_by_item():
+    result = dict(changed=True, msg="All items completed", results=[
+        dict(NOISE, item="api", ansible_loop_var="item", changed=True, service="api", from_version="1.4.0"),
+        dict(NOISE, item="web", ansible_loop_var="item", changed=False, skipped=True),
+        "not a result",
+    ])
+    record = phase_record(result, "app", "api")
+    assert record["status"] == "changed"
+    assert record["details"] == dict(msg="All items completed",
+                                     results=[dict(service="api", from_version="1.4.0"), dict()])
+
+
+def test_filters_are_registered_under_their_names():
+    filters = FilterModule().filters()
+    assert filters == dict(name_list=name_list, phase_record=phase_record, rollback_report=rollback_report)
+
+
+# ---------------------------------------------------------------------------------------------- rollback_report
+
+
+def request(**extra):
+    values = dict(run_id="20251112T100000-abcd", environment="production", level=3, reason="bad deploy",
+                  operator="alice", services=["api", "web"], databases=["db1"], started="2025-11-12T10:00:00Z",
+                  finished="2025-11-12T10:05:00Z", check_mode=False, escalation=["on-call", "team lead"])
+    values.update(extra)
+    return values
+
+
+def host(name, records, failure=None):
+    return {"inventory_hostname": name, RECORDS: records, FAILURE: failure}
+
+
+DATABASE_RESULT = dict(NOISE, changed=True, restored_db="app", previous_db="app_before_rollback",
+                       snapshot=dict(id="app-2025-11-12.dump"), emergency_backup="/var/backups/app-emergency.dump",
+                       data_loss_window="15 minutes")
+VERSIONS = {"api": ("kubernetes", "1.4.0", "1.3.2"), "web": ("compose", "2.1.0", "2.0.9")}
+
+
+def service_result(phase, name):
+    if phase == "app":
+        platform, old, new = VERSIONS[name]
+        return dict(NOISE, changed=True, service=name, platform=platform, from_version=old, to_version=new)
+    if phase == "verify":
+        return dict(NOISE, changed=False, passed=True, decision="ROLLBACK_OK", success_rate=100.0, latency_ms=120,
+                    failed_checks=[])
+    if phase == "config":
+        return dict(NOISE, changed=True, updated=["FEATURE_X"], saved_to="/backups/%s.env" % name)
+    return dict(NOISE, changed=True, maintenance_file="/srv/%s/maintenance" % name)
+
+
+def plan(name):
+    """The planning pass's records (check mode, planned=True) that come before the applied ones."""
+    if name == "db1":
+        return [phase_record(dict(changed=True, restored_db="app"), "database", "db1", planned=True)]
+    return [phase_record(dict(changed=True), phase, name, planned=True) for phase in SERVICE_PHASES]
+
+
+def successful_run():
+    hosts = [host("db1", plan("db1") + [phase_record(DATABASE_RESULT, "database", "db1")])]
+    for name in ("api", "web"):
+        hosts.append(host(name, plan(name) + [phase_record(service_result(phase, name), phase, name)
+                                              for phase in SERVICE_PHASES]))
+    return hosts
+
+
+def failed_run():
+    """The database restored; on web the app phase failed while api's succeeded; nothing ran after."""
+    failure = phase_record(dict(NOISE, failed=True, msg="rollout undo timed out"), "app", "web",
+                           task="Undo the rollout")
+    api = [phase_record(service_result(phase, "api"), phase, "api") for phase in SERVICE_PHASES[:3]]
+    web = [phase_record(service_result(phase, "web"), phase, "web") for phase in SERVICE_PHASES[:2]] + [failure]
+    return [host("db1", plan("db1") + [phase_record(DATABASE_RESULT, "database", "db1")]),
+            host("api", plan("api") + api), host("web", plan("web") + web, failure)], failure
+
+
+def refused_run():
+    """The planning pass refused on the database host: nothing was applied."""
+    failure = phase_record(dict(failed=True, msg="no backup newer than 24 hours"), "database", "db1", planned=True,
+                           task="Find the backup")
+    return [host("db1", [failure], failure), host("api", plan("api")), host("web", plan("web"))], failure
+
+
+def phases_of(report):
+    return dict((h["host"], [(p["phase"], p["status"]) for p in h["phases"]]) for h in report["hosts"])
+
+
+def test_successful_run():
+    report = rollback_report(successful_run(), request(), {"total_seconds": 12.0, "budget_seconds": 300.0,
+                                                           "phases": []}, GROUPS)
+    assert report["outcome"] == "succeeded"
+    assert report["failure"] is None
+    for key, value in request().items():
+        assert report[key] == value
+    assert phases_of(report) == {
+        "db1": [("database", "changed")],
+        "api": [("traffic_stop", "changed"), ("config", "changed"), ("app", "changed"),
+                ("traffic_resume", "changed"), ("verify", "unchanged")],
+        "web": [("traffic_stop", "changed"), ("config", "changed"), ("app", "changed"),
+                ("traffic_resume", "changed"), ("verify", "unchanged")],
+    }
+    assert report["changed"] == ["api: app", "api: config", "api: traffic_resume", "api: traffic_stop",
+                                 "db1: database", "web: app", "web: config", "web: traffic_resume",
+                                 "web: traffic_stop"]
+    assert report["versions"] == [
+        dict(service="api", platform="kubernetes", from_version="1.4.0", to_version="1.3.2", status="changed"),
+        dict(service="web", platform="compose", from_version="2.1.0", to_version="2.0.9", status="changed"),
+    ]
+    assert report["databases_restored"] == [
+        dict(host="db1", status="changed", backup_used="app-2025-11-12.dump",
+             emergency_backup="/var/backups/app-emergency.dump", restored_db="app", previous="app_before_rollback",
+             data_loss_window="15 minutes"),
+    ]
+    assert report["verification"] == [
+        dict(service=name, status="unchanged", passed=True, decision="ROLLBACK_OK", success_rate=100.0,
+             latency_ms=120, failed_checks=None) for name in ("api", "web")
+    ]
+    assert len(report["plan"]) == 11 and all(r["planned"] for r in report["plan"])
+    assert report["timeline"] == {"total_seconds": 12.0, "budget_seconds": 300.0, "phases": []}
+    assert report["summary"] == (
+        "Rollback SUCCEEDED: production level 3 (api, web). Reason: bad deploy. api 1.4.0 -> 1.3.2, "
+        "web 2.1.0 -> 2.0.9. Took 12 s of a 300 s budget. Run 20251112T100000-abcd.")
+
+
+def test_phase_details_and_messages_are_per_host():
+    report = rollback_report(successful_run(), request(), {}, GROUPS)
+    db1 = report["hosts"][0]
+    assert db1["host"] == "db1"
+    assert db1["phases"][0]["details"]["restored_db"] == "app"
+    assert "invocation" not in db1["phases"][0]["details"]
+    assert db1["phases"][0]["msg"] is None
+
+
+def test_database_backup_used_wins_over_the_snapshot_id():
+    result = dict(DATABASE_RESULT, backup_used="app-chosen.dump", previous_db=None,
+                  previous_db_instance_identifier="app-old")
+    report = rollback_report([host("db1", [phase_record(result, "database", "db1")])], request(), {}, GROUPS)
+    restored = report["databases_restored"][0]
+    assert (restored["backup_used"], restored["previous"]) == ("app-chosen.dump", "app-old")
+
+
+def test_failed_run():
+    hosts, failure = failed_run()
+    report = rollback_report(hosts, request(), {}, GROUPS)
+    assert report["outcome"] == "failed"
+    assert report["failure"] == failure
+    assert report["failure"]["task"] == "Undo the rollout"
+    assert phases_of(report) == {
+        "db1": [("database", "changed")],
+        "api": [("traffic_stop", "changed"), ("config", "changed"), ("app", "changed"),
+                ("traffic_resume", "not run"), ("verify", "not run")],
+        "web": [("traffic_stop", "changed"), ("config", "changed"), ("app", "failed"),
+                ("traffic_resume", "not run"), ("verify", "not run")],
+    }
+    web_app = report["hosts"][2]["phases"][2]
+    assert web_app["msg"] == "rollout undo timed out"
+    assert all(p["details"] == {} and p["msg"] is None for h in report["hosts"] for p in h["phases"]
+               if p["status"] == "not run")
+    assert report["changed"] == ["api: app", "api: config", "api: traffic_stop", "db1: database",
+                                 "web: config", "web: traffic_stop"]
+    assert [(v["service"], v["status"]) for v in report["versions"]] == [("api", "changed"), ("web", "failed")]
+    assert report["verification"] == []
+    summary = report["summary"]
+    assert summary.startswith("Rollback FAILED: production level 3 (api, web). Reason: bad deploy. ")
+    assert "api 1.4.0 -> 1.3.2." in summary and "web 2.1.0" not in summary
+    assert ("Failed in app on web: rollout undo timed out. Changed before the failure: api: app, api: config, "
+            "api: traffic_stop, db1: database, web: config, web: traffic_stop. Escalate.") in summary
+    assert "Took" not in summary
+    assert summary.endswith(" Run 20251112T100000-abcd.")
+
+
+def test_failure_in_check_mode_is_still_failed():
+    hosts, _failure = failed_run()
+    assert rollback_report(hosts, request(check_mode=True), {}, GROUPS)["outcome"] == "failed"
+
+
+def test_refused_run():
+    hosts, failure = refused_run()
+    report = rollback_report(hosts, request(), {"total_seconds": 3.4}, GROUPS)
+    assert report["outcome"] == "refused"
+    assert report["failure"] == failure
+    assert all(status == "not run" for phases in phases_of(report).values() for _phase, status in phases)
+    assert report["changed"] == []
+    assert report["versions"] == [] and report["databases_restored"] == [] and report["verification"] == []
+    assert len(report["plan"]) == 11
+    assert report["summary"].startswith("Rollback REFUSED: production level 3")
+    assert "Failed in database on db1: no backup newer than 24 hours. Changed before the failure: nothing." in (
+        report["summary"])
+    assert "Took 3 s." in report["summary"] and "budget" not in report["summary"]
+
+
+def test_planned_failure_is_reported_before_an_applied_one():
+    hosts, planned = refused_run()
+    applied = phase_record(dict(failed=True, msg="boom"), "app", "web", task="Undo the rollout")
+    hosts[2][FAILURE] = applied
+    report = rollback_report(hosts, request(), {}, GROUPS)
+    assert report["outcome"] == "refused" and report["failure"] == planned
+
+
+def test_checked_run():
+    report = rollback_report(successful_run(), request(check_mode=True), {}, GROUPS)
+    assert report["outcome"] == "checked"
+    assert report["failure"] is None
+    assert report["summary"].startswith("Rollback CHECKED: production level 3 (api, web). Reason: bad deploy.")
+    assert "Failed in" not in report["summary"]
+
+
+def test_hosts_without_records_show_every_phase_not_run():
+    hosts = [{"inventory_hostname": "db1"}, {"inventory_hostname": "api"}]
+    report = rollback_report(hosts, request(level="3"), {}, GROUPS)
+    assert report["outcome"] == "succeeded"
+    assert phases_of(report) == {"db1": [("database", "not run")],
+                                 "api": [(phase, "not run") for phase in SERVICE_PHASES]}
+    assert "no application changed" in report["summary"]
+
+
+@pytest.mark.parametrize("level,phases", [(1, ["app", "verify"]), (2, ["config", "app", "verify"])])
+def test_lower_levels_expect_fewer_phases_and_none_on_databases(level, phases):
+    hosts = [host("db1", []), host("api", [phase_record(dict(changed=True), phase, "api") for phase in phases])]
+    report = rollback_report(hosts, request(level=level, databases=[]), {}, GROUPS)
+    assert phases_of(report) == {"db1": [], "api": [(phase, "changed") for phase in phases]}
+    assert "level %d" % level in report["summary"]
