@@ -79,10 +79,10 @@ def markdown(report):
         for host in report.get("hosts") or []])
     failure = report.get("failure")
     if failure:
+        planned = " while planning (nothing was changed)" if failure.get("planned") else ""
         out += ["", "## Failure - remediation stopped (runbook 000, when rollback fails)", "",
-                "- Phase **%s** on **%s**%s: %s" % (failure.get("phase"), failure.get("host"),
-                                                   " while planning (nothing was changed)" if failure.get("planned")
-                                                   else "", failure.get("msg")),
+                "- Phase **%s** on **%s**%s: %s" % (
+                    failure.get("phase"), failure.get("host"), planned, failure.get("msg")),
                 "- Changed before the failure: %s" % (", ".join(report.get("changed") or []) or "nothing"),
                 "- Escalate: %s" % " -> ".join(report.get("escalation") or []),
                 "- A re-run continues idempotently: phases already done report no change."]

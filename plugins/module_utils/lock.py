@@ -33,7 +33,7 @@ LOCK_SPEC = dict(
     force=dict(type="bool", default=False),
     backend=dict(type="str", default="file", choices=["file", "etcd"]),
     lock_dir=dict(type="path", default="/var/lock/rollback-core"),
-    key_prefix=dict(type="str", default="/rollback-core/locks/"),
+    key_prefix=dict(type="str", default="/rollback-core/locks/", no_log=False),
 )
 
 

@@ -10,8 +10,8 @@ REPORT = dict(
     versions=[dict(service="api", platform="kubernetes", from_version="api:1.4", to_version="api:1.3",
                    status="changed")],
     databases_restored=[dict(host="api-db", status="changed", backup_used="api-1.dump", emergency_backup="e.dump",
-                             previous="api_pre_rollback_1", data_loss_window=dict(start="01:00", end="01:03",
-                                                                                   seconds=180))],
+                             previous="api_pre_rollback_1",
+                             data_loss_window=dict(start="01:00", end="01:03", seconds=180))],
     timeline=dict(budget_seconds=900.0, total_seconds=120.0, within_budget=True, phases=[
         dict(name="preflight", start=0.0, duration=3.0, status="ok", tasks=5, changed=0),
         dict(name="app", start=3.0, duration=2.0, status="failed", tasks=2, changed=1)]),

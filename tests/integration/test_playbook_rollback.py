@@ -150,7 +150,7 @@ def test_a_second_rollback_of_the_environment_is_refused(lab, lab_env):
             holder = json.load(handle)
         second = run_playbook(lab_env, "rollback.yml", "-e", "level=1")
     finally:
-        output, _ = first.communicate(timeout=300)
+        output = first.communicate(timeout=300)[0]
     assert second.rc != 0
     assert "another rollback holds the lock lab" in second.output and holder["run_id"] in second.output
     assert second.report_dir is None, "the refused run changes nothing and writes no report"
@@ -212,7 +212,7 @@ def bad_state(lab, lab_env):
     return state(lab, lab_env)
 
 
-@pytest.mark.parametrize("args,message", BAD_REQUESTS, ids=[" ".join(a) or "no level" for a, _ in BAD_REQUESTS])
+@pytest.mark.parametrize("args,message", BAD_REQUESTS, ids=[" ".join(case[0]) or "no level" for case in BAD_REQUESTS])
 def test_a_bad_request_is_refused_before_any_change(lab, lab_env, bad_state, args, message):
     run = run_playbook(lab_env, "rollback.yml", *args)
     assert run.rc != 0

@@ -242,7 +242,6 @@ def test_describe_of_a_record_written_by_acquire(tmp_path):
     assert result["holder"]["since"] in text and result["holder"]["expires"] in text
 
 
-
 def test_a_takeover_holds_the_guard_while_it_removes_the_expired_lock(tmp_path, monkeypatch):
     """Two runs taking over one expired lock: the check-then-remove happens under an exclusive flock, so the
     second run cannot delete the first one's new lock in between (it waits, then finds a live holder)."""

@@ -1,0 +1,185 @@
+"""End-to-end rollback on the lab: level 1 and level 3, the Ansible overhead, and 20 services against one.
+
+level 1 (Kubernetes, Compose and server targets, plan + undo + verify + report):
+  baseline: the runbooks' manual commands for the same undo, run one after the other:
+  kubectl rollout undo + kubectl rollout status; DEMO_TAG=1.0.0 docker compose up -d --wait;
+  ln -s + mv -T + systemctl restart; curl the two health endpoints
+level 3 (+ traffic stop, emergency dump + restore + swap, RDS restore, etcd/ConfigMap/env restore, resume):
+  compared with its 15-minute budget (runbook 004)
+Ansible overhead: wall time minus the time the run spent waiting in modules (for each task, the longest
+module duration across hosts, as reported by the modules).
+20 services: 20 Kubernetes Deployments of the simulator rolled back at level 1 in one run, against one.
+Each run starts from the bad release (untimed). Run with the lab up:
+  .venv/bin/python bench/bench_drill.py [--repeat N]
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+from common import REPO, lab_facts, ratio_line
+
+PLAYBOOK = os.path.join(REPO, "playbooks", "rollback.yml")
+VENV_BIN = os.path.join(REPO, ".venv", "bin")
+KUBE = "http://127.0.0.1:56443/apis/apps/v1/namespaces/default/deployments"
+
+
+def labctl(*args):
+    subprocess.run([os.path.join(VENV_BIN, "python"), os.path.join(REPO, "lab", "labctl.py")] + list(args),
+                   check=True, capture_output=True)
+
+
+def deploy_bad():
+    labctl("deploy", "1.0.0", "--no-backup")
+    labctl("deploy", "1.0.1")
+
+
+def playbook(inventory, *extra):
+    """Wall time and module wait of one run, from the json callback's per-host results."""
+    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"),
+               PATH=VENV_BIN + os.pathsep + os.environ["PATH"])
+    began = time.perf_counter()
+    completed = subprocess.run([os.path.join(VENV_BIN, "ansible-playbook"), PLAYBOOK, "-i", inventory] + list(extra),
+                               env=env, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - began
+    if completed.returncode != 0:
+        raise SystemExit("bench: the rollback failed:\n" + completed.stdout[-3000:] + completed.stderr[-2000:])
+    start = completed.stdout.index("{")  # the timeline callback may print before the JSON
+    waited = 0.0
+    for play in json.JSONDecoder().raw_decode(completed.stdout, start)[0]["plays"]:
+        for task in play["tasks"]:
+            durations = [r.get("duration") for r in task["hosts"].values() if isinstance(r.get("duration"), float)]
+            waited += max(durations or [0.0])
+    return wall, waited
+
+
+def manual_level1(lab):
+    env = dict(os.environ, DOCKER_HOST=lab["DOCKER_HOST"], DOCKER_CONFIG=lab["DOCKER_CONFIG"], DEMO_TAG="1.0.0",
+               PATH=lab["LAB_BIN"] + os.pathsep + VENV_BIN + os.pathsep + os.environ["PATH"])
+    kubectl = [os.path.join(VENV_BIN, "kubectl"), "--kubeconfig", lab["LAB_KUBECONFIG"]]
+    releases = lab["LAB_SERVER_RELEASES_DIR"]
+    steps = [
+        kubectl + ["rollout", "undo", "deployment/demo"],
+        kubectl + ["rollout", "status", "deployment/demo", "--timeout=60s"],
+        ["docker", "compose", "--project-directory", lab["LAB_COMPOSE_DIR"], "-p", "demo", "up", "-d", "--wait"],
+        ["ln", "-sfn", os.path.join(releases, "releases", "v1.0.0"), os.path.join(releases, "current.new")],
+        ["mv", "-T", os.path.join(releases, "current.new"), os.path.join(releases, "current")],
+        ["systemctl", "restart", lab["LAB_SERVER_UNIT"]],
+    ]
+    began = time.perf_counter()
+    for step in steps:
+        subprocess.run(step, env=env, check=True, capture_output=True)
+    for port in (lab["LAB_COMPOSE_PORT"], lab["LAB_SERVER_PORT"]):
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:%s/health" % port, timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit("bench: manual rollback did not bring port %s back" % port)
+            time.sleep(0.2)
+    return time.perf_counter() - began
+
+
+def kube(method, url, body=None):
+    request = urllib.request.Request(url, data=json.dumps(body).encode() if body else None, method=method,
+                                     headers={"Content-Type": "application/merge-patch+json"})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return json.load(response)
+    except urllib.error.HTTPError as error:
+        if error.code != 404:
+            raise
+        return None
+
+
+def fleet(count):
+    """``count`` Deployments (svc-00...) at a bad revision over a good one, and an inventory of them."""
+    for number in range(count):
+        name = "svc-%02d" % number
+        template = {"metadata": {"labels": {"app": name}},
+                    "spec": {"containers": [{"name": "web", "image": "rollback-demo:1.0.0"}]}}
+        if kube("GET", KUBE + "/" + name) is None:
+            request = urllib.request.Request(KUBE, method="POST", headers={"Content-Type": "application/json"},
+                                             data=json.dumps({"apiVersion": "apps/v1", "kind": "Deployment",
+                                                              "metadata": {"name": name},
+                                                              "spec": {"replicas": 1,
+                                                                       "selector": {"matchLabels": {"app": name}},
+                                                                       "template": template}}).encode())
+            urllib.request.urlopen(request, timeout=5).close()
+        for image in ("rollback-demo:1.0.0", "rollback-demo:1.0.1"):
+            kube("PATCH", KUBE + "/" + name, {"spec": {"template": {"spec": {"containers": [
+                {"name": "web", "image": image}]}}}})
+    hosts = dict(("svc-%02d" % n, {"rollback_service_connection": {"name": "svc-%02d" % n}})
+                 for n in range(count))
+    inventory = {"all": {"hosts": {"localhost": {}}, "vars": {
+        "ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+        "rollback_environment": "bench-%d" % count, "rollback_lock_dir": tempfile.gettempdir(),
+        "rollback_report_dir": os.path.join(tempfile.gettempdir(), "rollback-bench-reports"),
+        "rollback_service_target": "kubernetes", "rollback_service_checks": []},
+        "children": {"rollback_services": {"hosts": hosts}, "rollback_databases": {"hosts": {}}}}}
+    for host in hosts.values():
+        host["rollback_service_connection"]["kubeconfig"] = os.environ["LAB_KUBECONFIG"]
+    path = os.path.join(tempfile.gettempdir(), "rollback-bench-%d.json" % count)
+    with open(path, "w") as handle:
+        json.dump(inventory, handle)
+    return path
+
+
+def median(values):
+    values = sorted(values)
+    return values[len(values) // 2]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    lab = lab_facts()
+    os.environ["LAB_KUBECONFIG"] = lab["LAB_KUBECONFIG"]
+    lab_inventory = os.path.join(REPO, "inventories", "lab")
+
+    runs = {}
+    levels = (("level 1", ["-e", "level=1"]), ("level 3", ["-e", "level=3", "-e", "confirm_data_loss=true"]))
+    for label, extra in levels:
+        runs[label] = []
+        for _run in range(args.repeat):
+            deploy_bad()
+            runs[label].append(playbook(lab_inventory, *extra))
+    manual = []
+    for _run in range(args.repeat):
+        deploy_bad()
+        manual.append(manual_level1(lab))
+
+    level1 = median([wall for wall, _waited in runs["level 1"]])
+    level3 = median([wall for wall, _waited in runs["level 3"]])
+    ratio_line("level 1 rollback, 3 targets (ansible-playbook wall time)", level1,
+               "the runbooks' manual commands one after the other", median(manual), "under 20 s")
+    ratio_line("level 1 rollback", level1, "runbook budget (5 min)", 300.0)
+    ratio_line("level 3 rollback, 3 targets + PostgreSQL + RDS", level3, "runbook budget (15 min)", 900.0,
+               "under 60 s")
+    for label in ("level 1", "level 3"):
+        wall, waited = sorted(runs[label])[len(runs[label]) // 2]
+        print("%s: %.1fs in all, %.1fs waiting in modules, Ansible overhead %.1fs (%.0f%%)"
+              % (label, wall, waited, wall - waited, 100.0 * (wall - waited) / wall), flush=True)
+
+    one, twenty = fleet(1), fleet(20)
+    times = {}
+    for count, inventory in ((1, one), (20, twenty)):
+        times[count] = []
+        for _run in range(args.repeat):
+            fleet(count)
+            times[count].append(playbook(inventory, "-e", "level=1")[0])
+    ratio_line("level 1 of 20 Kubernetes services", median(times[20]), "of one", median(times[1]), "at most 3x")
+
+
+if __name__ == "__main__":
+    main()
