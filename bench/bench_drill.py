@@ -7,7 +7,7 @@ level 1 (Kubernetes, Compose and server targets, plan + undo + verify + report):
 level 3 (+ traffic stop, emergency dump + restore + swap, RDS restore, etcd/ConfigMap/env restore, resume):
   compared with its 15-minute budget (runbook 004)
 Ansible overhead: wall time minus the time the run spent waiting in modules (for each task, the longest
-module duration across hosts, as reported by the modules).
+module duration across hosts, as the modules report it; the timeline callback adds it up).
 20 services: 20 Kubernetes Deployments of the simulator rolled back at level 1 in one run, against one.
 Each run starts from the bad release (untimed). Run with the lab up:
   .venv/bin/python bench/bench_drill.py [--repeat N]
@@ -40,8 +40,9 @@ def deploy_bad():
 
 
 def playbook(inventory, *extra):
-    """Wall time and module wait of one run, from the json callback's per-host results."""
-    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"),
+    """Wall time of one run and the time it waited in modules (from the timeline callback)."""
+    timeline = os.path.join(tempfile.gettempdir(), "rollback-bench-timeline.json")
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ROLLBACK_TIMELINE_FILE=timeline,
                PATH=VENV_BIN + os.pathsep + os.environ["PATH"])
     began = time.perf_counter()
     completed = subprocess.run([os.path.join(VENV_BIN, "ansible-playbook"), PLAYBOOK, "-i", inventory] + list(extra),
@@ -49,13 +50,8 @@ def playbook(inventory, *extra):
     wall = time.perf_counter() - began
     if completed.returncode != 0:
         raise SystemExit("bench: the rollback failed:\n" + completed.stdout[-3000:] + completed.stderr[-2000:])
-    start = completed.stdout.index("{")  # the timeline callback may print before the JSON
-    waited = 0.0
-    for play in json.JSONDecoder().raw_decode(completed.stdout, start)[0]["plays"]:
-        for task in play["tasks"]:
-            durations = [r.get("duration") for r in task["hosts"].values() if isinstance(r.get("duration"), float)]
-            waited += max(durations or [0.0])
-    return wall, waited
+    with open(timeline) as handle:
+        return wall, json.load(handle)["module_seconds"]
 
 
 def manual_level1(lab):

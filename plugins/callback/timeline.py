@@ -14,6 +14,8 @@ description:
   - A task's phase is the literal value of the variable C(rollback_timeline_phase) or C(phase_name) where an
     include sets one (the level roles name each phase - traffic_stop, database, config, app, traffic_resume,
     verify), else its role (preflight, lock, report, ...), else its play's name.
+  - C(module_seconds) is the time the run waited in rollback.core modules (for each task, the longest duration
+    a module reported across hosts); the rest of the total is Ansible's own overhead.
   - The timeline is written at the start of every play and at the end of the run, so the report play of a
     rollback reads the phases before it.
   - At the end of the run, prints the timeline with the total against the budget of the rollback level given as
@@ -84,6 +86,7 @@ class CallbackModule(CallbackBase):
         self.started = time.time()
         self.clock = None
         self.phases = []
+        self.module_wait = {}
         self.level = None
         self._play_name = ""
 
@@ -135,6 +138,11 @@ class CallbackModule(CallbackBase):
             return
         phase = self._phase(result._task)
         phase["end"] = time.time()
+        # rollback.core modules report their own duration: the longest across hosts is what the task waited.
+        duration = result._result.get("duration")
+        if isinstance(duration, (int, float)):
+            key = result._task._uuid
+            self.module_wait[key] = max(self.module_wait.get(key, 0.0), float(duration))
         phase["tasks"] += 1
         if result._result.get("changed"):
             phase["changed"] += 1
@@ -163,6 +171,7 @@ class CallbackModule(CallbackBase):
                        duration=round(p["end"] - p["start"], 3), status=p["status"], tasks=p["tasks"],
                        changed=p["changed"], failed=p["failed"]) for p in self.phases]
         return dict(level=self.level, budget_seconds=budget, total_seconds=total,
+                    module_seconds=round(sum(self.module_wait.values()), 3),
                     within_budget=None if budget is None else total <= budget,
                     started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(origin)), phases=phases)
 

@@ -1,0 +1,108 @@
+"""docs/least-privilege: the IAM policy and the Kubernetes Role match the calls the code makes, and a
+PostgreSQL role with only the documented privileges runs a whole restore on the lab's PostgreSQL."""
+
+import glob
+import json
+import os
+import re
+import subprocess
+import uuid
+
+import boto3
+import psycopg2
+import pytest
+import yaml
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DOCS = os.path.join(REPO, "docs", "least-privilege")
+UTILS = os.path.join(REPO, "plugins", "module_utils")
+VERBS = {"read": "get", "list": "list", "patch": "patch", "create": "create", "replace": "update"}
+RESOURCES = {"deployment": ("apps", "deployments"), "stateful_set": ("apps", "statefulsets"),
+             "daemon_set": ("apps", "daemonsets"), "replica_set": ("apps", "replicasets"),
+             "controller_revision": ("apps", "controllerrevisions"), "config_map": ("", "configmaps"),
+             "secret": ("", "secrets")}
+
+
+def source(*names):
+    text = ""
+    for name in names:
+        with open(os.path.join(UTILS, name)) as handle:
+            text += handle.read()
+    return text
+
+
+def test_iam_policy_allows_exactly_the_rds_calls_the_code_makes():
+    methods = set(re.findall(r"\.(?:call|not_found)\(\s*\"([a-z_]+)\"", source("rds.py")))
+    mapping = boto3.client("rds", region_name="us-east-1").meta.method_to_api_mapping
+    used = set("rds:" + mapping[method] for method in methods)
+    assert "Tags=" in source("rds.py"), "the restore tags the instance"
+    used.add("rds:AddTagsToResource")
+    with open(os.path.join(DOCS, "iam-policy.json")) as handle:
+        policy = json.load(handle)
+    allowed = set(action for statement in policy["Statement"] for action in statement["Action"])
+    assert allowed == used
+    assert not any("Delete" in action for action in allowed)
+
+
+def test_kubernetes_role_grants_exactly_the_calls_the_code_makes():
+    calls = set(re.findall(r"(read|list|patch|create|replace)_namespaced_([a-z_]+?)\b",
+                           source("kubernetes.py", "kubernetes_config.py", "traffic.py")))
+    used = set((RESOURCES[kind][0], RESOURCES[kind][1], VERBS[verb]) for verb, kind in calls)
+    with open(os.path.join(DOCS, "k8s-rbac.yaml")) as handle:
+        role = next(doc for doc in yaml.safe_load_all(handle) if doc["kind"] == "Role")
+    granted = set((group, resource, verb) for rule in role["rules"] for group in rule["apiGroups"]
+                  for resource in rule["resources"] for verb in rule["verbs"])
+    assert granted == used
+    assert role["kind"] == "Role", "namespaced, not a ClusterRole"
+
+
+@pytest.fixture
+def restricted(lab):
+    """A role with only postgres-role.sql's privileges, owning a database with data, and its dump."""
+    suffix = uuid.uuid4().hex[:6]
+    role, db, password = "rb_role_" + suffix, "rb_db_" + suffix, "rb-pass-" + suffix
+    admin = psycopg2.connect(host=lab["LAB_PG_HOST"], port=lab["LAB_PG_PORT"], user=lab["LAB_PG_USER"],
+                             password=lab["LAB_PG_PASSWORD"], dbname="postgres")
+    admin.autocommit = True
+    with open(os.path.join(DOCS, "postgres-role.sql")) as handle:
+        statements = [line.split("--")[0].strip() for line in handle if line.strip() and not line.startswith("--")]
+    with admin.cursor() as cursor:
+        cursor.execute("CREATE DATABASE %s" % db)
+        for statement in statements:
+            cursor.execute(statement.replace(":role", role).replace(":db", db).replace(":password", "'%s'" % password))
+    as_role = dict(host=lab["LAB_PG_HOST"], port=lab["LAB_PG_PORT"], user=role, password=password)
+    with psycopg2.connect(dbname=db, **as_role) as connection, connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE t (id int); INSERT INTO t VALUES (1), (2)")
+    dump = os.path.join(lab["LAB_DIR"], "%s.dump" % db)
+    subprocess.run([os.path.join(lab["LAB_PG_BIN"], "pg_dump"), "-Fc", "-h", lab["LAB_PG_HOST"], "-p",
+                    str(lab["LAB_PG_PORT"]), "-U", role, "-d", db, "-f", dump],
+                   env=dict(os.environ, PGPASSWORD=password), check=True)
+    with psycopg2.connect(dbname=db, **as_role) as connection, connection.cursor() as cursor:
+        cursor.execute("INSERT INTO t VALUES (3)")
+    yield dict(role=role, db=db, password=password, dump=dump)
+    with admin.cursor() as cursor:
+        cursor.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (db + "%",))
+        for (name,) in cursor.fetchall():
+            cursor.execute("DROP DATABASE %s WITH (FORCE)" % name)
+        cursor.execute("DROP OWNED BY %s" % role)
+        cursor.execute("DROP ROLE %s" % role)
+    admin.close()
+    os.remove(dump)
+
+
+def test_a_role_with_only_the_documented_privileges_runs_the_restore(ansible_module, lab, restricted, tmp_path):
+    run = ansible_module("postgres_restore", dict(
+        db=restricted["db"], dump=restricted["dump"], login_host=lab["LAB_PG_HOST"],
+        login_port=int(lab["LAB_PG_PORT"]), login_user=restricted["role"], login_password=restricted["password"],
+        pg_bin_dir=lab["LAB_PG_BIN"], emergency_backup_dir=str(tmp_path / "emergency")))
+    assert not run.failed, run.stdout[-3000:]
+    assert run.result["changed"] and os.path.exists(run.result["emergency_backup"])
+    as_role = dict(host=lab["LAB_PG_HOST"], port=lab["LAB_PG_PORT"], user=restricted["role"],
+                   password=restricted["password"])
+    with psycopg2.connect(dbname=restricted["db"], **as_role) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT id FROM t ORDER BY id")
+        assert [row[0] for row in cursor.fetchall()] == [1, 2], "restored to the dump"
+    with psycopg2.connect(dbname=run.result["previous_db"], **as_role) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT id FROM t ORDER BY id")
+        assert [row[0] for row in cursor.fetchall()] == [1, 2, 3], "the old database is kept"
+    assert glob.glob(str(tmp_path / "emergency" / "*.dump"))

@@ -1,0 +1,103 @@
+"""Known secret values never appear at -vvv: not in the output, the Ansible log, the report or the timeline.
+
+Secrets used: the PostgreSQL password (the lab's real one), a Kubernetes API token, an AWS secret key, a
+webhook URL, an HTTP check's bearer token, a Kubernetes Secret's value and masked etcd values.
+"""
+
+import base64
+import glob
+import json
+import os
+
+import etcd3gw
+import yaml
+from playbook_runs import deploy_bad, run_playbook
+
+AWS_SECRET = "aws-secret-7c1e"
+KUBE_TOKEN = "kube-token-5d2a"
+WEBHOOK_TOKEN = "webhook-token-9f3b"
+BEARER = "bearer-token-1a4c"
+SECRET_VALUE = "k8s-secret-value-2b8d"
+ETCD_LIVE, ETCD_BACKUP = "etcd-live-secret-6e0f", "etcd-backup-secret-3c7a"
+
+
+def secrets(lab):
+    return [lab["LAB_PG_PASSWORD"], AWS_SECRET, KUBE_TOKEN, WEBHOOK_TOKEN, BEARER, SECRET_VALUE,
+            base64.b64encode(SECRET_VALUE.encode()).decode(), ETCD_LIVE, ETCD_BACKUP]
+
+
+def leaked(lab, *texts):
+    return [secret for secret in secrets(lab) for text in texts if secret in text]
+
+
+def test_every_module_at_vvv_shows_no_secret(ansible_module, lab, lab_env, tmp_path):
+    deploy_bad(lab_env)
+    etcd = etcd3gw.client(host="127.0.0.1", port=int(lab["LAB_ETCD_ENDPOINT"].rsplit(":", 1)[1]))
+    etcd.put("/secrets-test/db_password", ETCD_LIVE)
+    backup = tmp_path / "etcd.json"
+    backup.write_text(json.dumps({"/secrets-test/db_password": ETCD_BACKUP, "/secrets-test/mode": "safe"}))
+    manifest = tmp_path / "secret.yaml"
+    manifest.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "api-keys"},
+                                        "data": {"token": base64.b64encode(SECRET_VALUE.encode()).decode()}}))
+    dumps = sorted(glob.glob(os.path.join(lab["LAB_DIR"], "backups", "db", "*.dump")))
+    log = tmp_path / "ansible.log"
+    runs = [
+        ("postgres_restore", dict(db="demo", dump=dumps[-1], login_host=lab["LAB_PG_HOST"],
+                                  login_port=int(lab["LAB_PG_PORT"]), login_user=lab["LAB_PG_USER"],
+                                  login_password=lab["LAB_PG_PASSWORD"], pg_bin_dir=lab["LAB_PG_BIN"],
+                                  emergency_backup_dir=str(tmp_path)), True),
+        ("postgres_restore", dict(db="demo", dump=dumps[-1], login_host=lab["LAB_PG_HOST"],
+                                  login_port=int(lab["LAB_PG_PORT"]), login_user=lab["LAB_PG_USER"],
+                                  login_password=lab["LAB_PG_PASSWORD"] + "-wrong", pg_bin_dir=lab["LAB_PG_BIN"],
+                                  emergency_backup_dir=str(tmp_path)), False),
+        ("rds_snapshot_restore", dict(db_instance_identifier="demo-db", latest=True, region="us-east-1",
+                                      endpoint_url=lab["LAB_AWS_ENDPOINT"], access_key="testing",
+                                      secret_key=AWS_SECRET), True),
+        ("rollout_undo", dict(platform="kubernetes", name="demo", host=lab["LAB_KUBE_HOST"], api_key=KUBE_TOKEN),
+         True),
+        ("traffic", dict(platform="kubernetes", name="demo", state="stopped", host=lab["LAB_KUBE_HOST"],
+                         api_key=KUBE_TOKEN), True),
+        ("k8s_config_restore", dict(backup=str(manifest), host=lab["LAB_KUBE_HOST"], api_key=KUBE_TOKEN), True),
+        ("k8s_config_restore", dict(backup=str(manifest), host=lab["LAB_KUBE_HOST"], api_key=KUBE_TOKEN), False),
+        ("etcd_config_restore", dict(prefix="/secrets-test/", backup=str(backup), mask=["*password*"],
+                                     endpoints=[lab["LAB_ETCD_ENDPOINT"]]), False),
+        ("env_file_restore", dict(path=lab["LAB_SERVER_ENV_FILE"]), True),
+        ("smoke_check", dict(checks=[dict(name="health", url="http://127.0.0.1:%s/health" % lab["LAB_SERVER_PORT"],
+                                          headers={"Authorization": "Bearer " + BEARER}, status=[200, 503])]), False),
+        ("rollback_lock", dict(name="secrets-test", run_id="r1", lock_dir=str(tmp_path / "locks"),
+                               info={"level": 1}), False),
+    ]
+    try:
+        for module, args, check in runs:
+            run = ansible_module(module, args, check=check, diff=True, verbosity=3,
+                                 env={"ANSIBLE_LOG_PATH": str(log)})
+            assert run.result, "%s gave no result: %s" % (module, run.stdout[-2000:])
+            assert leaked(lab, run.stdout, run.stderr) == [], "%s leaked at -vvv" % module
+        assert leaked(lab, log.read_text()) == [], "the Ansible log has a secret"
+        assert etcd.get("/secrets-test/db_password") == [ETCD_BACKUP.encode()], "the masked restore did restore"
+    finally:
+        etcd.delete_prefix("/secrets-test/")
+
+
+def test_the_drill_at_vvv_leaks_nothing(lab, lab_env, tmp_path):
+    from support.http_servers import webhook_receiver
+
+    hook = webhook_receiver()
+    log = tmp_path / "ansible.log"
+    timeline = tmp_path / "timeline.json"
+    env = dict(lab_env, ROLLBACK_WEBHOOK_URL=hook.url + "/services/" + WEBHOOK_TOKEN, ANSIBLE_LOG_PATH=str(log),
+               ROLLBACK_TIMELINE_FILE=str(timeline))
+    try:
+        run = run_playbook(env, "drill.yml", "-vvv", "-e", "level=3", "-e", "confirm_data_loss=true",
+                           "-e", "lab_aws_secret_key=" + AWS_SECRET)
+    finally:
+        hook.stop()
+    assert run.rc == 0, run.output[-4000:]
+    assert len(hook.messages) == 2 and all(WEBHOOK_TOKEN in m["path"] for m in hook.messages), "the hook was used"
+    with open(os.path.join(run.report_dir, "report.json")) as handle:
+        report = handle.read()
+    with open(os.path.join(run.report_dir, "report.md")) as handle:
+        markdown = handle.read()
+    assert leaked(lab, run.output) == [], "the -vvv output has a secret"
+    assert leaked(lab, log.read_text()) == [], "the Ansible log has a secret"
+    assert leaked(lab, report, markdown, timeline.read_text()) == [], "the report or timeline has a secret"
