@@ -50,6 +50,8 @@ def merge_patch(target, patch):
         return dict((k, copy.deepcopy(v)) for k, v in patch.items() if k != "$patch")
     result = copy.deepcopy(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
+        if key.startswith("$setElementOrder/") or key == "$retainKeys":
+            continue  # strategic merge ordering directives: a real server applies them, never stores them
         if value is None:
             result.pop(key, None)
         else:

@@ -21,8 +21,9 @@ import traceback
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
 
 try:
-    from kubernetes import client as kube_client_lib
     from kubernetes import config as kube_config
+    from kubernetes.client.api_client import ApiClient
+    from kubernetes.client.configuration import Configuration
     from kubernetes.client.exceptions import ApiException
     from kubernetes.config.config_exception import ConfigException
     from urllib3.exceptions import HTTPError as Urllib3Error
@@ -58,7 +59,7 @@ ANNOTATIONS_TO_SKIP = frozenset([
 
 def api_client(params):
     """An ApiClient from host/api_key, or a kubeconfig (file and context), or the in-cluster config."""
-    configuration = kube_client_lib.Configuration()
+    configuration = Configuration()
     try:
         if params.get("host"):
             configuration.host = params["host"]
@@ -72,28 +73,81 @@ def api_client(params):
     except (ConfigException, OSError) as error:
         raise RollbackError("cannot load the Kubernetes configuration: %s" % error)
     configuration.verify_ssl = params.get("validate_certs", True)
-    return kube_client_lib.ApiClient(configuration)
+    return ApiClient(configuration)
 
 
 def _in_cluster():
     return bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
 
 
-def call(what, func, *args, **kwargs):
-    """One Kubernetes API call; its failure is one RollbackError naming what was asked."""
-    try:
-        return func(*args, **kwargs)
-    except ApiException as error:
-        raise RollbackError("%s failed: %s %s" % (what, error.status, _reason(error)), status=error.status)
-    except (Urllib3Error, OSError) as error:
-        raise RollbackError("%s failed: Kubernetes API unreachable: %s" % (what, error))
+# The resources the collection touches: plural -> (API path prefix, singular for messages).
+RESOURCES = {
+    "deployments": ("/apis/apps/v1", "deployment"), "statefulsets": ("/apis/apps/v1", "statefulset"),
+    "daemonsets": ("/apis/apps/v1", "daemonset"), "replicasets": ("/apis/apps/v1", "replicaset"),
+    "controllerrevisions": ("/apis/apps/v1", "controllerrevision"), "configmaps": ("/api/v1", "configmap"),
+    "secrets": ("/api/v1", "secret"),
+}
+PLURAL = {"Deployment": "deployments", "StatefulSet": "statefulsets", "DaemonSet": "daemonsets"}
 
 
-def _reason(error):
-    try:
-        return json.loads(error.body).get("message") or error.reason
-    except (TypeError, ValueError):
-        return error.reason
+class Kube:
+    """JSON over the official client's ApiClient, which brings the kubeconfig, auth, TLS and proxies.
+
+    Not the typed AppsV1Api/CoreV1Api: with kubernetes 37 they build about 160 pydantic models on import,
+    a second of CPU per module run, more than the rollback's own API calls. Objects stay plain dicts.
+    One method per RBAC verb, so docs/least-privilege/k8s-rbac.yaml is checked against the calls.
+    """
+
+    def __init__(self, params):
+        self.api = api_client(params)
+
+    def get(self, resource, namespace, name):
+        return self._request("reading", "GET", resource, namespace, name)
+
+    def list(self, resource, namespace, selector=None):
+        query = [("labelSelector", selector)] if selector else []
+        return self._request("listing", "GET", resource, namespace, query=query)
+
+    def patch(self, resource, namespace, name, body):
+        # A list is a JSON patch; a dict a strategic merge patch, as kubectl sends them.
+        kind = "application/json-patch+json" if isinstance(body, list) else "application/strategic-merge-patch+json"
+        return self._request("patching", "PATCH", resource, namespace, name, body, kind)
+
+    def create(self, resource, namespace, body):
+        return self._request("creating", "POST", resource, namespace, body=body, content_type="application/json")
+
+    def replace(self, resource, namespace, name, body):
+        return self._request("replacing", "PUT", resource, namespace, name, body, "application/json")
+
+    def _request(self, verb, method, resource, namespace, name=None, body=None, content_type=None, query=None):
+        prefix, singular = RESOURCES[resource]
+        path = "%s/namespaces/%s/%s" % (prefix, namespace, resource) + ("/" + name if name else "")
+        named = name or (body.get("metadata", {}).get("name") if method == "POST" else None)
+        what = ("%s %s %s/%s" % (verb, singular, namespace, named) if named
+                else "%s %s in %s" % (verb, resource, namespace))
+        headers = {"Accept": "application/json"}
+        if content_type:
+            headers["Content-Type"] = content_type
+        try:
+            method, url, headers, body, _post = self.api.param_serialize(
+                method, path, query_params=query or [], header_params=headers, body=body,
+                auth_settings=["BearerToken"])
+            response = self.api.call_api(method, url, header_params=headers, body=body)
+            response.read()
+        except ApiException as error:
+            raise RollbackError("%s failed: %s %s" % (what, error.status, error.reason),
+                                status=error.status)
+        except (Urllib3Error, OSError) as error:
+            raise RollbackError("%s failed: Kubernetes API unreachable: %s" % (what, error))
+        try:
+            data = json.loads(response.data or b"null")
+        except ValueError:
+            data = None
+        if response.status >= 400:
+            message = data.get("message") if isinstance(data, dict) else response.reason
+            raise RollbackError("%s failed: %s %s" % (what, response.status, message),
+                                status=response.status)
+        return data
 
 
 def pruned(value):
@@ -160,11 +214,8 @@ def daemonset_ready(obj):
     return True, "%d of %d pods updated and available" % (desired, desired)
 
 
-HISTORY_KINDS = {
-    # kind: (read, patch, readiness)
-    "StatefulSet": ("read_namespaced_stateful_set", "patch_namespaced_stateful_set", statefulset_ready),
-    "DaemonSet": ("read_namespaced_daemon_set", "patch_namespaced_daemon_set", daemonset_ready),
-}
+HISTORY_KINDS = {"StatefulSet": statefulset_ready, "DaemonSet": daemonset_ready}
+READINESS = dict(HISTORY_KINDS, Deployment=deployment_ready)
 
 
 def _revision(obj):
@@ -176,17 +227,15 @@ def _revision(obj):
 
 def undo(module, waiter):
     params = module.params
-    api = api_client(params)
-    apps = kube_client_lib.AppsV1Api(api)
+    kube = Kube(params)
     if params["kind"] in HISTORY_KINDS:
-        return _undo_with_history(module, waiter, api, apps)
+        return _undo_with_history(module, waiter, kube)
     name, namespace = params["name"], params["namespace"]
     what = "deployment %s/%s" % (namespace, name)
-    deployment = api.sanitize_for_serialization(call("reading " + what, apps.read_namespaced_deployment, name,
-                                                     namespace))
+    deployment = kube.get("deployments", namespace, name)
     if deployment["spec"].get("paused"):
         raise RollbackError("%s is paused: resume it first (kubectl rollout resume), then undo" % what)
-    owned = _owned_replicasets(api, apps, deployment)
+    owned = _owned_replicasets(kube, deployment)
     by_revision = dict((_revision(rs), rs) for rs in owned)
     current = _revision(deployment) or max(by_revision or [0])
     if params["to_revision"]:
@@ -212,22 +261,15 @@ def undo(module, waiter):
                        if k not in ANNOTATIONS_TO_SKIP)
     patch = [{"op": "replace", "path": "/spec/template", "value": template},
              {"op": "replace", "path": "/metadata/annotations", "value": annotations}]
-    call("patching " + what, apps.patch_namespaced_deployment, name, namespace, patch)
-
-    def probe():
-        return deployment_ready(api.sanitize_for_serialization(
-            call("reading " + what, apps.read_namespaced_deployment, name, namespace)))
-
-    waiter.wait(probe, "the rollout of %s" % what)
+    kube.patch("deployments", namespace, name, patch)
+    waiter.wait(lambda: deployment_ready(kube.get("deployments", namespace, name)), "the rollout of %s" % what)
     return result
 
 
-def _owned_replicasets(api, apps, deployment):
+def _owned_replicasets(kube, deployment):
     selector = ",".join("%s=%s" % item for item in sorted(
         (deployment["spec"].get("selector") or {}).get("matchLabels", {}).items()))
-    listed = api.sanitize_for_serialization(call(
-        "listing the replicasets of deployment %s" % deployment["metadata"]["name"],
-        apps.list_namespaced_replica_set, deployment["metadata"]["namespace"], label_selector=selector))
+    listed = kube.list("replicasets", deployment["metadata"]["namespace"], selector)
     uid = deployment["metadata"]["uid"]
     return [rs for rs in listed.get("items", []) if any(
         ref.get("uid") == uid and ref.get("controller") for ref in rs["metadata"].get("ownerReferences") or [])]
@@ -237,22 +279,20 @@ def _without_directive(template):
     return dict((k, v) for k, v in template.items() if k != "$patch")
 
 
-def _undo_with_history(module, waiter, api, apps):
+def _undo_with_history(module, waiter, kube):
     """StatefulSet and DaemonSet, through their ControllerRevisions, as kubectl's rollbackers do."""
     params = module.params
     kind, name, namespace = params["kind"], params["name"], params["namespace"]
-    read_name, patch_name, ready = HISTORY_KINDS[kind]
+    plural, ready = PLURAL[kind], HISTORY_KINDS[kind]
     what = "%s %s/%s" % (kind.lower(), namespace, name)
 
     def read():
-        return api.sanitize_for_serialization(call("reading " + what, getattr(apps, read_name), name, namespace))
+        return kube.get(plural, namespace, name)
 
     obj = read()
     selector = ",".join("%s=%s" % item for item in sorted(
         (obj["spec"].get("selector") or {}).get("matchLabels", {}).items()))
-    listed = api.sanitize_for_serialization(call("listing the controllerrevisions of " + what,
-                                                 apps.list_namespaced_controller_revision, namespace,
-                                                 label_selector=selector))
+    listed = kube.list("controllerrevisions", namespace, selector)
     history = sorted((r for r in listed.get("items", []) if any(
         ref.get("uid") == obj["metadata"]["uid"] and ref.get("controller")
         for ref in r["metadata"].get("ownerReferences") or [])), key=lambda r: r.get("revision", 0))
@@ -275,6 +315,6 @@ def _undo_with_history(module, waiter, api, apps):
     if not result["changed"] or module.check_mode:
         return result
     # The revision's data is the strategic merge patch kubectl sends ($patch: replace on the template).
-    call("patching " + what, getattr(apps, patch_name), name, namespace, by_revision[target_revision]["data"])
+    kube.patch(plural, namespace, name, by_revision[target_revision]["data"])
     waiter.wait(lambda: ready(read()), "the rollout of " + what)
     return result

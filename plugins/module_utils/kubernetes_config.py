@@ -20,15 +20,15 @@ import tempfile
 
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
 from ansible_collections.rollback.core.plugins.module_utils.config_backup import MASK, Masker, read_text
-from ansible_collections.rollback.core.plugins.module_utils.kubernetes import api_client, call, deployment_ready
+from ansible_collections.rollback.core.plugins.module_utils.kubernetes import Kube, deployment_ready
 
 try:
     import yaml
-    from kubernetes import client as kube_client_lib
 except ImportError:
-    pass  # kubernetes.KUBERNETES_IMPORT_ERROR reports it
+    pass  # kubernetes.KUBERNETES_IMPORT_ERROR reports it (PyYAML comes with the kubernetes client)
 
 KINDS = ("ConfigMap", "Secret")
+PLURAL = {"ConfigMap": "configmaps", "Secret": "secrets"}
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 
 
@@ -106,15 +106,13 @@ def _view(kind, data, masker):
 def restore(module, waiter):
     params = module.params
     items = load_manifest(params["backup"], params["namespace"])
-    api = api_client(params)
-    core = kube_client_lib.CoreV1Api(api)
+    kube = Kube(params)
     masker = Masker(params["mask"])
     plan, saved, before, after = [], [], {}, {}
     for item in items:
         what = "%s %s/%s" % (item["kind"], item["namespace"], item["name"])
-        reader = core.read_namespaced_config_map if item["kind"] == "ConfigMap" else core.read_namespaced_secret
         try:
-            current = api.sanitize_for_serialization(call("reading " + what, reader, item["name"], item["namespace"]))
+            current = kube.get(PLURAL[item["kind"]], item["namespace"], item["name"])
         except RollbackError as error:
             if error.details.get("status") != 404:
                 raise
@@ -134,15 +132,13 @@ def restore(module, waiter):
         return result
     if params["save_current_to"] and saved:
         result["saved_to"] = _save(module, saved, params["save_current_to"])
-    for item, current, what in plan:
+    for item, current, _what in plan:
         body = _body(item, current)
-        if item["kind"] == "ConfigMap":
-            method = core.replace_namespaced_config_map if current else core.create_namespaced_config_map
+        if current:
+            kube.replace(PLURAL[item["kind"]], item["namespace"], item["name"], body)
         else:
-            method = core.replace_namespaced_secret if current else core.create_namespaced_secret
-        args = (item["name"], item["namespace"], body) if current else (item["namespace"], body)
-        call(("replacing " if current else "creating ") + what, method, *args)
-    result["restarted"] = _restart(api, params, waiter)
+            kube.create(PLURAL[item["kind"]], item["namespace"], body)
+    result["restarted"] = _restart(kube, params, waiter)
     return result
 
 
@@ -163,20 +159,15 @@ def _save(module, objects, path):
     return os.path.abspath(path)
 
 
-def _restart(api, params, waiter):
+def _restart(kube, params, waiter):
     """``kubectl rollout restart``: a new restartedAt annotation on each Deployment's template, then wait."""
-    apps = kube_client_lib.AppsV1Api(api)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     restarted = []
     for name in params["restart"]:
-        what = "deployment %s/%s" % (params["namespace"], name)
         patch = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}
-        call("restarting " + what, apps.patch_namespaced_deployment, name, params["namespace"], patch)
+        kube.patch("deployments", params["namespace"], name, patch)
         restarted.append(name)
     for name in restarted:
-        def probe(name=name):
-            return deployment_ready(api.sanitize_for_serialization(call(
-                "reading deployment " + name, apps.read_namespaced_deployment, name, params["namespace"])))
-
-        waiter.wait(probe, "the restart of deployment %s/%s" % (params["namespace"], name))
+        waiter.wait(lambda name=name: deployment_ready(kube.get("deployments", params["namespace"], name)),
+                    "the restart of deployment %s/%s" % (params["namespace"], name))
     return restarted

@@ -34,10 +34,6 @@ TRAFFIC_SPEC = dict(
     reason=dict(type="str", default="rollback in progress"),
 )
 
-KINDS = {
-    "Deployment": ("read_namespaced_deployment", "patch_namespaced_deployment", kubernetes.deployment_ready),
-    "StatefulSet": ("read_namespaced_stateful_set", "patch_namespaced_stateful_set", kubernetes.statefulset_ready),
-}
 
 
 def _scaled_down(obj):
@@ -47,15 +43,13 @@ def _scaled_down(obj):
 
 def kubernetes_traffic(module, waiter):
     params = module.params
-    api = kubernetes.api_client(params)
-    apps = kubernetes.kube_client_lib.AppsV1Api(api)
-    read_name, patch_name, ready = KINDS[params["kind"]]
+    kube = kubernetes.Kube(params)
+    plural, ready = kubernetes.PLURAL[params["kind"]], kubernetes.READINESS[params["kind"]]
     name, namespace = params["name"], params["namespace"]
     what = "%s %s/%s" % (params["kind"].lower(), namespace, name)
 
     def read():
-        return api.sanitize_for_serialization(kubernetes.call("reading " + what, getattr(apps, read_name), name,
-                                                              namespace))
+        return kube.get(plural, namespace, name)
 
     obj = read()
     replicas = obj["spec"].get("replicas", 1)
@@ -80,7 +74,7 @@ def kubernetes_traffic(module, waiter):
     result = module.changed_result(before, after, replicas_before=replicas, replicas_after=after["replicas"])
     if not result["changed"] or module.check_mode:
         return result
-    kubernetes.call("scaling " + what, getattr(apps, patch_name), name, namespace, patch)
+    kube.patch(plural, namespace, name, patch)
     waiter.wait(lambda: probe(read()), "%s to have %d replica(s)" % (what, after["replicas"]))
     return result
 
