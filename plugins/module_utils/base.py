@@ -30,6 +30,11 @@ class RollbackError(Exception):
         self.details = details
 
 
+def one_line(text):
+    """Tools' stderr often spans lines; the on-call engineer gets one line."""
+    return "; ".join(line.strip() for line in str(text).strip().splitlines() if line.strip())
+
+
 class RollbackModule(AnsibleModule):
     """AnsibleModule with the collection's shared specs and its one exit path."""
 
@@ -59,7 +64,7 @@ class RollbackModule(AnsibleModule):
             result = action(self)
         except RollbackError as error:
             self.fail_json(
-                msg=error.msg,
+                msg=one_line(error.msg),
                 exception=traceback.format_exc(),
                 duration=self.elapsed(),
                 **error.details

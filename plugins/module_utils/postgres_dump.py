@@ -13,12 +13,16 @@ __metaclass__ = type
 
 import glob
 import os
+import re
 import shlex
 import subprocess
 
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
 
 FORMATS = ("custom", "directory", "tar", "plain")
+# What the start of a plain dump holds: pg_dump's header comment, or (hand-written) SQL statements.
+PLAIN_SQL = re.compile(r"^--\s*PostgreSQL database dump|^\s*(SET|SELECT|CREATE|INSERT|COPY|BEGIN|ALTER|DROP|"
+                       r"COMMENT|GRANT|REVOKE|UPDATE|DELETE|\\connect)\b", re.IGNORECASE | re.MULTILINE)
 
 
 def detect_format(path):
@@ -39,10 +43,17 @@ def detect_format(path):
     if len(head) >= 262 and head[257:262] == b"ustar":
         return "tar"
     try:
-        head.decode("utf-8")
+        text = head.decode("utf-8")
     except UnicodeDecodeError as error:
         if error.start < len(head) - 4:  # a multi-byte character cut at the 512th byte is fine
             raise RollbackError("dump %s is neither a pg_dump archive nor SQL text" % path)
+        text = head[:error.start].decode("utf-8")
+    # psql stops at a NUL byte and would run an empty script: text with control bytes is not SQL.
+    if any(ord(c) < 32 and c not in "\t\n\r\f" for c in text):
+        raise RollbackError("dump %s is neither a pg_dump archive nor SQL text" % path)
+    if not PLAIN_SQL.search(text):
+        raise RollbackError("dump %s is text but no SQL dump: no pg_dump header and no SQL statement in its "
+                            "first 512 bytes" % path)
     return "plain"
 
 
