@@ -100,21 +100,37 @@ class ComposeProject:
                                 % (err.strip().splitlines() or ["exit %d" % rc])[-1])
         return json.loads(out)
 
+    def engine(self, what, func, *args, **kwargs):
+        """One Docker SDK call; an engine that goes away mid-run is one clear error, not a traceback."""
+        try:
+            return func(*args, **kwargs)
+        except self.errors.ImageNotFound:
+            raise
+        except (self.errors.DockerException, OSError, ValueError) as error:
+            raise RollbackError("the Docker engine did not answer while %s (DOCKER_HOST=%s): %s"
+                                % (what, os.environ.get("DOCKER_HOST", "default"), error))
+        except Exception as error:  # noqa: BLE001 - requests' connection errors, without importing requests
+            if type(error).__module__.startswith(("requests", "urllib3")):
+                raise RollbackError("the Docker engine did not answer while %s (DOCKER_HOST=%s): %s"
+                                    % (what, os.environ.get("DOCKER_HOST", "default"), error))
+            raise
+
     def running_images(self, service, stopped=False):
         """Images of the service's running containers (and of its stopped ones with ``stopped``)."""
-        containers = self.docker.containers.list(all=stopped, filters={"label": [
-            "com.docker.compose.project=%s" % self.name, "com.docker.compose.service=%s" % service]})
+        containers = self.engine("listing the containers of %s" % service, self.docker.containers.list,
+                                 all=stopped, filters={"label": ["com.docker.compose.project=%s" % self.name,
+                                                                 "com.docker.compose.service=%s" % service]})
         return sorted(set(container.attrs["Config"]["Image"] for container in containers))
 
     def previous_image(self, current):
         """The newest local image of the same repository created before ``current``."""
         repository, _tag = split_image(current)
         try:
-            running = self.docker.images.get(current)
+            running = self.engine("reading image " + current, self.docker.images.get, current)
         except self.errors.ImageNotFound:
             raise RollbackError("the running image %s is no longer present locally" % current)
         candidates = []
-        for image in self.docker.images.list(name=repository):
+        for image in self.engine("listing images of " + repository, self.docker.images.list, name=repository):
             if image.id == running.id:
                 continue
             if image.attrs["Created"] < running.attrs["Created"]:
@@ -127,7 +143,7 @@ class ComposeProject:
 
     def require_image(self, reference):
         try:
-            self.docker.images.get(reference)
+            self.engine("reading image " + reference, self.docker.images.get, reference)
         except self.errors.ImageNotFound:
             raise RollbackError("image %s is not present on this Docker host: pull or load it first (nothing was "
                                 "changed)" % reference)

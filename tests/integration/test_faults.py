@@ -11,6 +11,7 @@ The playbook-level fault (a phase failing mid-level-3, with the incident report)
 
 import json
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -36,8 +37,10 @@ def module_command(name, args, lab_env):
 
 def result_of(process, timeout=300):
     output = process.communicate(timeout=timeout)[0]
-    start = output.find("{")
-    return (json.JSONDecoder().raw_decode(output, start)[0] if start >= 0 else {}), output
+    match = re.search(r"^localhost \| [A-Z!]+ => ", output, re.MULTILINE)
+    result = json.JSONDecoder().raw_decode(output, match.end())[0] if match else {}
+    result["failed"] = process.returncode != 0  # the minimal callback drops the key
+    return result, output
 
 
 def wait_until(check, timeout=60, step=0.02):

@@ -16,11 +16,8 @@ import yaml
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DOCS = os.path.join(REPO, "docs", "least-privilege")
 UTILS = os.path.join(REPO, "plugins", "module_utils")
-VERBS = {"read": "get", "list": "list", "patch": "patch", "create": "create", "replace": "update"}
-RESOURCES = {"deployment": ("apps", "deployments"), "stateful_set": ("apps", "statefulsets"),
-             "daemon_set": ("apps", "daemonsets"), "replica_set": ("apps", "replicasets"),
-             "controller_revision": ("apps", "controllerrevisions"), "config_map": ("", "configmaps"),
-             "secret": ("", "secrets")}
+# Kube's methods are named after the RBAC verbs, except replace (PUT), which RBAC calls update.
+VERBS = {"get": "get", "list": "list", "patch": "patch", "create": "create", "replace": "update"}
 
 
 def source(*names):
@@ -45,15 +42,26 @@ def test_iam_policy_allows_exactly_the_rds_calls_the_code_makes():
 
 
 def test_kubernetes_role_grants_exactly_the_calls_the_code_makes():
-    calls = set(re.findall(r"(read|list|patch|create|replace)_namespaced_([a-z_]+?)\b",
-                           source("kubernetes.py", "kubernetes_config.py", "traffic.py")))
-    used = set((RESOURCES[kind][0], RESOURCES[kind][1], VERBS[verb]) for verb, kind in calls)
+    from ansible_collections.rollback.core.plugins.module_utils import kubernetes, kubernetes_config
+
+    used = set()
+    for verb, argument in re.findall(r"kube\.(get|list|patch|create|replace)\(\s*([^,]+),",
+                                     source("kubernetes.py", "kubernetes_config.py", "traffic.py")):
+        if argument.startswith('"'):
+            resources = [argument.strip('"')]
+        elif argument == "plural":  # a Deployment, StatefulSet or DaemonSet by the kind option
+            resources = list(kubernetes.PLURAL.values())
+        else:
+            assert argument.startswith("PLURAL["), argument  # a ConfigMap or Secret by the backup's kind
+            resources = list(kubernetes_config.PLURAL.values())
+        for resource in resources:
+            group = "apps" if kubernetes.RESOURCES[resource][0].startswith("/apis/apps") else ""
+            used.add((group, resource, VERBS[verb]))
     with open(os.path.join(DOCS, "k8s-rbac.yaml")) as handle:
         role = next(doc for doc in yaml.safe_load_all(handle) if doc["kind"] == "Role")
     granted = set((group, resource, verb) for rule in role["rules"] for group in rule["apiGroups"]
                   for resource in rule["resources"] for verb in rule["verbs"])
     assert granted == used
-    assert role["kind"] == "Role", "namespaced, not a ClusterRole"
 
 
 @pytest.fixture
