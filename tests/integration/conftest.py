@@ -77,3 +77,12 @@ def ansible_module(lab_env):
         return ModuleRun(completed)
 
     return run
+
+
+@pytest.fixture(scope="module", autouse=True)
+def good_release_after_module(lab_env):
+    """Tests that deploy the bad release leave the lab as they found it: 1.0.0 everywhere."""
+    yield
+    from playbook_runs import restore_good
+
+    restore_good(lab_env)

@@ -44,10 +44,21 @@ def labctl(env, *args):
     return completed.stdout
 
 
+DEPLOYED_BAD = []
+
+
 def deploy_bad(env):
     """The lab at 1.0.0 everywhere, backed up, then 1.0.1 deployed (the state a rollback starts from)."""
+    DEPLOYED_BAD.append(True)
     labctl(env, "deploy", "1.0.0", "--no-backup")
     labctl(env, "deploy", "1.0.1")
+
+
+def restore_good(env):
+    """Back to the lab's starting state (1.0.0 everywhere) once a test module is done with the bad release."""
+    if DEPLOYED_BAD:
+        labctl(env, "deploy", "1.0.0", "--no-backup")
+        del DEPLOYED_BAD[:]
 
 
 def versions(env):

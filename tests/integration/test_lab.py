@@ -193,4 +193,7 @@ def test_kubernetes_simulator_serves_the_demo_deployment(lab):
     assert deployment.status.available_replicas == deployment.spec.replicas == 2
     owned = [rs for rs in api.list_namespaced_replica_set("default", label_selector="app=demo").items
              if rs.metadata.owner_references and rs.metadata.owner_references[0].uid == deployment.metadata.uid]
-    assert [rs.metadata.annotations["deployment.kubernetes.io/revision"] for rs in owned] == ["1"]
+    revisions = sorted(int(rs.metadata.annotations["deployment.kubernetes.io/revision"]) for rs in owned)
+    assert revisions and revisions[-1] == int(deployment.metadata.annotations["deployment.kubernetes.io/revision"])
+    assert [rs.spec.replicas for rs in owned if rs.metadata.annotations["deployment.kubernetes.io/revision"]
+            == str(revisions[-1])] == [2], "the current revision's ReplicaSet runs the replicas"
