@@ -34,6 +34,7 @@ def _sdk():
         raise RollbackError("the Docker SDK for Python is missing: %s" % traceback.format_exc().splitlines()[-1])
     return docker, errors
 
+
 COMPOSE_SPEC = dict(
     project_src=dict(type="path"),
     files=dict(type="list", elements="path"),

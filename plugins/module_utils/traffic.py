@@ -35,7 +35,6 @@ TRAFFIC_SPEC = dict(
 )
 
 
-
 def _scaled_down(obj):
     replicas = (obj.get("status") or {}).get("replicas", 0)
     return replicas == 0, "%d replica(s) still running" % replicas

@@ -17,6 +17,7 @@ import etcd3gw
 import pytest
 from playbook_runs import databases, db_items, deploy_bad
 
+
 def lab_state(lab):
     etcd = etcd3gw.client(host="127.0.0.1", port=int(lab["LAB_ETCD_ENDPOINT"].rsplit(":", 1)[1]))
     keys = sorted((meta["key"], value) for value, meta in etcd.get_prefix("/demo/"))

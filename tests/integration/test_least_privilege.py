@@ -58,7 +58,7 @@ def test_kubernetes_role_grants_exactly_the_calls_the_code_makes():
             group = "apps" if kubernetes.RESOURCES[resource][0].startswith("/apis/apps") else ""
             used.add((group, resource, VERBS[verb]))
     with open(os.path.join(DOCS, "k8s-rbac.yaml")) as handle:
-        role = next(doc for doc in yaml.safe_load_all(handle) if doc["kind"] == "Role")
+        role = next(item for item in yaml.safe_load(handle)["items"] if item["kind"] == "Role")
     granted = set((group, resource, verb) for rule in role["rules"] for group in rule["apiGroups"]
                   for resource in rule["resources"] for verb in rule["verbs"])
     assert granted == used
