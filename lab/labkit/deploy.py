@@ -3,9 +3,10 @@
 Like the runbooks' deploys it first takes the pre-deploy backups a rollback
 restores (database dump, etcd keys, ConfigMap, env file), then deploys the
 version on every target: the Kubernetes Deployment's image (a new revision),
-the compose project's DEMO_TAG, the server's current release. Config carries
-the version too; 1.0.1 also runs a "migration" (a column and a row), so a
-level 3 rollback has data to lose and a level 1 rollback leaves it in place.
+the compose project's DEMO_TAG, the swarm service's image, the server's
+current release. Config carries the version too; 1.0.1 also runs a "migration"
+(a column and a row), so a level 3 rollback has data to lose and a level 1
+rollback leaves it in place.
 """
 
 import base64
@@ -16,7 +17,7 @@ import time
 import urllib.error
 import urllib.request
 
-from labkit import docker, etcd, kubernetes, moto, postgres, server
+from labkit import docker, etcd, kubernetes, moto, nginx, postgres, server
 from labkit.common import VENV_BIN, LabError, run, wait_for
 
 ETCD_PREFIX = "/demo/config/"
@@ -196,10 +197,13 @@ def deploy(lab, version, backups=True):
     migrate(version)
     deploy_kubernetes(version)
     deploy_compose(lab, version)
+    docker.deploy_swarm(lab, version)
     deploy_server(lab, version)
+    # Blue/green behind nginx: blue serves 1.0.0, green the newer release.
+    nginx.select(lab, "blue" if version == "1.0.0" else "green")
     for name, path in sorted(made.items()):
         print("lab: backup   %-10s %s" % (name, path))
-    print("lab: deployed %s (kubernetes, compose, server, config%s)"
+    print("lab: deployed %s (kubernetes, compose, swarm, server, nginx blue/green, config%s)"
           % (version, ", migration" if version in MIGRATIONS else ""))
     return 0
 
@@ -219,6 +223,8 @@ def versions(lab):
         "kubernetes": containers[0].get("image", "").rpartition(":")[2],
         "kubernetes_replicas": deployment.get("spec", {}).get("replicas"),
         "compose": ",".join(compose_tags),
+        "swarm": docker.swarm_version(lab),
         "server": server._release_health(lab),
+        "bluegreen": (nginx.served(lab)[1] or {}).get("version") if nginx.is_up(lab) else None,
         "config": _etcd_read(ETCD_PREFIX).get(ETCD_PREFIX + "version"),
     }

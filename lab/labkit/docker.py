@@ -4,6 +4,9 @@ The engine has its own data root, exec root, pidfile and socket under the lab
 dir and no bridge or iptables rules: containers use host networking, so no
 traffic leaves loopback. No registry is reachable, so the demo images are
 imported from a busybox-static root filesystem.
+
+The engine is also a single-node swarm manager (on loopback) running the demo
+app as the swarm service demo-swarm, on the host network at port 58090.
 """
 
 import io
@@ -12,11 +15,15 @@ import os
 import subprocess
 import tarfile
 
-from labkit.common import (LAB_SRC, VENV_BIN, LabError, http_ok, read_pid, require_binary, run, spawn, stop_pid,
-                           wait_for)
+from labkit.common import (LAB_SRC, VENV_BIN, LabError, http_json, http_ok, read_pid, require_binary, run, spawn,
+                           stop_pid, wait_for)
 
 NAME = "docker"
 COMPOSE_PORT = 58081
+SWARM_SERVICE = "demo-swarm"
+SWARM_PORT = 58090
+# The single-node swarm's manager listens on loopback only.
+SWARM_LISTEN = "127.0.0.1:52377"
 IMAGE = "rollback-demo"
 TAGS = ("1.0.0", "1.0.1", "1.0.2")
 APPLETS = ("sh", "nc", "sleep", "cat", "printf", "wget")
@@ -42,6 +49,8 @@ def facts(lab):
         "LAB_COMPOSE_SERVICE": "web",
         "LAB_COMPOSE_PORT": COMPOSE_PORT,
         "LAB_DEMO_IMAGE": IMAGE,
+        "LAB_SWARM_SERVICE": SWARM_SERVICE,
+        "LAB_SWARM_PORT": SWARM_PORT,
     }
 
 
@@ -73,6 +82,7 @@ def start(lab):
     _install_compose_plugin(lab)
     _import_images(lab)
     _start_compose_project(lab)
+    _start_swarm_service(lab)
     return state
 
 
@@ -176,6 +186,52 @@ def _start_compose_project(lab):
          "up", "-d", "--wait"], "docker compose up (demo project)", _env(lab))
 
 
+def _swarm_state(lab):
+    return _docker(lab, "info", "--format", "{{.Swarm.LocalNodeState}}", what="docker info").strip()
+
+
+def _swarm_service_exists(lab):
+    names = _docker(lab, "service", "ls", "--filter", "name=" + SWARM_SERVICE, "--format", "{{.Name}}").split()
+    return SWARM_SERVICE in names
+
+
+def _start_swarm_service(lab):
+    """Single-node swarm mode on loopback and the demo app as a swarm service (host network, stop-first)."""
+    if _swarm_state(lab) != "active":
+        _docker(lab, "swarm", "init", "--advertise-addr", "127.0.0.1", "--listen-addr", SWARM_LISTEN,
+                what="docker swarm init")
+    if not _swarm_service_exists(lab):
+        # No healthcheck: the bad release 1.0.1 must deploy like it does everywhere else in the lab.
+        _docker(lab, "service", "create", "--name", SWARM_SERVICE, "--network", "host", "--replicas", "1",
+                "--env", "PORT=%d" % SWARM_PORT, "--label", "rollback.core.lab=demo",
+                "--update-order", "stop-first", "--update-monitor", "2s", "--update-failure-action", "pause",
+                "--rollback-order", "stop-first", "--rollback-monitor", "2s", "--no-resolve-image",
+                "--detach", "--quiet", "%s:%s" % (IMAGE, TAGS[0]), what="docker service create " + SWARM_SERVICE)
+    wait_for(lambda: http_ok("http://127.0.0.1:%d/version" % SWARM_PORT), "swarm service " + SWARM_SERVICE,
+             lab.path("docker", "dockerd.log"), timeout=90)
+
+
+def swarm_version(lab):
+    """The release the swarm service's tasks answer with (None when it does not answer)."""
+    status, body = http_json("http://127.0.0.1:%d/version" % SWARM_PORT)
+    return body.get("version") if status == 200 and isinstance(body, dict) else None
+
+
+def deploy_swarm(lab, version):
+    """What a pipeline does to a swarm service (runbook 002): docker service update --image, until converged.
+
+    Already at the version, nothing is sent: a no-op update would still replace the service's PreviousSpec.
+    """
+    image = _docker(lab, "service", "inspect", "--format", "{{.Spec.TaskTemplate.ContainerSpec.Image}}",
+                    SWARM_SERVICE, what="docker service inspect " + SWARM_SERVICE).strip()
+    if image == "%s:%s" % (IMAGE, version) and swarm_version(lab) == version:
+        return
+    _docker(lab, "service", "update", "--image", "%s:%s" % (IMAGE, version), "--no-resolve-image", "--detach=false",
+            "--quiet", SWARM_SERVICE, what="docker service update %s (%s)" % (SWARM_SERVICE, version))
+    wait_for(lambda: swarm_version(lab) == version, "swarm service %s %s" % (SWARM_SERVICE, version),
+             lab.path("docker", "dockerd.log"), timeout=60)
+
+
 def stop(lab):
     if not is_up(lab):
         stopped = stop_pid(lab.path("docker", "spawn.pid"))
@@ -204,7 +260,9 @@ def status(lab):
     if up:
         healthy = http_ok("http://127.0.0.1:%d/health" % COMPOSE_PORT)
         detail += ", compose demo web %s on :%d" % ("healthy" if healthy else "NOT healthy", COMPOSE_PORT)
-        up = up and healthy
+        swarm = swarm_version(lab)
+        detail += ", swarm service %s %s on :%d" % (SWARM_SERVICE, swarm or "NOT answering", SWARM_PORT)
+        up = up and healthy and swarm is not None
     elif read_pid(lab.path("docker", "dockerd.pid")):
         detail += " (dockerd running, not answering)"
     return up, detail

@@ -18,7 +18,8 @@ KEPT = (
     "previous_db", "side_db", "emergency_backup", "format", "backup_used", "data_loss_window", "snapshot",
     "db_instance", "previous_db_instance_identifier", "added", "updated", "removed", "saved_to", "created",
     "unchanged", "restarted", "backup_used", "path", "source", "verified", "passed", "success_rate", "latency_ms",
-    "failed_checks", "decision", "reasons", "switched", "holder", "duration",
+    "failed_checks", "decision", "reasons", "switched", "holder", "duration", "caches_invalidated",
+    "migrations_stamped",
 )
 
 # Phases each level runs, in order, by the kind of host they run on (../shared/DESIGN.md, the one flow).
@@ -126,7 +127,16 @@ def _database(record):
                 backup_used=details.get("backup_used") or snapshot.get("id"),
                 emergency_backup=details.get("emergency_backup"), restored_db=details.get("restored_db"),
                 previous=details.get("previous_db") or details.get("previous_db_instance_identifier"),
-                data_loss_window=details.get("data_loss_window"))
+                data_loss_window=details.get("data_loss_window"), caches_invalidated=details.get("caches_invalidated"),
+                migrations_stamped=details.get("migrations_stamped"))
+
+
+def cache_summary(result):
+    """What the report keeps of one rollback.core.cache_invalidate loop result (no connection options)."""
+    item = result.get("item") or {}
+    return dict(cache=item.get("name") or item.get("host"), mode=result.get("mode"), db=result.get("db"),
+                keys_before=result.get("keys_before"), keys_deleted=result.get("keys_deleted"),
+                keys_after=result.get("keys_after"), status=_status(result))
 
 
 def _summary(report):
@@ -150,4 +160,5 @@ def _summary(report):
 
 class FilterModule(object):
     def filters(self):
-        return dict(name_list=name_list, phase_record=phase_record, rollback_report=rollback_report)
+        return dict(name_list=name_list, phase_record=phase_record, rollback_report=rollback_report,
+                    cache_summary=cache_summary)

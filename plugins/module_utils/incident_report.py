@@ -57,6 +57,12 @@ def markdown(report):
                            _cell(d.get("emergency_backup"), "none (the old one is kept)"),
                            _cell(d.get("previous"), "(not swapped)"), _cell(window.get("start")),
                            _cell(window.get("end"))))
+            if d.get("migrations_stamped"):
+                out.append("  - Alembic version table stamped: %s." % ", ".join(d["migrations_stamped"]))
+            for cache in d.get("caches_invalidated") or []:
+                out.append("  - Cache %s (%s, db %s): %s of %s keys deleted, %s." % (
+                    cache.get("cache"), cache.get("mode"), _cell(cache.get("db")), _cell(cache.get("keys_deleted")),
+                    _cell(cache.get("keys_before")), cache.get("status")))
         if not report.get("databases_restored"):
             out.append("- The database phase did not run.")
     timeline = report.get("timeline") or {}

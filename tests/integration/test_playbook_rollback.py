@@ -11,7 +11,7 @@ import pytest
 from playbook_runs import REPO, databases, db_items, deploy_bad, lock_path, reports, run_playbook, state, versions
 from support.http_servers import webhook_receiver
 
-GOOD = {"kubernetes": "1.0.0", "compose": "1.0.0", "server": "1.0.0"}
+GOOD = {"kubernetes": "1.0.0", "compose": "1.0.0", "server": "1.0.0", "swarm": "1.0.0", "bluegreen": "1.0.0"}
 
 
 def targets(current):
@@ -50,8 +50,9 @@ def test_level1_rolls_back_every_target_verifies_reports_and_notifies(lab, lab_e
     assert report["level"] == 1 and report["reason"] == "error rate 100%"
     assert dict((v["service"], (v["from_version"], v["to_version"])) for v in report["versions"]) == {
         "demo-kubernetes": ("rollback-demo:1.0.1", "rollback-demo:1.0.0"), "demo-compose": ("1.0.1", "1.0.0"),
-        "demo-server": ("v1.0.1", "v1.0.0")}
-    assert [v["passed"] for v in report["verification"]] == [True, True, True]
+        "demo-server": ("v1.0.1", "v1.0.0"), "demo-swarm": ("1.0.1", "1.0.0"),
+        "demo-bluegreen": ("green", "blue (1.0.0)")}
+    assert [v["passed"] for v in report["verification"]] == [True] * 5
     phases = [p["name"] for p in report["timeline"]["phases"]]
     assert phases.index("preflight") < phases.index("app") < phases.index("verify")
     assert report["timeline"]["budget_seconds"] == 300 and report["timeline"]["within_budget"]
@@ -72,7 +73,8 @@ def test_level1_of_one_service_leaves_the_others(lab, lab_env):
     deploy_bad(lab_env)
     run = run_playbook(lab_env, "rollback.yml", "-e", "level=1", "-e", "services=demo-compose")
     assert run.rc == 0, run.output[-4000:]
-    assert targets(versions(lab_env)) == {"kubernetes": "1.0.1", "compose": "1.0.0", "server": "1.0.1"}
+    assert targets(versions(lab_env)) == dict(GOOD, kubernetes="1.0.1", server="1.0.1", swarm="1.0.1",
+                                              bluegreen="1.0.1")
     assert [h["host"] for h in run.report["hosts"]] == ["demo-compose"]
 
 

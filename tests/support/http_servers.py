@@ -107,13 +107,14 @@ def fake_prometheus(results):
 
 
 def webhook_receiver():
-    """A Slack-style incoming webhook: records every POSTed JSON body in ``.messages``; the path is the secret."""
+    """A Slack-style webhook or status-page API: records each POST (path, headers, JSON body) in ``.messages``."""
     messages = []
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):  # noqa: N802
             length = int(self.headers.get("Content-Length") or 0)
-            messages.append(dict(path=self.path, body=json.loads(self.rfile.read(length) or b"null")))
+            messages.append(dict(path=self.path, headers=dict(self.headers),
+                                 body=json.loads(self.rfile.read(length) or b"null")))
             self.send_response(200)
             self.send_header("Content-Length", "2")
             self.end_headers()

@@ -5,6 +5,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.rollback.core.plugins.filter.report import (
     FilterModule,
+    cache_summary,
     name_list,
     phase_record,
     rollback_report,
@@ -117,7 +118,8 @@ def test_loop_results_are_summarised_item_by_item():
 
 def test_filters_are_registered_under_their_names():
     filters = FilterModule().filters()
-    assert filters == dict(name_list=name_list, phase_record=phase_record, rollback_report=rollback_report)
+    assert filters == dict(name_list=name_list, phase_record=phase_record, rollback_report=rollback_report,
+                           cache_summary=cache_summary)
 
 
 # ---------------------------------------------------------------------------------------------- rollback_report
@@ -213,7 +215,7 @@ def test_successful_run():
     assert report["databases_restored"] == [
         dict(host="db1", status="changed", backup_used="app-2025-11-12.dump",
              emergency_backup="/var/backups/app-emergency.dump", restored_db="app", previous="app_before_rollback",
-             data_loss_window="15 minutes"),
+             data_loss_window="15 minutes", caches_invalidated=None, migrations_stamped=None),
     ]
     assert report["verification"] == [
         dict(service=name, status="unchanged", passed=True, decision="ROLLBACK_OK", success_rate=100.0,
@@ -324,3 +326,12 @@ def test_lower_levels_expect_fewer_phases_and_none_on_databases(level, phases):
     report = rollback_report(hosts, request(level=level, databases=[]), {}, GROUPS)
     assert phases_of(report) == {"db1": [], "api": [(phase, "changed") for phase in phases]}
     assert "level %d" % level in report["summary"]
+
+
+def test_cache_summary_keeps_counts_and_drops_connection_options():
+    result = dict(changed=True, mode="flushdb", db=3, keys_before=12, keys_deleted=12, keys_after=0,
+                  item=dict(name="sessions", host="cache.internal", password="secret"),
+                  invocation=dict(module_args=dict(password="VALUE_SPECIFIED_IN_NO_LOG_PARAMETER")))
+    assert cache_summary(result) == dict(cache="sessions", mode="flushdb", db=3, keys_before=12, keys_deleted=12,
+                                         keys_after=0, status="changed")
+    assert cache_summary(dict(changed=False, item=dict(host="cache.internal")))["cache"] == "cache.internal"

@@ -1,0 +1,1 @@
+document.getElementById("root").textContent = "Platform UI 1.0.0";
