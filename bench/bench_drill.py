@@ -1,9 +1,10 @@
 """End-to-end rollback on the lab: level 1 and level 3, the Ansible overhead, and 20 services against one.
 
-level 1 (Kubernetes, Compose and server targets, plan + undo + verify + report):
+level 1 (Kubernetes, Compose, server, Swarm and nginx blue/green targets, plan + undo + verify + report):
   baseline: the runbooks' manual commands for the same undo, run one after the other:
   kubectl rollout undo + kubectl rollout status; DEMO_TAG=1.0.0 docker compose up -d --wait;
-  ln -s + mv -T + systemctl restart; curl the two health endpoints
+  ln -s + mv -T + systemctl restart; docker service update --image; the nginx include rewritten to blue +
+  nginx -t + nginx -s reload; curl the four health endpoints
 level 3 (+ traffic stop, emergency dump + restore + swap, RDS restore, etcd/ConfigMap/env restore, resume):
   compared with its 15-minute budget (runbook 004)
 Ansible overhead: wall time minus the time the run spent waiting in modules (for each task, the longest
@@ -59,6 +60,7 @@ def manual_level1(lab):
                PATH=lab["LAB_BIN"] + os.pathsep + VENV_BIN + os.pathsep + os.environ["PATH"])
     kubectl = [os.path.join(VENV_BIN, "kubectl"), "--kubeconfig", lab["LAB_KUBECONFIG"]]
     releases = lab["LAB_SERVER_RELEASES_DIR"]
+    nginx = [lab["LAB_NGINX_BINARY"], "-p", lab["LAB_NGINX_PREFIX"], "-c", lab["LAB_NGINX_CONF"]]
     steps = [
         kubectl + ["rollout", "undo", "deployment/demo"],
         kubectl + ["rollout", "status", "deployment/demo", "--timeout=60s"],
@@ -66,16 +68,21 @@ def manual_level1(lab):
         ["ln", "-sfn", os.path.join(releases, "releases", "v1.0.0"), os.path.join(releases, "current.new")],
         ["mv", "-T", os.path.join(releases, "current.new"), os.path.join(releases, "current")],
         ["systemctl", "restart", lab["LAB_SERVER_UNIT"]],
+        ["docker", "service", "update", "--detach=false", "--quiet", "--image", "rollback-demo:1.0.0",
+         lab["LAB_SWARM_SERVICE"]],
+        ["sh", "-c", "sed -i 's/:58182;/:58181;/' " + lab["LAB_NGINX_UPSTREAM_FILE"]],
+        nginx + ["-t", "-q"],
+        nginx + ["-s", "reload"],
     ]
     began = time.perf_counter()
     for step in steps:
         subprocess.run(step, env=env, check=True, capture_output=True)
-    for port in (lab["LAB_COMPOSE_PORT"], lab["LAB_SERVER_PORT"]):
+    for port in (lab["LAB_COMPOSE_PORT"], lab["LAB_SERVER_PORT"], lab["LAB_SWARM_PORT"], lab["LAB_NGINX_PORT"]):
         deadline = time.monotonic() + 30
         while True:
             try:
                 with urllib.request.urlopen("http://127.0.0.1:%s/health" % port, timeout=2) as response:
-                    if response.status == 200:
+                    if response.status == 200 and json.load(response).get("version") == "1.0.0":
                         break
             except OSError:
                 pass
@@ -157,10 +164,10 @@ def main():
 
     level1 = median([wall for wall, _waited in runs["level 1"]])
     level3 = median([wall for wall, _waited in runs["level 3"]])
-    ratio_line("level 1 rollback, 3 targets (ansible-playbook wall time)", level1,
+    ratio_line("level 1 rollback, 5 targets (ansible-playbook wall time)", level1,
                "the runbooks' manual commands one after the other", median(manual), "under 20 s")
     ratio_line("level 1 rollback", level1, "runbook budget (5 min)", 300.0)
-    ratio_line("level 3 rollback, 3 targets + PostgreSQL + RDS", level3, "runbook budget (15 min)", 900.0,
+    ratio_line("level 3 rollback, 5 targets + PostgreSQL + RDS", level3, "runbook budget (15 min)", 900.0,
                "under 60 s")
     for label in ("level 1", "level 3"):
         wall, waited = sorted(runs[label])[len(runs[label]) // 2]

@@ -30,7 +30,7 @@ def test_status_reports_every_service_up(lab_env):
     completed = subprocess.run([sys.executable, LABCTL, "status"], env=lab_env, capture_output=True, text=True,
                                check=False)
     assert completed.returncode == 0, completed.stdout
-    for name in ("postgres", "etcd", "moto", "docker", "server", "kubernetes"):
+    for name in ("postgres", "etcd", "moto", "docker", "server", "kubernetes", "redis", "nginx"):
         assert "lab: %-8s up" % name in completed.stdout
 
 
@@ -178,10 +178,10 @@ def test_start_refuses_a_taken_port_with_one_line(tmp_path):
 
 def test_unknown_service_is_one_line(tmp_path):
     env = dict(os.environ, LAB_DIR=str(tmp_path / "lab"))
-    completed = subprocess.run([sys.executable, LABCTL, "start", "--only", "redis"], env=env, capture_output=True,
+    completed = subprocess.run([sys.executable, LABCTL, "start", "--only", "memcached"], env=env, capture_output=True,
                                text=True, check=False)
     assert completed.returncode == 1
-    assert completed.stderr.strip().startswith("lab: unknown service(s) redis; choose from postgres")
+    assert completed.stderr.strip().startswith("lab: unknown service(s) memcached; choose from postgres")
 
 
 def test_kubernetes_simulator_serves_the_demo_deployment(lab):

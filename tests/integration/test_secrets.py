@@ -1,7 +1,7 @@
 """Known secret values never appear at -vvv: not in the output, the Ansible log, the report or the timeline.
 
-Secrets used: the PostgreSQL password (the lab's real one), a Kubernetes API token, an AWS secret key, a
-webhook URL, an HTTP check's bearer token, a Kubernetes Secret's value and masked etcd values.
+Secrets used: the PostgreSQL and Redis passwords (the lab's real ones), a Kubernetes API token, an AWS secret
+key, a webhook URL, an HTTP check's bearer token, a Kubernetes Secret's value and masked etcd values.
 """
 
 import base64
@@ -11,19 +11,20 @@ import os
 
 import etcd3gw
 import yaml
-from playbook_runs import deploy_bad, run_playbook
+from playbook_runs import REPO, deploy_bad, run_playbook
 
 AWS_SECRET = "aws-secret-7c1e"
 KUBE_TOKEN = "kube-token-5d2a"
 WEBHOOK_TOKEN = "webhook-token-9f3b"
 BEARER = "bearer-token-1a4c"
 SECRET_VALUE = "k8s-secret-value-2b8d"
+ALEMBIC = os.path.join(REPO, "tests", "integration", "files", "alembic")
 ETCD_LIVE, ETCD_BACKUP = "etcd-live-secret-6e0f", "etcd-backup-secret-3c7a"
 
 
 def secrets(lab):
-    return [lab["LAB_PG_PASSWORD"], AWS_SECRET, KUBE_TOKEN, WEBHOOK_TOKEN, BEARER, SECRET_VALUE,
-            base64.b64encode(SECRET_VALUE.encode()).decode(), ETCD_LIVE, ETCD_BACKUP]
+    return [lab["LAB_PG_PASSWORD"], lab["LAB_REDIS_PASSWORD"], AWS_SECRET, KUBE_TOKEN, WEBHOOK_TOKEN, BEARER,
+            SECRET_VALUE, base64.b64encode(SECRET_VALUE.encode()).decode(), ETCD_LIVE, ETCD_BACKUP]
 
 
 def leaked(lab, *texts):
@@ -66,6 +67,18 @@ def test_every_module_at_vvv_shows_no_secret(ansible_module, lab, lab_env, tmp_p
                                           headers={"Authorization": "Bearer " + BEARER}, status=[200, 503])]), False),
         ("rollback_lock", dict(name="secrets-test", run_id="r1", lock_dir=str(tmp_path / "locks"),
                                info={"level": 1}), False),
+        ("cache_invalidate", dict(host=lab["LAB_REDIS_HOST"], port=lab["LAB_REDIS_PORT"], db=13,
+                                  password=lab["LAB_REDIS_PASSWORD"]), True),
+        ("cache_invalidate", dict(host=lab["LAB_REDIS_HOST"], port=lab["LAB_REDIS_PORT"], db=13,
+                                  password=lab["LAB_REDIS_PASSWORD"] + "-wrong"), True),
+        ("migration_status", dict(db="demo", script_location=os.path.join(ALEMBIC, "1.0.0"),
+                                  login_host=lab["LAB_PG_HOST"], login_port=int(lab["LAB_PG_PORT"]),
+                                  login_user=lab["LAB_PG_USER"], login_password=lab["LAB_PG_PASSWORD"]), False),
+        ("alb_traffic", dict(state="drained", target_group="secrets-test-missing", region="us-east-1",
+                             endpoint_url=lab["LAB_AWS_ENDPOINT"], access_key="testing", secret_key=AWS_SECRET), True),
+        ("frontend_restore", dict(bucket="secrets-test-missing", src=str(tmp_path), region="us-east-1",
+                                  endpoint_url=lab["LAB_AWS_ENDPOINT"], access_key="testing",
+                                  secret_key=AWS_SECRET), True),
     ]
     try:
         for module, args, check in runs:
