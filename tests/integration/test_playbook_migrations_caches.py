@@ -62,19 +62,23 @@ def test_level1_is_refused_when_the_undone_release_ran_migrations(lab, lab_env, 
     assert dict(versions=versions(lab_env), items=db_items(lab), table=version_table(lab)) == before
 
 
-def test_level3_restores_stamps_the_version_table_and_invalidates_the_cache(lab, lab_env, migrated, cache):
-    extra = migrations(stamp=True)
-    extra["rollback_database_caches"] = [{"name": "page cache", "host": lab["LAB_REDIS_HOST"],
-                                          "port": lab["LAB_REDIS_PORT"], "password": lab["LAB_REDIS_PASSWORD"],
-                                          "db": CACHE_DB, "mode": "patterns", "patterns": ["page:*"]}]
+def test_level3_restores_stamps_the_version_table_and_invalidates_the_cache(lab, lab_env, migrated, cache, tmp_path):
+    # The cache belongs to demo-postgres only (extra vars would give it to demo-rds too): a second inventory source.
+    caches = [{"name": "page cache", "host": lab["LAB_REDIS_HOST"], "port": lab["LAB_REDIS_PORT"],
+               "password": lab["LAB_REDIS_PASSWORD"], "db": CACHE_DB, "mode": "patterns", "patterns": ["page:*"]}]
+    inventory = tmp_path / "caches.yml"
+    inventory.write_text(json.dumps({"all": {"children": {"rollback_databases": {"hosts": {
+        "demo-postgres": {"rollback_database_caches": caches}}}}}}))
     written = db_items(lab).count("written-by-1.0.1")
-    run = run_playbook(lab_env, "rollback.yml", "-e", "level=3", "-e", "confirm_data_loss=true",
-                       "-e", json.dumps(extra))
+    run = run_playbook(lab_env, "rollback.yml", "-i", str(inventory), "-e", "level=3", "-e", "confirm_data_loss=true",
+                       "-e", json.dumps(migrations(stamp=True)))
     assert run.rc == 0, run.output[-4000:]
     assert version_table(lab) == ["a1"], "the restored database is stamped with the 1.0.0 head"
     assert db_items(lab).count("written-by-1.0.1") == written - 1, "the row the migration wrote after the dump"
     assert sorted(cache.keys()) == [b"session:1"], "only the page cache is invalidated"
-    postgres = [d for d in run.report["databases_restored"] if d["host"] == "demo-postgres"][0]
+    restored = dict((d["host"], d) for d in run.report["databases_restored"])
+    assert restored["demo-rds"]["caches_invalidated"] is None
+    postgres = restored["demo-postgres"]
     assert postgres["migrations_stamped"] == ["a1"]
     assert postgres["caches_invalidated"] == [dict(cache="page cache", mode="patterns", db=CACHE_DB, keys_before=3,
                                                    keys_deleted=2, keys_after=1, status="changed")]
