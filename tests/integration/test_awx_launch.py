@@ -264,7 +264,7 @@ def test_the_answers_file_is_what_awx_writes(awx_objects):
     answers = {"level": "2", "services": ["api", "web"], "reason": "x {{ y }}", "confirm": "yes"}
     text = awx_rules.awx_extravars_yaml(awx_rules.job_extra_vars(template.get("extra_vars"), template["survey_spec"],
                                                                   answers))
-    assert "level: !unsafe '2'" in text and "- !unsafe 'api'" in text
+    assert "!unsafe 'level': !unsafe '2'" in text and "- !unsafe 'api'" in text
     class Loader(yaml.SafeLoader):
         pass
 
