@@ -30,11 +30,13 @@ PRODUCTION = "rollback.core - rollback production"
 
 @pytest.fixture(scope="module")
 def awx_objects():
-    completed = subprocess.run([os.path.join(VENV_BIN, "python"), os.path.join(REPO, "tests", "support", "awx_render.py"),
+    render = os.path.join(REPO, "tests", "support", "awx_render.py")
+    completed = subprocess.run([os.path.join(VENV_BIN, "python"), render,
                                 os.path.join(REPO, "awx", "controller.yml"),
                                 os.path.join(REPO, "awx", "settings.example.yml"),
                                 os.path.join(REPO, "awx", "secrets.example.yml")],
-                               capture_output=True, text=True, check=True, cwd=REPO, env=dict(os.environ, PYTHONPATH=""))
+                               capture_output=True, text=True, check=True, cwd=REPO,
+                               env=dict(os.environ, PYTHONPATH=""))
     calls = json.loads(completed.stdout)["calls"]
     return {(c["module"], c["params"].get("name")): c["params"] for c in calls}
 

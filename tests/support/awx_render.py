@@ -62,9 +62,8 @@ def spec_from_doc(options):
 
 def validate(module, params):
     kwargs, doc = module_spec(module)
-    validator = ArgumentSpecValidator(
-        kwargs["argument_spec"], **{key: kwargs[key] for key in (
-            "mutually_exclusive", "required_together", "required_one_of", "required_if", "required_by") if key in kwargs})
+    constraints = ("mutually_exclusive", "required_together", "required_one_of", "required_if", "required_by")
+    validator = ArgumentSpecValidator(kwargs["argument_spec"], **{k: kwargs[k] for k in constraints if k in kwargs})
     errors = ["%s: %s" % (module, message) for message in validator.validate(params).error_messages]
     for name, option in kwargs["argument_spec"].items():
         documented = doc["options"].get(name, {})

@@ -202,7 +202,8 @@ CREDENTIAL_INJECTORS_SCHEMA = {
 def credential_type_errors(credential_type):
     """Why AWX refuses this custom credential type (inputs and injectors)."""
     inputs, injectors = credential_type.get("inputs", {}), credential_type.get("injectors", {})
-    errors = ["inputs: %s" % e.message for e in jsonschema.Draft4Validator(CREDENTIAL_INPUTS_SCHEMA).iter_errors(inputs)]
+    errors = ["inputs: %s" % e.message
+              for e in jsonschema.Draft4Validator(CREDENTIAL_INPUTS_SCHEMA).iter_errors(inputs)]
     errors += ["injectors: %s" % e.message
                for e in jsonschema.Draft4Validator(CREDENTIAL_INJECTORS_SCHEMA).iter_errors(injectors)]
     if credential_type.get("kind") not in ("cloud", "net"):
@@ -332,7 +333,8 @@ def inject_credential(credential_type, inputs, private_data_dir, container_root)
         return path
 
     for label, template in credential_type["injectors"].get("file", {}).items():
-        path = container_path(new_file(environment.from_string(template).render(**namespace), stat.S_IRUSR | stat.S_IWUSR))
+        rendered = environment.from_string(template).render(**namespace)
+        path = container_path(new_file(rendered, stat.S_IRUSR | stat.S_IWUSR))
         if "." not in label:
             tower.filename = path
         else:

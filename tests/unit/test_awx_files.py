@@ -223,7 +223,8 @@ def test_rbac_execute_workflow_approve_and_break_glass(loaded):
     assert workflow in roles[("On-call engineers", "execute")]["workflows"]
     assert production not in roles[("On-call engineers", "execute")].get("job_templates", [])
     assert workflow in roles[("Incident commanders", "approval")]["workflows"]
-    executors = [team for (team, role), r in roles.items() if role == "execute" and production in r.get("job_templates", [])]
+    executors = [team for (team, role), r in roles.items()
+                 if role == "execute" and production in r.get("job_templates", [])]
     assert executors == ["Break-glass"]
 
 
