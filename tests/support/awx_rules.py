@@ -102,14 +102,14 @@ def survey_element_errors(element, data, validate_required=True):
         if element.get("max") not in ("", None) and len(value) > int(element["max"]):
             return ["'%s' value %s is too large" % (variable, value)]
     elif qtype in ("integer", "float"):
-        if type(value) not in ((int,) if qtype == "integer" else (int, float)):
+        if isinstance(value, bool) or not isinstance(value, int if qtype == "integer" else (int, float)):
             return ["Value %s for '%s' expected to be %s." % (value, variable, qtype)]
         if element.get("min") not in ("", None) and value < float(element["min"]):
             return ["'%s' value %s is too small" % (variable, value)]
         if element.get("max") not in ("", None) and value > float(element["max"]):
             return ["'%s' value %s is too large" % (variable, value)]
     elif qtype == "multiselect":
-        if type(value) is not list:
+        if not isinstance(value, list):
             return ["'%s' value is expected to be a list." % variable]
         return ["Value %s for '%s' expected to be one of %s." % (v, variable, _choices(element))
                 for v in value if v not in _choices(element)]
@@ -213,7 +213,7 @@ def credential_type_errors(credential_type):
         errors.append("field ids must be unique and not 'tower': %s" % ids)
     for field in inputs.get("fields", []):
         kind = field.get("type", "string")
-        if "default" in field and type(field["default"]) is not {"string": str, "boolean": bool}[kind]:
+        if "default" in field and not isinstance(field["default"], {"string": str, "boolean": bool}[kind]):
             errors.append("%s: default is not a %s" % (field["id"], kind))
         for key in ("choices", "multiline", "format", "secret"):
             if key in field and kind != "string":
