@@ -141,7 +141,8 @@ def launch(lab, awx_objects, job_python, answers, data_dir, webhook_url, pod=Fal
         if pod:  # a container group's job pod
             env.update(KUBERNETES_SERVICE_HOST="10.96.0.1", KUBERNETES_SERVICE_PORT="443")
         args = ["-u", "root", "--diff"]  # RunJob.build_args: no machine credential -> root; diff_mode
-        types = {params["name"]: params for (module, _name), params in awx_objects.items() if module == "credential_type"}
+        types = {params["name"]: params for (module, _name), params in awx_objects.items()
+                 if module == "credential_type"}
         with open(lab["LAB_KUBECONFIG"]) as handle:
             inputs = {"rollback.core Kubernetes": {"kubeconfig": handle.read()},
                       "rollback.core PostgreSQL": {"password_variable": "vault_lab_pg_password",
