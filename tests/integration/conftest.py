@@ -8,6 +8,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 
 import pytest
 
@@ -59,7 +60,9 @@ class ModuleRun:
 
 @pytest.fixture
 def ansible_module(lab_env):
-    """Return ``run(name, args, check=False, diff=False, verbosity=0, env=None) -> ModuleRun``."""
+    """Return ``run(name, args, check=False, diff=False, verbosity=0, env=None) -> ModuleRun``: the ``ansible``
+    command line, for what pytest-ansible's dispatcher cannot do (check mode, --diff, -vvv output, another
+    environment). It shadows pytest-ansible's own ``ansible_module`` here; use ``controller`` for plain runs."""
 
     def run(name, args, check=False, diff=False, verbosity=0, env=None):
         command = ["ansible", "localhost", "-c", "local", "-i", "localhost,", "-m", "rollback.core." + name,
@@ -77,6 +80,33 @@ def ansible_module(lab_env):
         return ModuleRun(completed)
 
     return run
+
+
+class Controller:
+    """pytest-ansible's module dispatcher for the controller: ``controller.<module>(**args)`` runs
+    ``rollback.core.<module>`` on localhost in-process and returns pytest-ansible's ModuleResult
+    (a dict with ``is_changed``, ``is_failed``, ``is_ok``)."""
+
+    def __init__(self, hosts):
+        self.hosts = hosts
+
+    def __getattr__(self, name):
+        dispatch = getattr(self.hosts.localhost, "rollback.core." + name)
+        return lambda **args: dispatch(**args)["localhost"]
+
+
+@pytest.fixture(scope="session")
+def controller_inventory(tmp_path_factory):
+    """localhost with the local connection and this venv's Python (interpreter discovery may find a broken shim)."""
+    path = tmp_path_factory.mktemp("inventory") / "hosts.ini"
+    path.write_text("localhost ansible_connection=local ansible_python_interpreter=%s\n" % sys.executable)
+    return str(path)
+
+
+@pytest.fixture
+def controller(ansible_adhoc, controller_inventory):
+    """Modules run through pytest-ansible (``ansible_adhoc``) on the controller; see Controller."""
+    return Controller(ansible_adhoc(inventory=controller_inventory, host_pattern="localhost", connection="local"))
 
 
 @pytest.fixture(scope="module", autouse=True)
