@@ -1,4 +1,11 @@
-"""Make the checkout importable as ansible_collections.rollback.core for pytest."""
+"""Make the checkout importable as ansible_collections.rollback.core for pytest.
+
+The collection is linked as .collections/ansible_collections/rollback/core (scripts/bootstrap makes the link;
+this file makes it when missing). ANSIBLE_COLLECTIONS_PATH names that directory before pytest-ansible configures
+itself: with ``--ansible-unit-inject-only`` (pyproject.toml) pytest-ansible puts exactly that path into sys.path
+and Ansible's collection finder, instead of building its own collections/ tree in the checkout, and every
+ansible / ansible-playbook a test starts finds the same collection as ansible.cfg does.
+"""
 
 import os
 import sys
@@ -10,6 +17,7 @@ LINK = os.path.join(COLLECTIONS, "ansible_collections", "rollback", "core")
 if not os.path.exists(LINK):
     os.makedirs(os.path.dirname(LINK), exist_ok=True)
     os.symlink(os.path.join("..", "..", ".."), LINK)
+os.environ["ANSIBLE_COLLECTIONS_PATH"] = COLLECTIONS
 for path in (COLLECTIONS, os.path.join(REPO, "tests")):
     if path not in sys.path:
         sys.path.insert(0, path)

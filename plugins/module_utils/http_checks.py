@@ -62,9 +62,27 @@ def json_path(document, path):
     return current
 
 
+def _request_takes_context():
+    """ansible-core 2.17 added Request(context=...); 2.16's Request builds a TLS context for each request."""
+    try:
+        Request(context=None)
+    except TypeError:
+        return False
+    return True
+
+
+REQUEST_TAKES_CONTEXT = _request_takes_context()
+
+
 def tls_context(validate_certs):
     """One TLS context for a whole run: building it per request costs ~20 ms of CPU each."""
     return make_context(validate_certs=validate_certs)
+
+
+def _opener(context, validate_certs):
+    if REQUEST_TAKES_CONTEXT:
+        return Request(context=context or tls_context(validate_certs))
+    return Request()
 
 
 def request(url, method="GET", headers=None, body=None, timeout=5.0, validate_certs=True, context=None):
@@ -77,7 +95,7 @@ def request(url, method="GET", headers=None, body=None, timeout=5.0, validate_ce
     elif body is not None:
         data = str(body).encode("utf-8")
     try:
-        response = Request(context=context or tls_context(validate_certs)).open(
+        response = _opener(context, validate_certs).open(
             method, url, data=data, headers=headers, timeout=timeout, validate_certs=validate_certs,
             follow_redirects="safe")
         return response.getcode(), response.read().decode("utf-8", "replace"), None
