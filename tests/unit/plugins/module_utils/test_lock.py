@@ -268,3 +268,79 @@ def test_a_takeover_holds_the_guard_while_it_removes_the_expired_lock(tmp_path, 
     assert result["took_over"]["run_id"] == "run-dead"
     assert guard_was_held == [True]
     assert on_disk(tmp_path)["run_id"] == "run-2"
+
+
+# Killed mutants (./dev mutate plugins/module_utils/lock.py): each test below failed on a surviving mutant.
+
+def test_the_expiry_shown_is_the_expiry_enforced(tmp_path):
+    holder = run(tmp_path, ttl=600)["holder"]
+    assert holder["expires"] == lock._iso(holder["expires_epoch"])
+    assert holder["expires_epoch"] - 600 <= time.time()
+
+
+def test_a_lock_file_that_appeared_meanwhile_is_not_overwritten(tmp_path):
+    theirs = write_holder(tmp_path, run_id="run-0")
+    file_lock = lock.FileLock(params(tmp_path))
+    assert file_lock.create(lock.record(params(tmp_path), time.time())) is False
+    assert on_disk(tmp_path) == theirs, "O_EXCL: the other run's record stays"
+
+
+def test_the_lock_file_is_readable_by_other_users_to_name_the_holder(tmp_path):
+    run(tmp_path)
+    assert os.stat(lock_file(tmp_path)).st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize("other", ["run-0", "run-9"])
+def test_remove_deletes_only_the_record_of_the_run_it_was_given(tmp_path, other):
+    theirs = write_holder(tmp_path, run_id=other)
+    file_lock = lock.FileLock(params(tmp_path))
+    assert file_lock.remove(dict(run_id="run-1")) is False
+    assert on_disk(tmp_path) == theirs
+    assert file_lock.remove(dict(run_id=other)) is True and not lock_file(tmp_path).exists()
+    assert file_lock.remove(dict(run_id=other)) is False, "nothing left to remove"
+
+
+@pytest.mark.parametrize("other", ["run-0", "run-9"])
+def test_release_by_a_run_whose_id_sorts_before_or_after_the_holder_is_refused(tmp_path, other):
+    write_holder(tmp_path, run_id=other)
+    with pytest.raises(RollbackError, match="held by another run"):
+        run(tmp_path, state="absent")
+    assert lock_file(tmp_path).exists()
+
+
+class FakeEtcdKey:
+    """EtcdKey's contract (create only when absent, delete only while it holds the value) over a dict."""
+
+    store = {}
+
+    def __init__(self, store, key):
+        self.key = key
+
+    def get(self):
+        return self.store.get(self.key)
+
+    def create(self, value, ttl):
+        if self.key in self.store:
+            return False, self.store[self.key]
+        self.store[self.key] = value
+        return True, value
+
+    def delete_if(self, value):
+        if self.store.get(self.key) != value:
+            return False
+        del self.store[self.key]
+        return True
+
+
+def test_the_etcd_lock_lives_under_the_prefix_and_is_released_by_its_run(tmp_path, monkeypatch):
+    monkeypatch.setattr(lock, "EtcdKey", FakeEtcdKey)
+    monkeypatch.setattr(FakeEtcdKey, "store", {})
+    etcd_params = params(tmp_path, backend="etcd", key_prefix="/rollback-core/locks/")
+    etcd_lock = lock.EtcdLock(etcd_params, lambda p: type("Store", (), {"endpoint": "http://etcd:2379"})())
+    assert etcd_lock.key_name == "/rollback-core/locks/production"
+    assert etcd_lock.where() == "etcd key /rollback-core/locks/production at http://etcd:2379"
+    mine = lock.record(etcd_params, time.time())
+    assert etcd_lock.create(mine) is True
+    assert etcd_lock.create(dict(mine, run_id="run-2")) is False
+    assert etcd_lock.remove(dict(run_id="run-2")) is False, "another run's release deletes nothing"
+    assert etcd_lock.remove(mine) is True and FakeEtcdKey.store == {}
