@@ -129,4 +129,3 @@ def test_main_refuses_before_doing_anything(monkeypatch, name, case, args, messa
     failed, result = run_main(module.main, args)
     assert failed and result["msg"], result
     assert "changed" not in result or result["changed"] is False
-
