@@ -91,8 +91,8 @@ def refused(client, operation):
 
 @pytest.fixture(scope="module")
 def limited_clients():
-    saved = {name: os.environ.pop(name, None) for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                                                             "AWS_SESSION_TOKEN", "AWS_PROFILE")}
+    names = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE")
+    saved = {name: os.environ.pop(name, None) for name in names}
     try:
         with moto.mock_aws():
             with disable_iam_authentication():
