@@ -77,3 +77,25 @@ def test_masked_values_never_reach_the_diff():
     assert diff == {"before": {"/app/a": "1", "/app/db/password": MASK},
                     "after": {"/app/a": "2", "/app/db/password": MASK, "/app/new": "n"}}
     assert "secret" not in json.dumps(diff)
+
+
+class AtomicMover:
+    def atomic_move(self, source, dest):
+        import os
+
+        os.rename(source, dest)
+
+
+def test_the_saved_state_is_private_and_reads_back_in_kind(tmp_path):
+    import os
+    import stat
+
+    from ansible_collections.rollback.core.plugins.module_utils.config_backup import (
+        load_backup_file,
+        save_backup_file,
+    )
+
+    path = save_backup_file(AtomicMover(), {"/app/b": "2", "/app/a": "secret"}, "etcdctl", str(tmp_path / "saved.json"))
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, "it may hold secrets"
+    assert load_backup_file(path) == ("etcdctl", {"/app/a": "secret", "/app/b": "2"})
+    assert os.listdir(tmp_path) == ["saved.json"], "no temporary file left"
