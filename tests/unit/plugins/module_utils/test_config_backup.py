@@ -99,3 +99,24 @@ def test_the_saved_state_is_private_and_reads_back_in_kind(tmp_path):
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, "it may hold secrets"
     assert load_backup_file(path) == ("etcdctl", {"/app/a": "secret", "/app/b": "2"})
     assert os.listdir(tmp_path) == ["saved.json"], "no temporary file left"
+
+
+def test_a_value_that_is_not_strict_base64_is_refused_not_guessed():
+    text = json.dumps({"header": {}, "kvs": [{"key": b64("/app/a"), "value": "YWJj$ZGVm"}]})
+    with pytest.raises(RollbackError, match="is not base64-encoded UTF-8 text"):
+        parse_backup(text, "b.json")
+
+
+def test_a_list_item_that_is_not_an_object_is_refused_by_name():
+    with pytest.raises(RollbackError, match="item 0 must be an object with 'key' and 'value'"):
+        parse_backup(json.dumps([["key", "value"]]), "b.json")
+
+
+def test_a_flat_object_with_a_key_named_kvs_is_a_flat_object():
+    assert parse_backup(json.dumps({"kvs": "1", "/app/a": "2"}), "b.json") == ("object", {"kvs": "1", "/app/a": "2"})
+
+
+def test_equal_values_are_not_rewritten_even_as_distinct_strings():
+    current = {"/app/a": "".join(["val", "ue"])}
+    desired = {"/app/a": "value"}
+    assert plan_restore(current, desired, prune=True) == ([], [], [])
