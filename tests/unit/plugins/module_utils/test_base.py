@@ -1,3 +1,7 @@
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError, RollbackModule
 from ansible_collections.rollback.core.plugins.module_utils.wait import WAIT_SPEC
 

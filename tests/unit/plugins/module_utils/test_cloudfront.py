@@ -1,5 +1,9 @@
 """Whether a distribution's cache may be older than its bucket, its origins, and the invalidation wait."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import datetime
 
 import boto3

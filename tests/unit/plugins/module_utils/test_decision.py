@@ -1,5 +1,9 @@
 """Every row of the runbooks' decision matrices, one case each (runbook and row in the id)."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import pytest
 
 from ansible_collections.rollback.core.plugins.module_utils.decision import decide, recommend_level, signals_from_smoke

@@ -1,5 +1,9 @@
 """The saved-target record, listener actions, and the waits moto cannot show (no draining delay, no initial state)."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import boto3
 import pytest
 from botocore.stub import Stubber

@@ -3,6 +3,10 @@ mutation testing showed no unit test looked at (tests/integration/test_etcd_conf
 against the lab's real etcd). The fake answers as the gateway does (etcd api/etcdserverpb/rpc.proto:
 RangeResponse header.revision + kvs, TxnResponse succeeded + header, --max-txn-ops refusing a larger txn)."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import base64
 import json
 

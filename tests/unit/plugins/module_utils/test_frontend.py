@@ -1,5 +1,9 @@
 """Protected prefixes, the backup plan, and the invalidation wait moto cannot show (it completes at once)."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import pytest
 
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError

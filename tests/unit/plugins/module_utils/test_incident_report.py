@@ -2,6 +2,10 @@
 budget) and the write: atomic, private modes, changed only when the content changes, nothing in check mode, one
 line when the directory cannot be written."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import json
 import os
 import stat

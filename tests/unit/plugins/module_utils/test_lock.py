@@ -1,5 +1,9 @@
 """The file lock end to end through lock.run(): acquire, refuse, take over, release, bad input."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import json
 import os
 import time

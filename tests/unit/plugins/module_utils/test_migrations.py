@@ -1,5 +1,9 @@
 """The migration decision: (version table revisions, target graph[, current graph]) -> status and level."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import os
 
 import pytest

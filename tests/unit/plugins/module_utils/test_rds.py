@@ -1,5 +1,9 @@
 """The waiting and throttling paths, which moto cannot show (every status is 'available' at once)."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import datetime
 
 import boto3

@@ -1,5 +1,9 @@
 """The sync plan by content, MD5s from ETags and metadata, listing pages and delete errors."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import boto3
 import pytest
 from botocore.stub import Stubber

@@ -2,6 +2,10 @@
 before any request, a passing round, a failing metric gate with and without fail_on_error, and check mode (which
 still probes: the checks only read)."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import http.server
 
 import pytest

@@ -3,6 +3,10 @@
 The service and task dicts are shaped like the Engine API's (recorded from the lab's dockerd).
 """
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import copy
 
 import pytest

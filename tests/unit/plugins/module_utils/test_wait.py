@@ -1,3 +1,7 @@
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import pytest
 
 from ansible_collections.rollback.core.plugins.module_utils.wait import Waiter, WaitTimeout, wait_until

@@ -7,6 +7,10 @@ Modules being rewritten in other issues (postgres_restore, rds_snapshot_restore,
 traffic, incident_report) join this table once they land.
 """
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 MODULES = {
     "smoke_check": dict(args={}, action="verify", libraries=[]),
     "rollback_decision": dict(args={}, action="decide_from_params", libraries=[]),

@@ -2,6 +2,10 @@
 no_log, and every constraint (required, choices, required_one_of, mutually_exclusive, required_together,
 required_if, required_by) refuses before the module does anything. Checked on every ansible-core of the matrix."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import re
 
 import pytest

@@ -3,6 +3,10 @@ the action's result is what Ansible gets (changed from the action, duration adde
 with its details; anything else is named as unexpected; a missing library is refused, naming the pip package,
 before the action runs."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import pytest
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
 from module_table import MODULES, resolve
