@@ -26,7 +26,7 @@ description:
     C(memory_percent_rollback=90) % (002, 003);
     C(oom_kills_rollback=3) pods (001 "OOMKilled > 3 pods in 5 minutes");
     C(latency_p95_rollback_ms) unset, so off (001 "p95 > 200ms for 10 minutes"; set it to 200 where runbook 001
-    applies and the p95 is a sustained figure, such as a Prometheus alert's value).'
+    applies and the p95 is a sustained figure, such as a Prometheus alert''s value).'
   - 'Level: 3 for data corruption or a lost database (004), or a migration that ran and failed (001 tree);
     2 when configuration or secrets changed (001 risk table); otherwise 1 (001 tree).'
   - Decides only; changes nothing.
