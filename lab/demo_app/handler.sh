@@ -1,9 +1,11 @@
 #!/bin/sh
 # The demo app's HTTP contract and metrics for the busybox images (no Python there), as lab/demo_app/app.py:
 # busybox nc runs this once per connection; RELEASE_* come from the image env. Each request appends
-# "handler code milliseconds" to $REQUEST_LOG (one short O_APPEND write, whole under concurrency);
-# GET /metrics renders that log in the Prometheus text format.
+# "handler code milliseconds" to $REQUEST_LOG (one short O_APPEND write, whole under concurrency).
+# GET /metrics folds the lines logged since the last scrape into $METRICS_STATE (the running totals, a few dozen
+# lines: a scrape costs the same after a day as after a minute) and renders the totals in the Prometheus text format.
 REQUEST_LOG=${REQUEST_LOG:-/tmp/requests.log}
+METRICS_STATE=${METRICS_STATE:-/tmp/metrics.state}
 read -r started _ < /proc/uptime
 read -r method path _
 case "$path" in
@@ -15,10 +17,20 @@ case "$path" in
 esac
 
 metrics() {
+    # One scrape at a time folds (mkdir is atomic); after a second the lock is taken to be a dead scrape's.
+    tries=0
+    until mkdir /tmp/metrics.lock 2>/dev/null; do
+        tries=$((tries + 1)); [ "$tries" -gt 50 ] && break; sleep 0.02
+    done
+    # Lines appended after the rename go to a new log, read by the next scrape.
+    mv "$REQUEST_LOG" "$REQUEST_LOG.fold" 2>/dev/null || : > "$REQUEST_LOG.fold"
+    [ -f "$METRICS_STATE" ] || : > "$METRICS_STATE"
     # Buckets and label order as app.py prints them.
-    [ -f "$REQUEST_LOG" ] || : > "$REQUEST_LOG"
-    awk -v version="$RELEASE_VERSION" '
+    awk -v version="$RELEASE_VERSION" -v state="$METRICS_STATE.new" '
         BEGIN { n = split("0.005 0.01 0.025 0.05 0.1 0.2 0.25 0.5 1 2.5 5 10", bound, " ") }
+        $1 == "R" { requests[$2 "\t" $3] += $4; next }
+        $1 == "C" { count[$2] += $3; total[$2] += $4; next }
+        $1 == "B" { bucket[$2, $3] += $4; next }
         NF == 3 {
             requests[$1 "\t" $2]++; count[$1]++; total[$1] += $3 / 1000
             for (i = 1; i <= n; i++) if ($3 / 1000 <= bound[i] + 0) bucket[$1, i]++
@@ -29,20 +41,29 @@ metrics() {
             for (key in requests) {
                 split(key, part, "\t")
                 printf "http_requests_total{handler=\"%s\",code=\"%s\",version=\"%s\"} %d\n", part[1], part[2], version, requests[key]
+                printf "R %s %s %d\n", part[1], part[2], requests[key] > state
             }
             print "# HELP http_request_duration_seconds Time to serve an HTTP request."
             print "# TYPE http_request_duration_seconds histogram"
             for (h in count) {
                 labels = sprintf("handler=\"%s\",version=\"%s\"", h, version)
-                for (i = 1; i <= n; i++) printf "http_request_duration_seconds_bucket{%s,le=\"%s\"} %d\n", labels, bound[i], bucket[h, i]
+                for (i = 1; i <= n; i++) {
+                    printf "http_request_duration_seconds_bucket{%s,le=\"%s\"} %d\n", labels, bound[i], bucket[h, i]
+                    printf "B %s %d %d\n", h, i, bucket[h, i] > state
+                }
                 printf "http_request_duration_seconds_bucket{%s,le=\"+Inf\"} %d\n", labels, count[h]
                 printf "http_request_duration_seconds_sum{%s} %.6f\n", labels, total[h]
                 printf "http_request_duration_seconds_count{%s} %d\n", labels, count[h]
+                printf "C %s %d %.6f\n", h, count[h], total[h] > state
             }
             print "# HELP demo_release_info The demo app release this process serves."
             print "# TYPE demo_release_info gauge"
             printf "demo_release_info{version=\"%s\"} 1\n", version
-        }' "$REQUEST_LOG"
+            close(state)
+        }' "$METRICS_STATE" "$REQUEST_LOG.fold"
+    [ -f "$METRICS_STATE.new" ] && mv "$METRICS_STATE.new" "$METRICS_STATE"
+    rm -f "$REQUEST_LOG.fold"
+    rmdir /tmp/metrics.lock 2>/dev/null
 }
 
 type=application/json

@@ -26,10 +26,10 @@ SWARM_PORT = 58090
 SWARM_LISTEN = "127.0.0.1:52377"
 IMAGE = "rollback-demo"
 TAGS = ("1.0.0", "1.0.1", "1.0.2")
-APPLETS = ("sh", "nc", "sleep", "cat", "printf", "wget", "awk")
+APPLETS = ("sh", "nc", "sleep", "cat", "printf", "wget", "awk", "mkdir", "rmdir", "mv", "rm")
 UNIX_PATH_MAX = 107
 # Bump when the image contents or command change: images of another generation are re-imported.
-IMAGE_GENERATION = "3"
+IMAGE_GENERATION = "4"
 # sh as PID 1 with a TERM trap, so containers stop at once instead of after docker's 10 s kill timeout.
 IMAGE_COMMAND = 'CMD ["/bin/sh", "-c", "trap \'exit 0\' TERM; nc -ll -p $PORT -e /app/handler.sh & wait"]'
 

@@ -40,6 +40,7 @@ PROBES = dict([(service, "http://%s/health" % address) for service, address in A
 # The lab's timings: production minutes become seconds (README "Automatic rollback"). Production values are the
 # template's defaults (scrape and evaluation 15s, rate window 1m, for: 5m/2m/10m, health 3 probes of 15s).
 INTERVAL = "1s"
+PROBE_INTERVAL = "2s"
 LAB_WINDOWS = {
     "evaluation_interval": INTERVAL,
     "rate_window": "5s",
@@ -49,10 +50,10 @@ LAB_WINDOWS = {
     "for_rate_limited": "5s",
     "for_latency": "10s",
     "for_latency_critical": "5s",
-    "health_window": "3500ms",
+    "health_window": "7s",  # 3 probes of 2 s and a margin
     "oom_window": "5s",
 }
-ALERTMANAGER_TIMING = {"group_wait": "1s", "group_interval": "2s", "repeat_interval": "30s"}
+ALERTMANAGER_TIMING = {"group_wait": "1s", "group_interval": "5s", "repeat_interval": "30s"}
 RULES_TEMPLATE = os.path.join(REPO, "extensions", "prometheus", "rollback_triggers.rules.yml.j2")
 
 PROMETHEUS = "/usr/bin/prometheus"
@@ -71,8 +72,8 @@ def facts(lab):
         "LAB_EDA_WEBHOOK_PORT": WEBHOOK_PORT,
         "LAB_EDA_WEBHOOK_TOKEN": WEBHOOK_TOKEN,
         "LAB_MONITORING_DIR": lab.path("monitoring"),
-        "LAB_ALERT_WINDOWS": json.dumps(dict(LAB_WINDOWS, scrape_interval=INTERVAL, **ALERTMANAGER_TIMING),
-                                        sort_keys=True),
+        "LAB_ALERT_WINDOWS": json.dumps(dict(LAB_WINDOWS, scrape_interval=INTERVAL, probe_interval=PROBE_INTERVAL,
+                                             **ALERTMANAGER_TIMING), sort_keys=True),
     }
 
 
@@ -96,8 +97,9 @@ def prometheus_config(lab):
         "alerting": {"alertmanagers": [{"static_configs": [{"targets": ["127.0.0.1:%d" % ALERTMANAGER_PORT]}]}]},
         "scrape_configs": [
             {"job_name": "demo", "static_configs": demo},
+            # Probes every 2 s with a 1.9 s timeout: on a loaded machine a 1 s probe of a healthy app fails by itself.
             {"job_name": "health", "metrics_path": "/probe", "params": {"module": ["http_2xx"]},
-             "static_configs": probes,
+             "scrape_interval": PROBE_INTERVAL, "scrape_timeout": "1900ms", "static_configs": probes,
              "relabel_configs": [
                  {"source_labels": ["__address__"], "target_label": "__param_target"},
                  {"source_labels": ["__param_target"], "target_label": "instance"},
@@ -122,7 +124,7 @@ def alertmanager_config():
 
 
 # http_2xx: a 2xx answer within the timeout (blackbox_exporter's CONFIGURATION.md, module "http").
-BLACKBOX_CONFIG = {"modules": {"http_2xx": {"prober": "http", "timeout": "900ms",
+BLACKBOX_CONFIG = {"modules": {"http_2xx": {"prober": "http", "timeout": "1800ms",
                                             "http": {"preferred_ip_protocol": "ip4", "valid_status_codes": []}}}}
 
 

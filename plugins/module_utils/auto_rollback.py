@@ -24,6 +24,7 @@ __metaclass__ = type
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import shlex
@@ -128,19 +129,20 @@ class History:
             raise RollbackError("environment %r cannot name a state file" % environment)
         self.path = os.path.join(state_dir, environment + ".json")
         self.entries = []
+        self.notices = {}
 
     @contextlib.contextmanager
     def locked(self, write):
         """Read (and, when ``write``, hold the flock until the caller has saved)."""
         if not write:
-            self.entries = self._read()
+            self.entries, self.notices = self._read()
             yield self
             return
         os.makedirs(os.path.dirname(self.path), mode=0o755, exist_ok=True)
         with open(self.path + ".flock", "a") as guard:
             fcntl.flock(guard, fcntl.LOCK_EX)
             try:
-                self.entries = self._read()
+                self.entries, self.notices = self._read()
                 yield self
             finally:
                 fcntl.flock(guard, fcntl.LOCK_UN)
@@ -150,11 +152,11 @@ class History:
             with open(self.path) as handle:
                 document = json.load(handle)
         except FileNotFoundError:
-            return []
+            return [], {}
         except (OSError, ValueError) as error:
             raise RollbackError("the automatic rollback history %s is unreadable (%s): move it aside after checking "
                                 "what it says" % (self.path, error))
-        return list(document.get("entries") or [])
+        return list(document.get("entries") or []), dict(document.get("notices") or {})
 
     def last(self, service, action, since):
         found = [entry for entry in self.entries if entry.get("service") == service and entry.get("action") == action
@@ -165,7 +167,7 @@ class History:
         self.entries = [entry for entry in self.entries if entry.get("epoch", 0) >= now - HISTORY_KEEP] + new_entries
         temporary = self.path + ".tmp"
         with open(temporary, "w") as handle:
-            json.dump(dict(version=1, entries=self.entries), handle, indent=2, sort_keys=True)
+            json.dump(dict(version=1, entries=self.entries, notices=self.notices), handle, indent=2, sort_keys=True)
             handle.flush()
             os.fsync(handle.fileno())
         os.rename(temporary, self.path)
@@ -222,7 +224,7 @@ class Assessment:
         return self.markers[service]
 
     def notice(self, services, text):
-        self.notices.append(dict(services=sorted(services), message=text))
+        self.notices.append(dict(services=sorted(services), message=_plain(text)))
 
     # -- per service: the decision and the gate --------------------------------------------------------------
 
@@ -391,7 +393,7 @@ class Assessment:
         joined = sorted(m["service"] for m in members if m["with_service"])
         if joined:
             text += "; with %s (same deploy)" % ", ".join(joined)
-        return "Alertmanager: " + text
+        return _plain("Alertmanager: " + text)
 
     def command(self, level, services, reason):
         params = self.params
@@ -410,7 +412,10 @@ class Assessment:
         members = self.members("run")
         if members:
             services = [m["service"] for m in members]
-            run = dict(level=max(m["level"] for m in members), services=services, reason=self.reason(members))
+            level = max(m["level"] for m in members)
+            reason = self.reason(members)
+            run = dict(level=level, services=services, reason=reason,
+                       extra_vars=survey_vars(level, services, reason))
         members = self.members("approval")
         if members:
             services = [m["service"] for m in members]
@@ -422,11 +427,10 @@ class Assessment:
                                                          "; ".join(m["decision"]["reasons"]))
                          for m in members if m["decision"]]
             command = self.command(level, services, reason)
+            message = "Rollback of %s at level %d needs approval: %s. Decision: %s. To roll back: %s" % (
+                ", ".join(services), level, "; ".join(because), " | ".join(decisions), command)
             approval = dict(level=level, services=services, reason=reason, because=because, decisions=decisions,
-                            command=command, message="Rollback of %s at level %d needs approval: %s. Decision: %s. "
-                                                     "To roll back: %s" % (", ".join(services), level,
-                                                                           "; ".join(because), " | ".join(decisions),
-                                                                           command))
+                            command=command, extra_vars=survey_vars(level, services, reason), message=message)
         for member in self.members("notify"):
             self.notice([member["service"]], "%s: no automatic %s: %s" % (
                 member["service"], "rollback" if member["stopped"] == "run" else "approval request",
@@ -449,6 +453,20 @@ class Assessment:
                                     deploy_id=marker.deploy_id if isinstance(marker, Marker) else None,
                                     group_key=self.notification.get("groupKey")))
         return entries
+
+
+def survey_vars(level, services, reason):
+    """The launch variables of the production survey (awx/surveys): AWX checks that a multiplechoice value is one of
+    its string choices and a multiselect a list (awx/main/models/mixins.py, _survey_element_validation)."""
+    return dict(level=str(level), services=list(services), reason=reason,
+                confirm_data_loss="yes" if level == 3 else "no", confirm="yes")
+
+
+def _plain(text):
+    """Alert texts become extra vars of a playbook: never let them read as Jinja."""
+    for opening in ("{{", "{%", "{#"):
+        text = text.replace(opening, opening[0] + " " + opening[1])
+    return text
 
 
 def _marker_text(marker):
@@ -477,7 +495,14 @@ def run(module, now=None):
     with history.locked(write=record):
         result = assessment.assess(history)
         entries = assessment.history_entries(result)
-        if record and entries:
+        # Alertmanager repeats a group's notification while it fires: the same notices are said once per window.
+        digest = hashlib.sha256(result["notice_text"].encode("utf-8")).hexdigest() if result["notices"] else None
+        said = history.notices.get("digest") == digest and history.notices.get("epoch", 0) >= now - params[
+            "throttle_window"]
+        result["notices_repeated"] = bool(digest) and said
+        if digest and not said:
+            history.notices = dict(digest=digest, epoch=now, at=iso(now))
+        if record and (entries or (digest and not said)):
             history.save(entries, now)
     result.update(changed=bool(entries) and record, history=history.path, recorded=entries if record else [])
     return result

@@ -210,14 +210,17 @@ verdict:
   returned: always
   type: str
 run:
-  description: The automatic rollback to start (C(level), C(services), C(reason)), or null.
+  description:
+    - The automatic rollback to start, or null. C(level), C(services), C(reason) and C(extra_vars) (the production
+      survey's launch variables, for a job template on AWX).
   returned: always
   type: dict
 approval:
   description:
     - The rollback needing approval, or null. C(level), C(services), C(reason), C(because) (why it is not
-      automatic), C(decisions) (rollback_decision per service), C(command) (the exact ansible-playbook command) and
-      C(message) (for the notification).
+      automatic), C(decisions) (rollback_decision per service), C(command) (the exact ansible-playbook command),
+      C(extra_vars) (the launch variables of the production workflow's survey, C(awx/surveys)) and C(message) (for
+      the notification).
   returned: always
   type: dict
 notices:
@@ -229,6 +232,12 @@ notice_text:
   description: The notices as one text.
   returned: always
   type: str
+notices_repeated:
+  description:
+    - The same notices were already given within O(throttle_window) (Alertmanager repeats a firing group's
+      notification); the rulebook's playbook does not send them again.
+  returned: always
+  type: bool
 services:
   description: Per service considered - verdict, level, guards, the decision, signals and its alerts.
   returned: always

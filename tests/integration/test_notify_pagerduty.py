@@ -22,7 +22,8 @@ def pagerduty():
 def notify(lab_env, options, events, verbosity=0):
     command = [os.path.join(REPO, ".venv", "bin", "ansible-playbook"),
                os.path.join(REPO, "tests", "integration", "files", "notify_pagerduty.yml"),
-               "-i", "localhost,", "-c", "local", "-e", "ansible_python_interpreter=" + os.path.join(REPO, ".venv/bin/python"),
+               "-i", "localhost,", "-c", "local",
+               "-e", "ansible_python_interpreter=" + os.path.join(REPO, ".venv", "bin", "python"),
                "-e", json.dumps(dict(rollback_pagerduty=options, events=events))]
     if verbosity:
         command.append("-" + "v" * verbosity)

@@ -150,6 +150,21 @@ def test_a_level_3_recommendation_only_requests_approval_with_the_data_loss_conf
     assert result["verdict"] == "approval" and result["approval"]["level"] == 3
     assert "level 3 is not pre-approved" in " ".join(result["approval"]["because"])
     assert result["approval"]["command"].endswith("-e confirm_data_loss=true -e confirm=true")
+    # As the production survey takes them (AWX mixins.py _survey_element_validation: multiplechoice values are
+    # its string choices, a multiselect is a list, text is a string).
+    survey = json.load(open(os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "awx", "surveys",
+                                         "rollback-production.json")))
+    extra_vars = result["approval"]["extra_vars"]
+    for question in survey["spec"]:
+        value = extra_vars[question["variable"]]
+        if question["type"] == "multiplechoice":
+            assert value in question["choices"], question["variable"]
+        elif question["type"] == "multiselect":
+            assert isinstance(value, list)
+        else:
+            assert isinstance(value, str)
+    assert (extra_vars["level"], extra_vars["confirm_data_loss"], extra_vars["services"]) == ("3", "yes",
+                                                                                             ["demo-server"])
 
 
 def test_a_table_that_does_not_say_rollback_asks_for_approval(tmp_path):
