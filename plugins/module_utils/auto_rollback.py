@@ -432,9 +432,10 @@ class Assessment:
             approval = dict(level=level, services=services, reason=reason, because=because, decisions=decisions,
                             command=command, extra_vars=survey_vars(level, services, reason), message=message)
         for member in self.members("notify"):
-            self.notice([member["service"]], "%s: no automatic %s: %s" % (
+            alerts = sorted(set(alert.name for alert in member["alerts"]))
+            self.notice([member["service"]], "%s: no automatic %s%s: %s" % (
                 member["service"], "rollback" if member["stopped"] == "run" else "approval request",
-                "; ".join(member["guards"])))
+                " on " + ", ".join(alerts) if alerts else "", "; ".join(member["guards"])))
         verdict = "run" if run else "approval" if approval else "notify" if self.notices else "none"
         resolved = [alert.as_dict() for alert in self.alerts if alert.status == "resolved"]
         return dict(verdict=verdict, run=run, approval=approval, notices=self.notices,

@@ -1,14 +1,13 @@
-"""The automatic rollback's gates and guards, from Alertmanager notifications as Alertmanager 0.25 posts them.
-
-The notification shape is notify/webhook/webhook.go's Message (template.Data + version "4", groupKey,
-truncatedAlerts); its times are Go's RFC 3339 with nanoseconds.
-"""
+"""The automatic rollback's gates and guards, from Alertmanager notifications as Alertmanager 0.25 posts them
+(tests/support/alertmanager.py)."""
 
 import json
 import os
-import time
 
 import pytest
+
+from support.alertmanager import alert as support_alert
+from support.alertmanager import go_time, notification
 
 from ansible_collections.rollback.core.plugins.module_utils import auto_rollback
 from ansible_collections.rollback.core.plugins.module_utils.alertmanager import iso, parse_time
@@ -24,28 +23,8 @@ class FakeModule:
         self.check_mode = check_mode
 
 
-def go_time(epoch):
-    """As Go's time.Time marshals: RFC 3339 with nanoseconds."""
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(int(epoch))) + ".%09dZ" % round(epoch % 1 * 1e9)
-
-
-def alert(service="demo-compose", name="RollbackErrorRateHigh", value="50", signal="error_rate_percent",
-          priority="P1", starts=NOW - 60, status="firing", runbook="001"):
-    labels = dict(alertname=name, service=service, signal=signal, priority=priority, runbook=runbook,
-                  environment="lab", trigger="error_rate")
-    if signal is None:
-        del labels["signal"]
-    return dict(status=status, labels=labels, annotations=dict(value=value, summary="%s: %s" % (service, name)),
-                startsAt=go_time(starts), endsAt="0001-01-01T00:00:00Z", generatorURL="http://prometheus/graph",
-                fingerprint="f%x" % (abs(hash((service, name))) % 65536))
-
-
-def notification(*alerts, **extra):
-    body = dict(version="4", groupKey='{}:{environment="lab"}', truncatedAlerts=0, receiver="rollback-eda",
-                status="firing", groupLabels=dict(environment="lab"), commonLabels=dict(environment="lab"),
-                commonAnnotations={}, externalURL="http://alertmanager", alerts=list(alerts))
-    body.update(extra)
-    return body
+def alert(starts=NOW - 60, **labels):
+    return support_alert(starts=starts, **labels)
 
 
 def marker(tmp_path, service, started=NOW - 300, status="done", deploy_id="deploy-7", services=None, **flags):
@@ -113,7 +92,7 @@ def test_an_alert_that_does_not_follow_a_deploy_only_notifies(tmp_path, setup, e
     assert result["verdict"] == "notify" and result["run"] is None and result["recorded"] == []
     assert result["notices"][0]["services"] == ["demo-compose"]
     assert expected in result["notices"][0]["message"], result["notices"]
-    assert result["notices"][0]["message"].startswith("demo-compose: no automatic rollback: ")
+    assert result["notices"][0]["message"].startswith("demo-compose: no automatic rollback on RollbackErrorRateHigh: ")
 
 
 def test_an_abandoned_in_progress_marker_counts_as_finished(tmp_path):
@@ -240,6 +219,15 @@ def test_scope_deploy_waits_for_approval_when_one_member_needs_it(tmp_path):
     result = decide(tmp_path, notification(alert(), alert(service="demo-server", priority="P2")), scope="deploy")
     assert result["verdict"] == "approval" and result["approval"]["services"] == deploy
     assert any("rolled back as a whole and demo-server needs approval" in t for t in result["approval"]["because"])
+
+
+def test_the_same_notices_are_said_once_per_window(tmp_path):
+    first = decide(tmp_path, notification(alert()))
+    assert first["verdict"] == "notify" and first["notices_repeated"] is False
+    again = decide(tmp_path, notification(alert()), now=NOW + 30)
+    assert again["notice_text"] == first["notice_text"] and again["notices_repeated"] is True
+    other = decide(tmp_path, notification(alert(service="demo-server")), now=NOW + 60)
+    assert other["notices_repeated"] is False, "a different notice is said"
 
 
 def test_alerts_the_inventory_cannot_place_and_resolved_alerts(tmp_path):
