@@ -12,6 +12,7 @@ import glob
 import json
 import os
 import socket
+import time
 
 from labkit.common import REPO, VENV_BIN, LabError, read_pid, spawn, stop_pid, wait_for
 from labkit.monitoring import WEBHOOK_PORT, WEBHOOK_TOKEN
@@ -76,7 +77,41 @@ def start(lab):
     return "started"
 
 
-def stop(lab):
+def _playbooks(root):
+    """ansible-playbook processes started (through ansible-runner) by the rulebook process ``root``."""
+    parents, commands = {}, {}
+    for name in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/stat" % name) as handle:
+                stat = handle.read()
+            with open("/proc/%s/cmdline" % name, "rb") as handle:
+                commands[int(name)] = handle.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        parents[int(name)] = int(stat[stat.rfind(")") + 2:].split()[1])
+
+    def descends(pid):
+        while pid > 1:
+            pid = parents.get(pid, 0)
+            if pid == root:
+                return True
+        return False
+
+    return [pid for pid, command in commands.items() if "ansible-playbook" in command and descends(pid)]
+
+
+def stop(lab, wait=600):
+    """Stop the rulebook once the playbooks it runs are done: a rollback killed halfway keeps its lock."""
+    pid = read_pid(_pid_file(lab))
+    if pid is None:
+        return "not running"
+    deadline = time.monotonic() + wait
+    waited = False
+    while _playbooks(pid) and time.monotonic() < deadline:
+        if not waited:
+            print("lab: rulebook  waiting for its running playbook(s) to finish", flush=True)
+            waited = True
+        time.sleep(1)
     return "stopped" if stop_pid(_pid_file(lab), timeout=30) else "not running"
 
 

@@ -74,19 +74,23 @@ def chat():
 @pytest.fixture(scope="module")
 def incident(lab, lab_env, pagerduty, chat):
     """Deploy the bad release with the rulebook running and nothing else: what happened, once for the module."""
+    assert not os.path.exists(lock_path(lab)), "a rollback lock is held: %s" % open(lock_path(lab)).read()
     poll("no trigger alert of an earlier test", lambda: (not active_alerts(lab), active_alerts(lab)), 180)
     state = os.path.join(lab["LAB_DIR"], "auto-rollback", "lab.json")
     if os.path.exists(state):
         os.remove(state)
     env = dict(lab_env, ROLLBACK_PAGERDUTY_URL=pagerduty.enqueue_url, ROLLBACK_PAGERDUTY_ROUTING_KEY=ROUTING_KEY,
                ROLLBACK_WEBHOOK_URL=chat.url + "/chat")
+    labctl(env, "rulebook", "stop")  # one started by hand would not have this environment
     labctl(env, "rulebook", "start")
     try:
         started = time.time()
         deploy_bad(lab_env)
         deployed = time.time()
-        report = poll("the automatic rollback's report", lambda: (
-            bool(auto_reports(lab, started)), [r["outcome"] for r in auto_reports(lab, started)]), 900, 5)
+        # The run is over when its report is written and its lock released (the last step, after notifying).
+        poll("the automatic rollback, reported and unlocked", lambda: (
+            bool(auto_reports(lab, started)) and not os.path.exists(lock_path(lab)),
+            [r["outcome"] for r in auto_reports(lab, started)]), 900, 5)
         report = auto_reports(lab, started)[0]
         recovered = versions(lab_env)
         resolved = poll("every trigger alert resolved", lambda: (not active_alerts(lab), [
