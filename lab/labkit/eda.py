@@ -77,8 +77,8 @@ def start(lab):
     return "started"
 
 
-def _playbooks(root):
-    """ansible-playbook processes started (through ansible-runner) by the rulebook process ``root``."""
+def _rollbacks(root):
+    """Rollback playbooks (rollback.yml, through ansible-runner) the rulebook process ``root`` is running."""
     parents, commands = {}, {}
     for name in filter(str.isdigit, os.listdir("/proc")):
         try:
@@ -97,19 +97,22 @@ def _playbooks(root):
                 return True
         return False
 
-    return [pid for pid, command in commands.items() if "ansible-playbook" in command and descends(pid)]
+    return [pid for pid, command in commands.items() if "ansible-playbook" in command
+            and any(arg == "rollback.yml" or arg.endswith("/rollback.yml") for arg in command.split())
+            and descends(pid)]
 
 
 def stop(lab, wait=600):
-    """Stop the rulebook once the playbooks it runs are done: a rollback killed halfway keeps its lock."""
+    """Stop the rulebook once the rollback it runs is done: a rollback killed halfway keeps its lock (decisions are
+    safe to stop: the history is written under a file lock and replaced atomically)."""
     pid = read_pid(_pid_file(lab))
     if pid is None:
         return "not running"
     deadline = time.monotonic() + wait
     waited = False
-    while _playbooks(pid) and time.monotonic() < deadline:
+    while _rollbacks(pid) and time.monotonic() < deadline:
         if not waited:
-            print("lab: rulebook  waiting for its running playbook(s) to finish", flush=True)
+            print("lab: rulebook  waiting for the rollback it runs to finish", flush=True)
             waited = True
         time.sleep(1)
     return "stopped" if stop_pid(_pid_file(lab), timeout=30) else "not running"
