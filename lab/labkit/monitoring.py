@@ -38,7 +38,7 @@ PROBES = dict([(service, "http://%s/health" % address) for service, address in A
               + [("demo-bluegreen", "http://127.0.0.1:58180/health")])
 
 # The lab's timings: production minutes become seconds (README "Automatic rollback"). Production values are the
-# template's defaults (scrape and evaluation 15s, rate window 1m, for: 5m/2m/10m, health 3 probes of 15s).
+# template's defaults (scrape and evaluation 15s, rate window 1m, for: 5m/2m/10m, health: the last 3 probes of 15s).
 INTERVAL = "1s"
 PROBE_INTERVAL = "2s"
 LAB_WINDOWS = {
@@ -50,7 +50,7 @@ LAB_WINDOWS = {
     "for_rate_limited": "5s",
     "for_latency": "10s",
     "for_latency_critical": "5s",
-    "health_window": "7s",  # 3 probes of 2 s and a margin
+    "health_window": "5s",  # the last 3 probes of 2 s
     "oom_window": "5s",
 }
 ALERTMANAGER_TIMING = {"group_wait": "1s", "group_interval": "5s", "repeat_interval": "30s"}

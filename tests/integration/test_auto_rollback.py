@@ -192,10 +192,12 @@ def marker(tmp_path, service, started, status="done"):
 
 
 @pytest.fixture
-def fresh(chat, pagerduty):
-    del chat.messages[:]
-    del pagerduty.events[:], pagerduty.pages[:]
-    return chat, pagerduty
+def fresh():
+    """A chat and a PagerDuty of the test's own (the module's rulebook may still be deciding on notifications)."""
+    chat, pagerduty = webhook_receiver(), pagerduty_stand_in()
+    yield chat, pagerduty
+    chat.stop()
+    pagerduty.stop()
 
 
 def test_guards_without_a_deploy_only_notify_and_level_3_only_requests_approval(lab, lab_env, tmp_path, fresh):
