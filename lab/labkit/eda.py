@@ -46,11 +46,9 @@ def log_file(lab):
 
 def environment(lab):
     home = java_home()
-    env = dict(os.environ, JAVA_HOME=home, JDK_HOME=home, LAB_DIR=lab.root,
-               ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"),
-               PATH=os.pathsep.join([VENV_BIN, os.environ.get("PATH", "/usr/bin:/bin")]))
-    env.pop("ANSIBLE_CALLBACK_RESULT_FORMAT", None)
-    return env
+    return dict(os.environ, JAVA_HOME=home, JDK_HOME=home, LAB_DIR=lab.root,
+                ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"),
+                PATH=os.pathsep.join([VENV_BIN, os.environ.get("PATH", "/usr/bin:/bin")]))
 
 
 def start(lab):
