@@ -98,7 +98,8 @@ def _number(text):
 
 
 def _short(value):
-    return ("%.2f" % value).rstrip("0").rstrip(".") if value == value else "NaN"
+    """A value as people read it: 50, 57.24, 0.8 (never NaN here: _number drops it)."""
+    return ("%.2f" % value).rstrip("0").rstrip(".")
 
 
 def read_notification(notification):

@@ -101,8 +101,8 @@ def validate(params):
         except ValueError as error:
             raise RollbackError("freeze_windows[%d]: %s" % (index, error))
         if end <= start:
-            raise RollbackError("freeze_windows[%d] ends (%s) before it starts (%s)" % (index, window["end"],
-                                                                                     window["start"]))
+            raise RollbackError("freeze_windows[%d] ends (%s) before it starts (%s)"
+                                % (index, window["end"], window["start"]))
         windows.append((start, end, window.get("reason") or "change freeze"))
     return checked_thresholds(params["thresholds"]), windows
 
@@ -302,8 +302,9 @@ class Assessment:
                 member["level"] = level
                 if needs_approval and member["verdict"] == "run":
                     member["verdict"] = "approval"
-                    member["approval_because"].append("deploy %s is rolled back as a whole and %s needs approval"
-                                                       % (deploy_id, ", ".join(sorted(needs_approval))))
+                    member["approval_because"].append(
+                        "deploy %s is rolled back as a whole and %s needs approval"
+                        % (deploy_id, ", ".join(sorted(needs_approval))))
 
     # -- guards --------------------------------------------------------------------------------------------------
 
@@ -360,8 +361,8 @@ class Assessment:
         for candidate in self.candidates.values():
             guards = self.deploy_guards(candidate) + self.throttle_guards(candidate, history)
             if holder:
-                guards.append("another rollback holds the lock of %s: %s" % (self.params["environment"],
-                                                                           lock_utils.describe(holder)))
+                guards.append("another rollback holds the lock of %s: %s"
+                              % (self.params["environment"], lock_utils.describe(holder)))
             if guards:
                 candidate.update(stopped=candidate["verdict"], verdict="notify", guards=guards)
             elif candidate["verdict"] == "run" and freeze:
@@ -422,10 +423,9 @@ class Assessment:
             level = max(m["level"] for m in members)
             reason = self.reason(members)
             because = sorted(set(text for m in members for text in m["approval_because"]))
-            decisions = ["%s: %s (%s), level %d: %s" % (m["service"], m["decision"]["action"],
-                                                         m["decision"]["urgency"], m["decision"]["level"],
-                                                         "; ".join(m["decision"]["reasons"]))
-                         for m in members if m["decision"]]
+            decisions = ["%s: %s (%s), level %d: %s" % (
+                m["service"], m["decision"]["action"], m["decision"]["urgency"], m["decision"]["level"],
+                "; ".join(m["decision"]["reasons"])) for m in members if m["decision"]]
             command = self.command(level, services, reason)
             message = "Rollback of %s at level %d needs approval: %s. Decision: %s. To roll back: %s" % (
                 ", ".join(services), level, "; ".join(because), " | ".join(decisions), command)

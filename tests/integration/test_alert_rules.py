@@ -118,9 +118,8 @@ def test_p95_above_200ms_for_10_minutes(tmp_path):
 
 def test_three_consecutive_failed_health_checks(tmp_path):
     # Probes every 15 s: failures from 45 s on; two in a row (60 s) are not enough, three (75 s) are.
-    promtool_test(tmp_path, [('probe_success{job="health",service="api",instance="http://api/health"}',
-                              "1 1 1 0 0 0 0 0 1 1 1")], {"60s": [], "75s": ["RollbackHealthCheckFailing"],
-                                                           "2m15s": []})
+    probes = [('probe_success{job="health",service="api",instance="http://api/health"}', "1 1 1 0 0 0 0 0 1 1 1")]
+    promtool_test(tmp_path, probes, {"60s": [], "75s": ["RollbackHealthCheckFailing"], "2m15s": []})
 
 
 @pytest.mark.parametrize("pods,names", [(4, ["RollbackOOMKilled"]), (3, [])])

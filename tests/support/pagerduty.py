@@ -104,8 +104,8 @@ class PagerDutyStandIn(_Background):
         if path != "/v2/enqueue":
             return 404, {"status": "error", "message": "not found"}
         if self.answers:
-            return self.answers.pop(0), {"status": "throttle event", "message": "Requests for this service are "
-                                                                               "arriving too quickly"}
+            return self.answers.pop(0), {"status": "throttle event",
+                                         "message": "Requests for this service are arriving too quickly"}
         try:
             event = json.loads(raw)
         except ValueError:
