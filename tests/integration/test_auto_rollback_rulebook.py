@@ -14,7 +14,7 @@ import time
 import urllib.request
 
 import pytest
-from playbook_runs import REPO, deploy_bad, labctl, lock_path, reports, versions
+from playbook_runs import DEPLOYED_BAD, REPO, labctl, lock_path, reports, versions
 from support.alertmanager import alert, notification, post
 from support.http_servers import webhook_receiver
 from support.pagerduty import pagerduty_stand_in
@@ -76,6 +76,8 @@ def incident(lab, lab_env, pagerduty, chat):
     """Deploy the bad release with the rulebook running and nothing else: what happened, once for the module."""
     assert not os.path.exists(lock_path(lab)), "a rollback lock is held: %s" % open(lock_path(lab)).read()
     poll("no trigger alert of an earlier test", lambda: (not active_alerts(lab), active_alerts(lab)), 180)
+    if set(versions(lab_env)[target] for target in TARGETS) != {"1.0.0"}:
+        labctl(lab_env, "deploy", "1.0.0", "--no-backup")
     state = os.path.join(lab["LAB_DIR"], "auto-rollback", "lab.json")
     if os.path.exists(state):
         os.remove(state)
@@ -85,7 +87,9 @@ def incident(lab, lab_env, pagerduty, chat):
     labctl(env, "rulebook", "start")
     try:
         started = time.time()
-        deploy_bad(lab_env)
+        # Level 1 needs no backups; the module's teardown deploys 1.0.0 again (playbook_runs.restore_good).
+        DEPLOYED_BAD.append(True)
+        labctl(lab_env, "deploy", "1.0.1", "--no-backup")
         deployed = time.time()
         # The run is over when its report is written and its lock released (the last step, after notifying).
         poll("the automatic rollback, reported and unlocked", lambda: (
