@@ -265,9 +265,10 @@ def test_in_a_job_pod_the_credentials_kubeconfig_wins_over_in_cluster_config(lab
 def test_the_answers_file_is_what_awx_writes(awx_objects):
     template = awx_objects[("job_template", PRODUCTION)]
     answers = {"level": "2", "services": ["api", "web"], "reason": "x {{ y }}", "confirm": "yes"}
-    text = awx_rules.awx_extravars_yaml(awx_rules.job_extra_vars(template.get("extra_vars"), template["survey_spec"],
-                                                                  answers))
+    extra_vars = awx_rules.job_extra_vars(template.get("extra_vars"), template["survey_spec"], answers)
+    text = awx_rules.awx_extravars_yaml(extra_vars)
     assert "!unsafe 'level': !unsafe '2'" in text and "- !unsafe 'api'" in text
+
     class Loader(yaml.SafeLoader):
         pass
 

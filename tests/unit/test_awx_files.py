@@ -251,8 +251,8 @@ def test_credential_types_and_credentials(loaded):
     assert kubernetes["env"]["K8S_AUTH_KUBECONFIG"] == "{{ tower.filename }}" and "template" in kubernetes["file"]
     assert types["rollback.core etcd"]["injectors"]["extra_vars"]["rollback_etcd_ca_cert"] == "{{ tower.filename }}"
     for name in ("rollback.core notification tokens", "rollback.core PostgreSQL", "rollback.core AWS"):
-        secrets = [f for f in types[name]["inputs"]["fields"] if f["id"] not in ("access_key_id", "region",
-                                                                                  "password_variable")]
+        public = ("access_key_id", "region", "password_variable")
+        secrets = [f for f in types[name]["inputs"]["fields"] if f["id"] not in public]
         assert all(f.get("secret") for f in secrets), name
     # An injector that uses a field its type does not define is refused, as AWX refuses it.
     broken = dict(kubernetes=None, **types["rollback.core AWS"])
