@@ -11,7 +11,7 @@ import time
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlparse
 
-from . import meta, rbac
+from . import meta, protobuf, rbac
 from .resources import GROUPS, RESOURCES, VERBS, api_version
 from .store import ApiError
 
@@ -132,6 +132,8 @@ class Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         if not raw.strip():
             return None
+        if (self.headers.get("Content-Type") or "").startswith("application/vnd.kubernetes.protobuf"):
+            return protobuf.decode(raw)
         try:
             return json.loads(raw)
         except ValueError:
