@@ -1,5 +1,6 @@
 """Request bodies in Kubernetes' protobuf encoding, which kubectl's typed clients send for the built-in
-kinds (``kubectl create namespace|serviceaccount|token|configmap|secret|role|rolebinding``).
+kinds (``kubectl create namespace|serviceaccount|token|configmap|secret|role|rolebinding``, ``kubectl auth
+can-i``).
 
 The envelope is staging/src/k8s.io/apimachinery/pkg/runtime/serializer/protobuf: the magic "k8s\\0" and a
 runtime.Unknown (typeMeta 1, raw 2). The field numbers are those of k8s.io/api's generated.proto for the
@@ -39,6 +40,10 @@ KINDS = {
     "ClusterRole": {1: ("metadata", OBJECT_META), 2: ("rules", [POLICY_RULE])},
     "RoleBinding": {1: ("metadata", OBJECT_META), 2: ("subjects", [SUBJECT]), 3: ("roleRef", ROLE_REF)},
     "ClusterRoleBinding": {1: ("metadata", OBJECT_META), 2: ("subjects", [SUBJECT]), 3: ("roleRef", ROLE_REF)},
+    "SelfSubjectAccessReview": {1: ("metadata", OBJECT_META), 2: ("spec", {
+        1: ("resourceAttributes", {1: ("namespace", S), 2: ("verb", S), 3: ("group", S), 4: ("version", S),
+                                   5: ("resource", S), 6: ("subresource", S), 7: ("name", S)}),
+        2: ("nonResourceAttributes", {1: ("path", S), 2: ("verb", S)})})},
 }
 
 

@@ -12,7 +12,7 @@ import yaml
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO, "lab"))
 
-from kubesim.server import serve  # noqa: E402
+from kubesim.server import kubeconfig_text, serve  # noqa: E402
 from kubesim.settings import Settings  # noqa: E402
 
 __all__ = ("DEPLOYMENT", "Settings", "Simulator", "pruned", "wait_until")
@@ -61,6 +61,12 @@ class Simulator:
         if check:
             assert completed.returncode == 0, completed.stderr
         return completed
+
+    def kubeconfig_for(self, token, path):
+        """A kubeconfig that authenticates with this token (a ServiceAccount's, in RBAC mode)."""
+        with open(path, "w") as handle:
+            handle.write(kubeconfig_text(self.server, token))
+        return str(path)
 
     def get(self, *args):
         return json.loads(self.kubectl("get", "-o", "json", *args).stdout)

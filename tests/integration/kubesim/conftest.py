@@ -23,3 +23,9 @@ def ns(sim):
     name = "t%d" % next(COUNTER)
     sim.kubectl("create", "namespace", name)
     return name
+
+
+@pytest.fixture(scope="module", autouse=True)
+def good_release_after_module():
+    """The conformance suite touches only its own simulators, never the lab's releases."""
+    yield
