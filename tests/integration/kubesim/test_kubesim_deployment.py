@@ -60,8 +60,9 @@ def test_the_controller_runs_after_the_patch_not_inside_it(sim, ns):
 def test_progress_deadline_exceeded_with_the_pull_error(sim, ns):
     """progress.go syncRolloutStatus / util.DeploymentTimedOut: no progress for progressDeadlineSeconds sets
     Progressing=False ProgressDeadlineExceeded; kubectl rollout status fails on it (rollout_status.go).
-    The broken image's pod waits in ImagePullBackOff with the kubelet's Failed event."""
-    create(sim, ns, deployment("b", image="app:broken", progressDeadlineSeconds=1))
+    The broken image's pod waits in ImagePullBackOff with the kubelet's Failed event; the lab's pattern
+    *:broken matches a registry-qualified reference too."""
+    create(sim, ns, deployment("b", image="127.0.0.1:5000/app:broken", progressDeadlineSeconds=1))
     failed = sim.kubectl("rollout", "status", "-n", ns, "deployment/b", "--timeout=20s", check=False)
     assert failed.returncode != 0
     assert 'deployment "b" exceeded its progress deadline' in failed.stderr, failed.stderr
@@ -73,7 +74,7 @@ def test_progress_deadline_exceeded_with_the_pull_error(sim, ns):
                if c["name"] == "web"]
     assert waiting == ["ImagePullBackOff", "ImagePullBackOff"]
     events = kget(sim, ns, "events", "--field-selector", "type=Warning,reason=Failed")["items"]
-    assert any('Failed to pull image "app:broken"' in e["message"] for e in events)
+    assert any('Failed to pull image "127.0.0.1:5000/app:broken"' in e["message"] for e in events)
 
 
 def test_replicaset_annotations_are_only_added(sim, ns):
