@@ -59,7 +59,7 @@ class Cluster:
         """Controller passes until the store stops changing; returns the store revision reached."""
         store = self.api.store
         with store.lock:
-            for _ in range(MAX_PASSES):
+            for _pass in range(MAX_PASSES):
                 before = store.revision
                 for controller in self.controllers:
                     try:
