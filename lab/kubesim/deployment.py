@@ -28,13 +28,7 @@ class DeploymentController:
         self.api = cluster.api
 
     def sync(self):
-        deployments = self.api.store.list(DEPLOYMENTS)[0]
-        for d in deployments:
-            try:
-                self.sync_deployment(d)
-            except ApiError as error:
-                if error.code not in (404, 409):  # gone or changed meanwhile: the next pass syncs again
-                    raise
+        self.cluster.each(DEPLOYMENTS, self.sync_deployment)
 
     # deployment_controller.go syncDeployment --------------------------------------------------------------
     def sync_deployment(self, d):
