@@ -10,7 +10,7 @@ import pytest
 
 from ansible_collections.rollback.core.plugins.modules.rds_snapshot_restore import main
 from support.rds_moto import (
-    KEY, SHOWN, aurora_cluster, delete_everything, describe, instances, module_args, own_tags,
+    KEY, SHOWN, aurora_cluster, delete_everything, describe, instances, module_args,
     production_like_instance, snapshot)
 from support.rds_moto import moto_like_aws
 
@@ -48,8 +48,8 @@ def restore(run_module, endpoint):
 
 def test_the_stand_in_restores_with_aws_defaults_not_the_source_settings(rds, source):
     """Without the module's carry-over a restore loses the settings, as on AWS: the control of the other tests."""
-    rds.restore_db_instance_from_db_snapshot(DBInstanceIdentifier=source + "-plain", DBSnapshotIdentifier=source + "-s1",
-                                             Tags=[dict(Key="only", Value="this")])
+    rds.restore_db_instance_from_db_snapshot(DBInstanceIdentifier=source + "-plain",
+                                             DBSnapshotIdentifier=source + "-s1", Tags=[dict(Key="only", Value="this")])
     restored, original = describe(rds, source + "-plain"), describe(rds, source)
     lost = sorted(name for name, read in SHOWN.items() if read(restored) != read(original))
     assert {"DeletionProtection", "Tags", "EnableIAMDatabaseAuthentication", "EnableCloudwatchLogsExports",
@@ -102,7 +102,8 @@ def test_isolation_into_a_group_with_ingress_is_refused_before_any_change(restor
         IpProtocol="tcp", FromPort=5432, ToPort=5432, IpRanges=[dict(CidrIp="10.0.0.0/8")])])
     failed, result = restore(db_instance_identifier=source, latest=True, swap=True, old_instance="isolate",
                              isolation_security_group_ids=[group])
-    assert failed and result["msg"] == "isolation_security_group_ids must allow no ingress: %s (1 ingress rules)" % group
+    assert failed
+    assert result["msg"] == "isolation_security_group_ids must allow no ingress: %s (1 ingress rules)" % group
     assert instances(rds, source) == [source]
 
 
@@ -196,5 +197,6 @@ def test_bad_input_changes_nothing(restore, rds, source, extra, message):
 def test_taken_target_is_refused(restore, rds, source):
     rds.create_db_instance(DBInstanceIdentifier=source + "-taken", DBInstanceClass="db.t3.micro", Engine="postgres",
                            MasterUsername="app", MasterUserPassword="app-secret-1", AllocatedStorage=20)
-    failed, result = restore(db_instance_identifier=source, latest=True, target_db_instance_identifier=source + "-taken")
+    failed, result = restore(db_instance_identifier=source, latest=True,
+                             target_db_instance_identifier=source + "-taken")
     assert failed and result["msg"] == "target instance %s-taken already exists" % source
