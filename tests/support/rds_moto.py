@@ -74,8 +74,9 @@ def restore_from_snapshot(self, from_snapshot_id, overrides):
 
 def restore_to_point_in_time(self, source_db_identifier, target_db_identifier, overrides):
     source = self.describe_db_instances(db_instance_identifier=source_db_identifier)[0]
-    props = _apply(_carried(source), overrides, skip=("source_db_instance_identifier", "target_db_instance_identifier",
-                                                       "restore_time", "use_latest_restorable_time"))
+    skip = ("source_db_instance_identifier", "target_db_instance_identifier", "restore_time",
+            "use_latest_restorable_time")
+    props = _apply(_carried(source), overrides, skip=skip)
     props["db_instance_identifier"] = target_db_identifier
     return self.create_db_instance(props)
 
