@@ -9,36 +9,34 @@ Stubber in tests/unit/plugins/module_utils/test_rds.py.
 
 import datetime
 import time
-import uuid
 
-import boto3
 import pytest
 from moto.rds.exceptions import RDSClientError
 from moto.rds.models import RDSBackend
 
-from support.rds_moto import (
-    KEY, SHOWN, aurora_cluster, delete_everything, describe, instances, module_args, own_tags,
-    production_like_instance, snapshot)
-from support.rds_moto import moto_like_aws
+from support.rds_moto import SHOWN, describe, instances, module_args, moto_rds, own_tags, snapshot
 
 
 @pytest.fixture(scope="module")
-def endpoint():
-    with moto_like_aws() as url:
-        yield url
+def aws():
+    with moto_rds() as moto:
+        yield moto
 
 
 @pytest.fixture
-def rds(endpoint):
-    return boto3.client("rds", endpoint_url=endpoint, **KEY)
+def rds(aws):
+    return aws.rds
 
 
 @pytest.fixture
-def source(rds, endpoint):
-    name = production_like_instance(rds, boto3.client("ec2", endpoint_url=endpoint, **KEY),
-                                    "app-%s" % uuid.uuid4().hex[:8])
-    yield name
-    delete_everything(rds, name)
+def endpoint(aws):
+    return aws.endpoint
+
+
+@pytest.fixture
+def source(aws):
+    with aws.instance() as name:
+        yield name
 
 
 def test_every_setting_carried_through_a_swap_from_the_snapshot_before_the_deploy_and_a_rerun_changes_nothing(
@@ -108,10 +106,9 @@ def test_check_mode_reports_the_plan_only(ansible_module, rds, endpoint, source)
 
 
 @pytest.fixture
-def aurora(rds):
-    name = aurora_cluster(rds, "aur-%s" % uuid.uuid4().hex[:8])
-    yield name
-    delete_everything(rds, name)
+def aurora(aws):
+    with aws.aurora() as name:
+        yield name
 
 
 def test_an_aurora_cluster_is_restored_with_its_writer_and_reader_and_swapped(ansible_module, rds, endpoint, aurora):

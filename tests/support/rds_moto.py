@@ -217,3 +217,43 @@ SHOWN = {
     "MonitoringRoleArn": lambda i: i.get("MonitoringRoleArn"),
     "Tags": own_tags,
 }
+
+
+class MotoRds:
+    """Clients of a moto_like_aws server and the test resources made in it."""
+
+    def __init__(self, endpoint):
+        import boto3
+
+        self.endpoint = endpoint
+        self.rds = boto3.client("rds", endpoint_url=endpoint, **KEY)
+        self.ec2 = boto3.client("ec2", endpoint_url=endpoint, **KEY)
+
+    @contextlib.contextmanager
+    def instance(self, snapshot_suffix=None):
+        """A production_like_instance (with a snapshot when ``snapshot_suffix``), deleted with all it led to."""
+        import uuid
+
+        name = production_like_instance(self.rds, self.ec2, "app-%s" % uuid.uuid4().hex[:8])
+        if snapshot_suffix:
+            snapshot(self.rds, name, snapshot_suffix)
+        try:
+            yield name
+        finally:
+            delete_everything(self.rds, name)
+
+    @contextlib.contextmanager
+    def aurora(self):
+        import uuid
+
+        name = aurora_cluster(self.rds, "aur-%s" % uuid.uuid4().hex[:8])
+        try:
+            yield name
+        finally:
+            delete_everything(self.rds, name)
+
+
+@contextlib.contextmanager
+def moto_rds():
+    with moto_like_aws() as endpoint:
+        yield MotoRds(endpoint)

@@ -92,6 +92,13 @@ def named_snapshot(stub, status="available"):
         expected_params=dict(DBSnapshotIdentifier="app-snap"))
 
 
+def an_earlier_restore_not_yet_renamed(stub):
+    listing(stub, instance("app"), instance(R, tags=restored_tags()))
+    named_snapshot(stub)
+    seen(stub, R, "available", tags=restored_tags())
+    stub.add_response("add_tags_to_resource", {})  # the old one tagged before its rename
+
+
 def rename(stub, old, new):
     stub.add_response("modify_db_instance", dict(DBInstance=instance(old, "available")), expected_params=dict(
         DBInstanceIdentifier=old, NewDBInstanceIdentifier=new, ApplyImmediately=True))
@@ -167,10 +174,7 @@ def test_replay_a_failure_between_the_renames_and_the_rerun_that_completes_it():
 def test_replay_the_rerun_after_a_failed_first_rename_does_not_restore_twice():
     """The restore happened, the first rename failed: the re-run renames both (no second restore)."""
     rds, stub = stubbed()
-    listing(stub, instance("app"), instance(R, tags=restored_tags()))
-    named_snapshot(stub)
-    seen(stub, R, "available", tags=restored_tags())
-    stub.add_response("add_tags_to_resource", {})
+    an_earlier_restore_not_yet_renamed(stub)
     rename(stub, "app", P)
     seen(stub, P, "available")
     rename(stub, R, "app")
@@ -226,10 +230,7 @@ def test_replay_incompatible_restore_fails_at_once_with_the_aws_status():
 
 def test_replay_invalid_db_instance_state_is_retried_with_backoff():
     rds, stub = stubbed()
-    listing(stub, instance("app"), instance(R, tags=restored_tags()))
-    named_snapshot(stub)
-    seen(stub, R, "available", tags=restored_tags())
-    stub.add_response("add_tags_to_resource", {})
+    an_earlier_restore_not_yet_renamed(stub)
     for _try in range(2):
         stub.add_client_error("modify_db_instance", "InvalidDBInstanceState",
                               "Instance app is not in available state (backing-up)", 400)

@@ -3,46 +3,39 @@
 
 import datetime
 import time
-import uuid
 
-import boto3
 import pytest
 
 from ansible_collections.rollback.core.plugins.modules.rds_snapshot_restore import main
-from support.rds_moto import (
-    KEY, SHOWN, aurora_cluster, delete_everything, describe, instances, module_args,
-    production_like_instance, snapshot)
-from support.rds_moto import moto_like_aws
+from support.rds_moto import SHOWN, describe, instances, module_args, moto_rds
 
 
 @pytest.fixture(scope="module")
-def endpoint():
-    with moto_like_aws() as url:
-        yield url
+def aws():
+    with moto_rds() as moto:
+        yield moto
 
 
 @pytest.fixture
-def rds(endpoint):
-    return boto3.client("rds", endpoint_url=endpoint, **KEY)
+def rds(aws):
+    return aws.rds
 
 
 @pytest.fixture
-def ec2(endpoint):
-    return boto3.client("ec2", endpoint_url=endpoint, **KEY)
+def ec2(aws):
+    return aws.ec2
 
 
 @pytest.fixture
-def source(rds, ec2):
-    name = production_like_instance(rds, ec2, "app-%s" % uuid.uuid4().hex[:8])
-    snapshot(rds, name, "s1")
-    yield name
-    delete_everything(rds, name)
+def source(aws):
+    with aws.instance(snapshot_suffix="s1") as name:
+        yield name
 
 
 @pytest.fixture
-def restore(run_module, endpoint):
+def restore(run_module, aws):
     def run(check_mode=False, **options):
-        return run_module(main, module_args(endpoint, **options), check_mode=check_mode)
+        return run_module(main, module_args(aws.endpoint, **options), check_mode=check_mode)
     return run
 
 
@@ -147,9 +140,8 @@ def test_point_in_time_with_the_same_settings_and_cutover(restore, rds, source):
     assert describe(rds, source + "-latest")["DeletionProtection"] is True
 
 
-def test_an_aurora_cluster_to_a_point_in_time(restore, rds):
-    name = aurora_cluster(rds, "aur-%s" % uuid.uuid4().hex[:8])
-    try:
+def test_an_aurora_cluster_to_a_point_in_time(restore, rds, aws):
+    with aws.aurora() as name:
         failed, result = restore(db_cluster_identifier=name, use_latest_restorable_time=True,
                                  target_db_cluster_identifier=name + "-at")
         assert not failed, result
@@ -160,8 +152,6 @@ def test_an_aurora_cluster_to_a_point_in_time(restore, rds):
                       for m in cluster["DBClusterMembers"]) == ["db.r6g.large", "db.r6g.xlarge"]
         failed, result = restore(db_cluster_identifier=name, latest=True, snapshot_type="awsbackup")
         assert failed and result["msg"].startswith("snapshot_type awsbackup applies to DB instances")
-    finally:
-        delete_everything(rds, name)
 
 
 @pytest.mark.parametrize("extra,message", [
