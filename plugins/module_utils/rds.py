@@ -109,6 +109,8 @@ class RdsRestore:
                 raise RollbackError("source %s %s not found" % (self.kind.noun, self.source_id))
             # The old one is renamed away and the restored one is taking the source's name right now.
             live = self.kind.wait_available(self.source_id, why="(the restored one, being renamed) to be available")
+            if live is None and self.module.check_mode:
+                live = self.kind.get(self.source_id)
             if live is None:
                 raise RollbackError("%s %s was renamed to %s by an earlier run and nothing has its name yet" % (
                     self.kind.noun, self.source_id, orphan[1][self.kind.id_key]))

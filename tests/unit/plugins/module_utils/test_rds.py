@@ -188,6 +188,24 @@ def test_replay_the_rerun_after_a_failed_first_rename_does_not_restore_twice():
     assert result["steps"] == ["renamed instance app to %s" % P, "renamed instance %s to app" % R]
 
 
+def test_replay_a_rerun_during_the_second_rename_waits_for_it_instead_of_failing_on_a_missing_source():
+    """Neither the source's name nor the restored one's answers while the rename takes effect: the old one, found
+    by its tag, says which rollback it is; the re-run waits for the source's name and changes nothing."""
+    rds, stub = stubbed()
+    listing(stub, instance(P, tags={TAG_REPLACED: "app@" + STAMP}))
+    seen(stub, "app", None, "renaming", "rebooting", "available", tags=restored_tags())
+    named_snapshot(stub)
+    seen(stub, "app", "available", tags=restored_tags())
+    seen(stub, P, "available")
+    rerun = RdsRestore(FakeModule(swap=True), rds)
+    rerun.stamp = "20251112110000"
+    with stub:
+        result = rerun.run()
+    stub.assert_no_pending_responses()
+    assert result["changed"] is False and result["resumed"] is True
+    assert result["previous_db_instance_identifier"] == P and result["db_instance"]["id"] == "app"
+
+
 def test_replay_paginated_describe_db_snapshots_follows_the_marker_and_takes_the_newest_before_created_before():
     rds, stub = stubbed()
     listing(stub, instance("app"))
