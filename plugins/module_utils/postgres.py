@@ -42,6 +42,9 @@ def login_of(params):
 
 
 def pg_message(error):
+    diag = getattr(error, "diag", None)
+    if diag is not None and diag.message_primary:
+        return diag.message_primary
     text = (getattr(error, "pgerror", None) or str(error) or type(error).__name__).strip()
     for line in text.splitlines():
         if line.strip():
@@ -161,8 +164,11 @@ class Server:
         finally:
             connection.close()
 
-    def can_become(self, role):
-        """Whether the login may act as ``role`` (SET ROLE, ALTER ... OWNER TO): superuser or a member."""
+    def can_become(self, role, connection=None):
+        """Whether the login may act as ``role`` (SET ROLE, ALTER ... OWNER TO): superuser or a member.
+
+        Ask on a ``connection`` to the database concerned: the database's owner is a member of
+        pg_database_owner there only."""
         if self.superuser or role == self.user:
             return True
-        return bool(self.main.value("SELECT pg_has_role(%s, 'MEMBER')", (role,)))
+        return bool((connection or self.main).value("SELECT pg_has_role(%s, 'MEMBER')", (role,)))

@@ -130,10 +130,14 @@ def prepare(server, options):
         plan["replication"] = postgres_replication.read(server, db, live["oid"])
         plan["not_carried"] += postgres_replication.check(server, plan["replication"], options["replication"], db)
     _check_roles(server, live, options, connect=not plan["reallow"])
-    server.main.trial(postgres_identity.apply_statements(
-        live, db, postgres_identity.new_grants(server.main, live["owner"])) +
-        postgres_identity.swap_statements(live, db) +
-        [sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(ident(db))])
+    try:
+        server.main.trial(postgres_identity.apply_statements(
+            live, db, postgres_identity.new_grants(server.main, live["owner"])) +
+            postgres_identity.swap_statements(live, db) +
+            [sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(ident(db))])
+    except RollbackError as error:
+        raise RollbackError("%s could not carry the identity of %s over (its statements, tried on %s in a "
+                            "transaction rolled back): %s; nothing was changed" % (server.user, db, db, error.msg))
     plan["space"] = postgres_space.check(server, live, options["dump"], options["free_space_check"],
                                          options.get("emergency_dir"))
     if not plan["space"]["checked"] and plan["space"].get("reason") and options["free_space_check"] != "skip":
@@ -162,9 +166,13 @@ def _check_roles(server, live, options, connect):
         raise RollbackError("verify as_role %s: no such role; nothing was changed" % ", ".join(missing))
     needed = set(as_roles)
     if options["no_owner"] and connect:
-        snap = server.in_database(live["name"], postgres_objects.snapshot)
-        needed |= postgres_objects.acting_roles(snap) | set([live["owner"]])
-    unable = sorted(role for role in needed if not server.can_become(role))
+        def acting(connection):
+            roles = postgres_objects.acting_roles(postgres_objects.snapshot(connection)) | set([live["owner"]])
+            return sorted(role for role in roles if not server.can_become(role, connection))
+        unable = server.in_database(live["name"], acting)
+    else:
+        unable = []
+    unable = sorted(set(unable) | set(role for role in needed if not server.can_become(role)))
     if unable:
         raise RollbackError("%s cannot act as %s (not a member), which %s needs; GRANT %s TO %s, or run as a "
                             "superuser; nothing was changed" % (
