@@ -27,6 +27,10 @@ MARGIN = 1.1
 MB = 1024.0 * 1024.0
 
 
+def _mb(size):
+    return "%.1f MB" % (size / MB)
+
+
 def size_of(path):
     if os.path.isdir(path):
         return sum(os.path.getsize(os.path.join(root, name)) for root, _dirs, files in os.walk(path) for name in files)
@@ -75,13 +79,13 @@ def check(server, identity, dump, mode, emergency_dir=None):
             existing = os.path.dirname(existing)
         if os.stat(existing).st_dev == os.stat(path).st_dev:
             needed += dump_size
-            emergency = ", + %.0f MB for the emergency dump in %s" % (dump_size / MB, emergency_dir)
+            emergency = ", + %s for the emergency dump in %s" % (_mb(dump_size), emergency_dir)
     result.update(checked=True, path=path, free=free, needed=needed)
     if free < needed:
         raise RollbackError(
-            "not enough space for the side database in tablespace %s (%s): about %.0f MB needed (the larger of the "
-            "live database %.0f MB and the dump %.0f MB, + 10%%%s), %.0f MB free; the live database would go down "
-            "with a full disk; nothing was changed" % (
-                identity["tablespace"], path, needed / MB, live_size / MB, dump_size / MB, emergency, free / MB),
+            "not enough space for the side database in tablespace %s (%s): about %s needed (the larger of the "
+            "live database %s and the dump %s, + 10%%%s), %s free; the live database would go down with a full "
+            "disk; nothing was changed" % (identity["tablespace"], path, _mb(needed), _mb(live_size), _mb(dump_size),
+                                           emergency, _mb(free)),
             space=result)
     return result

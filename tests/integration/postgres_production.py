@@ -135,20 +135,30 @@ class Cluster:
             self.sql("postgres", 'DROP DATABASE "%s" WITH (FORCE)' % name)
 
     def teardown(self):
-        for (slot,) in self.sql("postgres", "SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE %s",
-                                ("%%_%s" % self.suffix,)):
-            self.sql("postgres", "SELECT pg_drop_replication_slot(%s)", (slot,))
-        for (gid,) in self.sql("postgres", "SELECT gid FROM pg_prepared_xacts WHERE gid LIKE %s",
-                               ("%%_%s" % self.suffix,)):
-            self.sql("postgres", "ROLLBACK PREPARED %s", (gid,))
+        """Leave nothing behind, even after a failure: every step is tried, the first error raised at the end."""
+        errors = []
+
+        def step(func, *args):
+            try:
+                func(*args)
+            except Exception as error:  # noqa: BLE001 - keep cleaning, report after
+                errors.append(error)
+
+        for slot, in self.sql("postgres", "SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE %s",
+                              ("%%_%s" % self.suffix,)):
+            step(self.sql, "postgres", "SELECT pg_drop_replication_slot(%s)", (slot,))
+        for gid, database in self.sql("postgres", "SELECT gid, database FROM pg_prepared_xacts WHERE gid LIKE %s",
+                                      ("%%_%s" % self.suffix,)):
+            step(self.sql, database, "ROLLBACK PREPARED %s", (gid,))
         for prefix in ("live_%s" % self.suffix, self.source, self.bystander):
-            self.drop_databases(prefix)
-        self.sql("postgres", "DROP TABLESPACE IF EXISTS %s" % self.tablespace)
-        subprocess.run(["rm", "-rf", self.tablespace_dir], check=True)
+            step(self.drop_databases, prefix)
+        step(self.sql, "postgres", "DROP TABLESPACE IF EXISTS %s" % self.tablespace)
+        step(subprocess.run, ["rm", "-rf", self.tablespace_dir])
         for role in (self.login, self.app, self.ro, self.out):
             if self.sql("postgres", "SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)):
-                self.sql("postgres", "DROP OWNED BY %s" % role)
-                self.sql("postgres", "DROP ROLE %s" % role)
+                step(self.sql, "postgres", "DROP OWNED BY %s; DROP ROLE %s" % (role, role))
+        if errors:
+            raise errors[0]
 
     def facts(self, name, inside=True):
         """Every catalog fact of database ``name`` that is not its contents, with names instead of OIDs
