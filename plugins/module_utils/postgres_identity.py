@@ -76,8 +76,11 @@ def facts(identity):
 
 def create_statement(identity, name):
     """CREATE DATABASE ``name`` like the live one: template0, owner, encoding, locale provider, tablespace."""
-    parts = [sql.SQL("CREATE DATABASE {} WITH TEMPLATE template0 OWNER {} ENCODING {} TABLESPACE {}").format(
-        ident(name), ident(identity["owner"]), sql.Literal(identity["encoding"]), ident(identity["tablespace"]))]
+    parts = [sql.SQL("CREATE DATABASE {} WITH TEMPLATE template0 OWNER {} ENCODING {}").format(
+        ident(name), ident(identity["owner"]), sql.Literal(identity["encoding"]))]
+    if identity["tablespace"] != "pg_default":
+        # Named, even pg_default needs CREATE on it (dbcommands.c createdb); template0's own is pg_default.
+        parts.append(sql.SQL("TABLESPACE {}").format(ident(identity["tablespace"])))
     if identity["locale_provider"] != "libc" or identity["icu_locale"] is not None:
         parts.append(sql.SQL("LOCALE_PROVIDER {}").format(sql.SQL(identity["locale_provider"])))
     parts.append(sql.SQL("LC_COLLATE {} LC_CTYPE {}").format(sql.Literal(identity["collate"]),

@@ -152,6 +152,10 @@ def _check_login(server, live):
     if not server.superuser and not server.main.value("SELECT pg_has_role(%s, 'USAGE')", (live["owner"],)):
         raise RollbackError("%s does not own database %s (owner %s) and is not a superuser: it cannot rename it; "
                             "nothing was changed" % (server.user, live["name"], live["owner"]))
+    if live["tablespace"] != "pg_default" and not server.superuser and not server.main.value(
+            "SELECT has_tablespace_privilege(%s, 'CREATE')", (live["tablespace"],)):
+        raise RollbackError("%s has no CREATE privilege on tablespace %s, where the side database must be created "
+                            "like %s; nothing was changed" % (server.user, live["tablespace"], live["name"]))
     if not server.can_become(live["owner"]):
         raise RollbackError("%s cannot create the side database owned by %s (it must be a member of %s); nothing "
                             "was changed" % (server.user, live["owner"], live["owner"]))
@@ -233,9 +237,10 @@ def _label(server, side, db, source, state, why=None):
 
 
 def _clean_up(server, side, db, options, why, result):
-    if server.main.value("SELECT 1 FROM pg_database WHERE datname = %s", (side,)) is None:
-        return "no side database is left"
+    """Drop (or keep, labelled) the side database; a text saying what became of it, whatever happens here."""
     try:
+        if server.main.value("SELECT 1 FROM pg_database WHERE datname = %s", (side,)) is None:
+            return "no side database is left"
         if options["keep_failed_side"]:
             _label(server, side, db, options["source"], "failed", why[:300])
             result["side_db"] = side
@@ -243,7 +248,8 @@ def _clean_up(server, side, db, options, why, result):
                     % side)
         drop(server, side)
     except RollbackError as error:
-        return "the side database %s could not be removed (%s): drop it by hand" % (side, error.msg)
+        return ("the side database %s could not be removed (%s): a re-run drops it, or drop it by hand"
+                % (side, error.msg))
     return "the side database %s was removed" % side
 
 
