@@ -19,7 +19,7 @@ KEPT = (
     "db_instance", "previous_db_instance_identifier", "added", "updated", "removed", "saved_to", "created",
     "unchanged", "restarted", "backup_used", "path", "source", "verified", "passed", "success_rate", "latency_ms",
     "failed_checks", "decision", "reasons", "switched", "holder", "duration", "caches_invalidated",
-    "migrations_stamped",
+    "migrations_stamped", "carried_over", "not_carried", "sessions", "dropped_leftovers",
 )
 
 # Phases each level runs, in order, by the kind of host they run on (../shared/DESIGN.md, the one flow).
