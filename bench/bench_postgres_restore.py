@@ -7,16 +7,18 @@ verifies, compares privileges and swaps, keeping it. Measured:
 1. restore + swap (emergency_backup=false): the part the runbook also does; target <= 1.15;
 2. the default path (emergency_backup=true, what production runs): the emergency
    pg_dump -Fc of the live database comes first, and the runbook has nothing like it;
-3. that emergency dump's cost alone: the difference of 2 and 1, and a bare pg_dump -Fc.
+3. that emergency dump's cost alone: the difference of 2 and 1, and a bare pg_dump -Fc at its default
+   compression (the module dumps at -Z1 by default: emergency_backup_compression).
 
 The live database has the identity of a production one (grants, settings, a role
 setting, a connection limit, a comment), so carrying it over is measured too.
 Each run starts from the same live database (a template copy, untimed).
-Run with the lab up: .venv/bin/python bench/bench_postgres_restore.py [jobs]
+Run with the lab up: .venv/bin/python bench/bench_postgres_restore.py [jobs [repeat]]
 """
 
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,6 +29,7 @@ import psycopg2
 
 ROWS = 2200000
 JOBS = int(sys.argv[1]) if len(sys.argv) > 1 else 2
+REPEAT = int(sys.argv[2]) if len(sys.argv) > 2 else 3
 IDENTITY = [
     "REVOKE ALL ON DATABASE bench_live FROM PUBLIC",
     "GRANT CONNECT ON DATABASE bench_live TO bench_app",
@@ -101,10 +104,14 @@ def main():
     def bare_pg_dump():
         tool("pg_dump", "--format=custom", "--file", os.path.join(emergency_dir, "bare.dump"), "bench_live")
 
-    baseline = timed(runbook, repeat=2, setup=fresh_live)
-    swap_only = timed(module(False), repeat=2, setup=fresh_live)
-    default = timed(module(True), repeat=2, setup=fresh_live)
-    dump_alone = timed(bare_pg_dump, repeat=2, setup=fresh_live)
+    # Interleaved (runbook, module, module with the emergency dump, bare pg_dump) so that the load of a shared
+    # machine falls on all of them alike; medians of REPEAT.
+    variants = dict(baseline=runbook, swap_only=module(False), default=module(True), dump_alone=bare_pg_dump)
+    times = dict((name, []) for name in variants)
+    for _round in range(REPEAT):
+        for name, func in variants.items():
+            times[name].append(timed(func, repeat=1, setup=fresh_live))
+    baseline, swap_only, default, dump_alone = (statistics.median(times[name]) for name in variants)
     fresh_live()
     sql("DROP DATABASE bench_live")
     shutil.rmtree(emergency_dir)
@@ -114,8 +121,8 @@ def main():
                "dropdb; createdb; pg_restore (old database lost)", baseline, "<= 1.15")
     ratio_line("postgres_restore default path (emergency pg_dump -Fc first)", default,
                "dropdb; createdb; pg_restore (old database lost)", baseline)
-    print("emergency dump: %.3fs in the module (default - restore + swap); a bare pg_dump -Fc of the live "
-          "database takes %.3fs" % (default - swap_only, dump_alone), flush=True)
+    print("emergency dump: %.3fs in the module (default - restore + swap, pg_dump -Fc -Z1); a bare pg_dump -Fc "
+          "(default compression) of the live database takes %.3fs" % (default - swap_only, dump_alone), flush=True)
 
 
 if __name__ == "__main__":

@@ -75,7 +75,8 @@ def restore(module):
         return result
     result["dropped_leftovers"] = []
     if params["emergency_backup"]:
-        result["emergency_backup"] = _emergency_backup(tools, db, params["emergency_backup_dir"], stamp)
+        result["emergency_backup"] = _emergency_backup(tools, db, params["emergency_backup_dir"], stamp,
+                                                       params["emergency_backup_compression"])
     postgres_side.replace(server, plan, options,
                           lambda side: tools.restore(params["dump"], fmt, side, jobs, params["no_owner"]), result)
     for line in result["not_carried"]:
@@ -99,11 +100,11 @@ def _unchanged(server, module, plan, result):
     return result
 
 
-def _emergency_backup(tools, db, directory, stamp):
+def _emergency_backup(tools, db, directory, stamp, compression):
     if not os.path.isdir(directory):
         os.makedirs(directory, 0o700)
     path = os.path.join(directory, "%s-emergency-%s.dump" % (db, stamp))
-    tools.dump_custom(db, path)
+    tools.dump_custom(db, path, compression)
     tools.table_of_contents(path)
     os.chmod(path, 0o600)
     return path
