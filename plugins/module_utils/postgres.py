@@ -34,6 +34,9 @@ POSTGRES_LOGIN_SPEC = dict(
 )
 
 MAX_IDENTIFIER = 63
+# Our own sessions are not cut short by the database's or a role's timeouts (as pg_dump sets them to 0): client
+# options outrank ALTER DATABASE / ALTER ROLE settings. Verify checks as_role get the application's back.
+NO_TIMEOUTS = "-c statement_timeout=0 -c lock_timeout=0 -c idle_in_transaction_session_timeout=0"
 
 
 def login_of(params):
@@ -66,7 +69,7 @@ class Connection:
         try:
             self.raw = psycopg2.connect(host=params["login_host"], port=params["login_port"],
                                         user=params["login_user"], password=params["login_password"],
-                                        dbname=database, connect_timeout=10,
+                                        dbname=database, connect_timeout=10, options=NO_TIMEOUTS,
                                         application_name="rollback.core.postgres_restore")
         except psycopg2.Error as error:
             raise RollbackError("cannot connect to PostgreSQL %s:%s as %s (database %s): %s" % (

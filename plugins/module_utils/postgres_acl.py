@@ -60,6 +60,7 @@ def changes(on, current, wanted, owner, column=None):
     for key, grantable in wanted_keys.items():
         if key not in current_keys or (grantable and not current_keys[key]):
             grants.setdefault(key[0], []).append((key, grantable))
+
     def privilege(name):
         if column is None:
             return sql.SQL(name)

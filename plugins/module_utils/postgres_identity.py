@@ -108,8 +108,8 @@ def apply_statements(identity, name, current_grants):
         statements.append(sql.SQL("ALTER DATABASE {} {}").format(ident(name), set_clause(item)))
     for role in sorted(identity["role_settings"]):
         for item in identity["role_settings"][role]:
-            statements.append(sql.SQL("ALTER ROLE {} IN DATABASE {} {}").format(ident(role), ident(name),
-                                                                               set_clause(item)))
+            statements.append(sql.SQL("ALTER ROLE {} IN DATABASE {} {}").format(
+                ident(role), ident(name), set_clause(item)))
     return statements
 
 
@@ -125,10 +125,10 @@ def swap_statements(identity, name):
 
 def carried(identity):
     """One line per fact carried over, for the result and the report."""
+    icu = " icu %s" % identity["icu_locale"] if identity["icu_locale"] else ""
     lines = ["owner %s" % identity["owner"],
-             "encoding %s, locale %s %s/%s%s" % (identity["encoding"], identity["locale_provider"],
-                                                  identity["collate"], identity["ctype"],
-                                                  " icu %s" % identity["icu_locale"] if identity["icu_locale"] else ""),
+             "encoding %s, locale %s %s/%s%s" % (
+                 identity["encoding"], identity["locale_provider"], identity["collate"], identity["ctype"], icu),
              "tablespace %s" % identity["tablespace"],
              "grants %s" % (", ".join(sorted(postgres_acl.text(i) for i in identity["grants"])) or "none"),
              "connection limit %s" % identity["connection_limit"]]

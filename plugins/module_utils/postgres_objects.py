@@ -150,8 +150,8 @@ def owner_statements(live, side, database_owner, schemas):
         if entry["owner"] == wanted:
             continue
         if entry["type"] not in OWNED_TYPES:
-            skipped.append("%s %s (owned by %s, %s wanted)" % (entry["type"], entry["identity"], entry["owner"],
-                                                                wanted))
+            skipped.append("%s %s (owned by %s, %s wanted)" % (
+                entry["type"], entry["identity"], entry["owner"], wanted))
             continue
         words = ALTER_WORDS.get(entry["type"], entry["type"].upper())
         statements.append(sql.SQL("ALTER {} {} OWNER TO {}").format(sql.SQL(words), sql.SQL(entry["identity"]),
@@ -229,8 +229,8 @@ def differences(live, side):
         if before["owner"] != after["owner"]:
             lines.append("%s %s owned by %s, was %s" % (key[0], key[1], after["owner"], before["owner"]))
         if before["grants"] is not None and before["grants"] != after["grants"]:
-            lines.append("%s %s privileges %s, were %s" % (key[0], key[1], _acl_text(after["grants"]),
-                                                            _acl_text(before["grants"])))
+            lines.append("%s %s privileges %s, were %s" % (
+                key[0], key[1], _acl_text(after["grants"]), _acl_text(before["grants"])))
     for key in sorted(set(k for k in list(live["defaults"]) + list(side["defaults"]) if len(k) == 3),
                       key=lambda k: (k[0], k[1] or "", k[2])):
         if live["defaults"].get(key) != side["defaults"].get(key) and (key[1] is None or key[1] in side_schemas(side)):

@@ -69,8 +69,8 @@ def roles_to_compare(connection, database_oid, extra=()):
 def snapshot(connection, roles):
     """``{(kind, name): {role: (privileges...)}}`` for every object of the connected database."""
     result = {}
-    for kind, name, role, privileges in connection.query(_SNAPSHOT, dict(roles=list(roles), table=TABLE,
-                                                                        columns=COLUMNS)):
+    rows = connection.query(_SNAPSHOT, dict(roles=list(roles), table=TABLE, columns=COLUMNS))
+    for kind, name, role, privileges in rows:
         result.setdefault((kind, name), {})[role] = tuple(privileges or ())
     return result
 

@@ -89,8 +89,8 @@ def prepare(server, options):
     db = options["db"]
     live = postgres_identity.read(server.main, db)
     if live is None:
-        raise RollbackError("database %s does not exist on %s:%s" % (db, server.params["login_host"],
-                                                                      server.params["login_port"]))
+        raise RollbackError("database %s does not exist on %s:%s" % (
+            db, server.params["login_host"], server.params["login_port"]))
     leftovers = side_databases(server, db)
     plan = dict(live=live, leftovers=leftovers, done=None, not_carried=[], warnings=[], reallow=False,
                 replication=dict(slots=[], subscriptions=[]))
@@ -322,15 +322,16 @@ def _run_check(connection, check):
     label = "verify %s%s" % (name, " as %s" % role if role else "")
     try:
         if role:
+            # The settings a session of ``role`` starts with, least specific first (postinit.c process_settings).
             for (config,) in connection.query(
-                    "SELECT s.setconfig FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole "
-                    "WHERE r.rolname = %s AND s.setdatabase IN (0, (SELECT oid FROM pg_database "
-                    "WHERE datname = current_database())) ORDER BY s.setdatabase", (role,)):
+                    "SELECT s.setconfig FROM pg_db_role_setting s, pg_database d WHERE d.datname = current_database() "
+                    "AND ((s.setrole = 0 AND s.setdatabase = d.oid) OR (s.setrole = to_regrole(%s) "
+                    "AND s.setdatabase IN (0, d.oid))) ORDER BY s.setrole <> 0, s.setdatabase <> 0", (role,)):
                 for item in config:
                     connection.query(postgres_identity.set_clause(item))
             connection.query(sql.SQL("SET ROLE {}").format(ident(role)))
-        connection.executed.append("[%s] %s%s" % (connection.database, "SET ROLE %s; " % role if role else "",
-                                                   check["sql"]))
+        connection.executed.append("[%s] %s%s" % (
+            connection.database, "SET ROLE %s; " % role if role else "", check["sql"]))
         rows = _rows(connection, check["sql"], label)
     finally:
         if role:
@@ -391,4 +392,3 @@ def _end_sessions(server, db, side, left, result):
         postgres_activity.terminate(server, db, [s for s in victims if s in left])
         postgres_activity.terminate(server, side, [s for s in victims if s not in left])
         result["sessions"]["terminated"] += [postgres_activity.describe(s) for s in victims]
-

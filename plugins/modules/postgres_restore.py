@@ -77,7 +77,8 @@ options:
   verify:
     description:
       - SQL checks run in the restored database, with its identity already carried over, before the swap; any
-        failure aborts with nothing swapped.
+        failure aborts with nothing swapped. Without O(verify[].as_role) a check runs as O(login_user), without
+        the database's timeouts.
     type: list
     elements: dict
     default: []

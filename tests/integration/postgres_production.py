@@ -21,6 +21,26 @@ import psycopg2
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+DUMP_FORMATS = {"custom": (["-Fc"], ".dump"), "directory": (["-Fd"], ".dir"), "tar": (["-Ft"], ".tar"),
+                "plain": (["-Fp"], ".sql"), "plain_no_owner": (["-Fp", "-O", "-x"], ".noowner.sql"),
+                "plain_create": (["-Fp", "-C"], ".create.sql")}
+
+
+class Dumps(dict):
+    """The source database's dumps, made on first use: ``dumps["custom"]`` is a path."""
+
+    def __init__(self, cluster):
+        super().__init__()
+        self.cluster = cluster
+
+    def __missing__(self, fmt):
+        flags, suffix = DUMP_FORMATS[fmt]
+        path = os.path.join(self.cluster.dump_dir, self.cluster.source + suffix)
+        self.cluster.tool("pg_dump", *(flags + ["-f", path, self.cluster.source]))
+        self[fmt] = path
+        return path
+
+
 class Cluster:
     """The lab's PostgreSQL as its superuser, plus the roles, tablespace and source database of one test module."""
 
@@ -33,7 +53,7 @@ class Cluster:
         self.tablespace = "ts_%s" % s
         self.tablespace_dir = os.path.join(lab["LAB_DIR"], "rbt-%s" % self.tablespace)
         self.source, self.bystander = "src_%s" % s, "by_%s" % s
-        self.dumps = {}
+        self.dumps = Dumps(self)
         self.counter = 0
 
     def connect(self, database="postgres", user=None, password=None):
@@ -96,12 +116,7 @@ class Cluster:
             CREATE PUBLICATION cdc_{s} FOR TABLE app.orders;
             RESET ROLE;
         """.format(app=app, ro=ro, login=login, s=s))
-        for fmt, flags, suffix in (("custom", ["-Fc"], ".dump"), ("directory", ["-Fd"], ".dir"),
-                                   ("tar", ["-Ft"], ".tar"), ("plain", ["-Fp"], ".sql"),
-                                   ("plain_no_owner", ["-Fp", "-O", "-x"], ".noowner.sql"),
-                                   ("plain_create", ["-Fp", "-C"], ".create.sql")):
-            self.dumps[fmt] = os.path.join(dump_dir, self.source + suffix)
-            self.tool("pg_dump", *(flags + ["-f", self.dumps[fmt], self.source]))
+        self.dump_dir = dump_dir
         self.sql("postgres", "CREATE DATABASE %s" % self.bystander)
         self.sql("postgres", "ALTER DATABASE %s SET work_mem = '8MB'" % self.bystander)
         self.sql("postgres", "ALTER ROLE %s IN DATABASE %s SET statement_timeout = '1min'" % (app, self.bystander))

@@ -171,7 +171,7 @@ def test_sessions_get_drain_timeout_to_end_then_the_rest_are_ended(lab, cluster,
     thread = threading.Thread(target=leave_when_connections_are_refused)
     thread.start()
     try:
-        result = run_module(lab, tmp_path, dict(db=live, dump=cluster.dumps["custom"], drain_timeout=5))
+        result = run_module(lab, tmp_path, dict(db=live, dump=cluster.dumps["custom"], drain_timeout=3))
     finally:
         thread.join()
     assert not result.get("failed"), result.get("msg")
@@ -228,7 +228,7 @@ def test_a_session_that_cannot_be_ended_at_swap_time_drops_the_side_database(lab
     thread.start()
     try:
         result = run_module(lab, tmp_path, dict(db=live, dump=cluster.dumps["custom"], no_owner=True, verify=[
-            dict(name="time for the superuser to connect", sql="SELECT pg_sleep(2)")]),
+            dict(name="time for the superuser to connect", sql="SELECT pg_sleep(1)")]),
             login=(cluster.login, cluster.password))
     finally:
         thread.join()
