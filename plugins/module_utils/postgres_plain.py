@@ -121,13 +121,7 @@ class _Scanner:
                             "read or write files, or change how psql stops on errors)" % name)
 
     def _quote(self, number, line, pos):
-        end = line.find("'", pos)
-        if end < 0:
-            return len(line)
-        if line.startswith("'", end + 1):
-            return end + 2
-        self.state = "sql"
-        return end + 1
+        return self._closing("'", line, pos)
 
     def _equote(self, number, line, pos):
         while True:
@@ -144,10 +138,14 @@ class _Scanner:
             return match.end()
 
     def _dquote(self, number, line, pos):
-        end = line.find('"', pos)
+        return self._closing('"', line, pos)
+
+    def _closing(self, quote, line, pos):
+        """Past the closing ``quote`` (a doubled one is part of the text), or the end of the line."""
+        end = line.find(quote, pos)
         if end < 0:
             return len(line)
-        if line.startswith('"', end + 1):
+        if line.startswith(quote, end + 1):
             return end + 2
         self.state = "sql"
         return end + 1

@@ -17,6 +17,7 @@ import subprocess
 import uuid
 
 import psycopg2
+import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -234,6 +235,21 @@ class Cluster:
 
     def orders(self, name):
         return self.sql(name, "SELECT count(*) FROM app.orders")[0][0]
+
+
+def cluster_fixture():
+    """The module-scoped ``cluster`` fixture of a test module: ``cluster = cluster_fixture()``."""
+
+    @pytest.fixture(scope="module")
+    def cluster(lab, tmp_path_factory):
+        made = Cluster(lab)
+        try:
+            made.setup(str(tmp_path_factory.mktemp("dumps")))
+            yield made
+        finally:
+            made.teardown()
+
+    return cluster
 
 
 def run_module(lab, tmp_path, args, login=None):

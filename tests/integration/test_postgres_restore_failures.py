@@ -22,17 +22,10 @@ import time
 
 import psycopg2
 import pytest
-from postgres_production import Cluster, run_module
+from postgres_production import cluster_fixture, run_module
 
 
-@pytest.fixture(scope="module")
-def cluster(lab, tmp_path_factory):
-    cluster = Cluster(lab)
-    try:
-        cluster.setup(str(tmp_path_factory.mktemp("dumps")))
-        yield cluster
-    finally:
-        cluster.teardown()
+cluster = cluster_fixture()
 
 
 def unchanged(cluster, live, before):
