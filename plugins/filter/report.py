@@ -20,7 +20,7 @@ KEPT = (
     "unchanged", "restarted", "backup_used", "path", "source", "verified", "passed", "success_rate", "latency_ms",
     "failed_checks", "decision", "reasons", "switched", "holder", "duration", "caches_invalidated",
     "migrations_stamped", "previous_db_cluster_identifier", "old_instance", "dns", "restore_time",
-    "read_replicas_left",
+    "read_replicas_left", "carried_over", "not_carried", "sessions", "dropped_leftovers",
 )
 
 RDS_CUTOVER = ("old_instance", "dns", "read_replicas_left")
