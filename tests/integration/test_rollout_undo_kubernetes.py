@@ -42,12 +42,15 @@ def test_same_result_as_kubectl_rollout_undo(ansible_module, tmp_path):
     try:
         for simulator in (by_kubectl, by_module):
             simulator.history("rollback-demo:1.0.1", "rollback-demo:1.0.2")
+            simulator.settle()
         by_kubectl.kubectl("rollout", "undo", "deployment/demo")
+        by_kubectl.settle()
         run = ansible_module("rollout_undo", undo_args(by_module))
         assert not run.failed, run.stdout
         assert comparable(by_module) == comparable(by_kubectl)
         assert by_module.image() == "rollback-demo:1.0.1"
         by_kubectl.kubectl("rollout", "undo", "deployment/demo", "--to-revision=1")
+        by_kubectl.settle()
         run = ansible_module("rollout_undo", undo_args(by_module, to_revision=1))
         assert not run.failed, run.stdout
         assert comparable(by_module) == comparable(by_kubectl)
@@ -100,6 +103,7 @@ def test_check_mode_then_idempotent_rerun(ansible_module, sim):
 ])
 def test_bad_input_changes_nothing(ansible_module, sim, prepare, extra, message):
     sim.history("rollback-demo:1.0.1")
+    sim.settle()
     if prepare == "pause":
         sim.kubectl("rollout", "pause", "deployment/demo")
     before = comparable(sim)
