@@ -97,8 +97,10 @@ def _text(value, what, key):
 
 
 def _canonical(value, what, key):
+    # Go's encoding/json decodes []byte with base64.StdEncoding, which skips \r and \n (YAML block scalars).
+    text = _text(value, what, key).replace("\r", "").replace("\n", "")
     try:
-        return base64.b64encode(base64.b64decode(_text(value, what, key), validate=True)).decode("ascii")
+        return base64.b64encode(base64.b64decode(text, validate=True)).decode("ascii")
     except (ValueError, binascii.Error):
         raise RollbackError("%s key %s is not base64 (use stringData for plain text)" % (what, key))
 
