@@ -9,10 +9,9 @@ import threading
 import yaml
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(REPO, "lab", "kubesim"))
+sys.path.insert(0, os.path.join(REPO, "lab"))
 
-from controller import pruned  # noqa: E402
-from server import serve  # noqa: E402
+from kubesim.server import serve  # noqa: E402
 
 __all__ = ("DEPLOYMENT", "Simulator", "pruned")
 KUBECTL = os.path.join(REPO, ".venv", "bin", "kubectl")
@@ -23,6 +22,16 @@ DEPLOYMENT = {
              "template": {"metadata": {"labels": {"app": "demo"}},
                           "spec": {"containers": [{"name": "web", "image": "rollback-demo:1.0.0"}]}}},
 }
+
+
+def pruned(value):
+    """Without null and empty fields: a real API server's defaulting makes such templates equal."""
+    if isinstance(value, dict):
+        value = dict((k, pruned(v)) for k, v in value.items())
+        return dict((k, v) for k, v in value.items() if v not in (None, {}, []))
+    if isinstance(value, list):
+        return [pruned(item) for item in value]
+    return value
 
 
 class Simulator:
