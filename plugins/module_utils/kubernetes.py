@@ -2,11 +2,13 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The Kubernetes API client every Kubernetes module uses: JSON over the official ApiClient.
 
-Every request has a timeout, and transient failures (connection refused or reset, no answer,
-429, 5xx) are retried with jittered backoff until the call's deadline: ``wait_timeout`` (at
-most REQUEST_BUDGET) for a call on its own, the wait's own deadline inside a wait. Writes are
-retried only when the server certainly did not process them (no connection, 429), as client-go
-does (rest/request.go: "We are not automatically retrying write operations"). With ``dry_run``
+Every request has a timeout: ``wait_timeout`` (at most REQUEST_BUDGET) for a call on its own, the
+wait's own deadline inside a wait. Inside a wait every transient failure (connection refused or
+reset, no answer, 429, 5xx) is retried with jittered backoff until that deadline: an API server
+restarting during a rollout is not the rollout failing. Outside a wait the client retries what
+client-go retries (rest/request.go request/IsNextRetry: a GET after a connection reset, and
+429/5xx answers; "We are not automatically retrying write operations"), and a write only after
+429; a server that refuses the connection is reported at once. With ``dry_run``
 every write carries ``dryRun=All``: the API server runs authorization, validation and admission
 and stores nothing, which is what check mode sends.
 """
@@ -139,7 +141,7 @@ class Kube:
             try:
                 return self._once(method, path, query, headers, body, what, max(0.2, deadline - self._clock()))
             except KubeError as error:
-                if not error.transient or (method != "GET" and error.sent):
+                if not _retryable(error, method, self.deadline is not None):
                     raise
                 delay = max(next(delays), error.retry_after)
                 if self._clock() + delay >= deadline:
@@ -172,6 +174,17 @@ class Kube:
                             transient=response.status in TRANSIENT_STATUS, sent=response.status != 429,
                             retry_after=_retry_after(response), body=data)
         return data
+
+
+def _retryable(error, method, in_wait):
+    """Inside a wait any transient GET failure; outside, what client-go retries; a write only after a 429."""
+    if not error.transient:
+        return False
+    if error.status == 429:
+        return True  # rejected before any processing (API priority and fairness, rate limits)
+    if method != "GET":
+        return False
+    return in_wait or error.sent  # outside a wait a refused connection is reported at once
 
 
 def _retry_after(response):

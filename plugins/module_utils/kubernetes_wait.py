@@ -224,6 +224,9 @@ def _pod_note(pod):
             ended = state["terminated"]
             found.append("container %s terminated %s (code %s)" % (container.get("name"), ended.get("reason"),
                                                                     ended.get("exitCode")))
+        elif state.get("running") and container.get("ready") is False:
+            found.append("container %s running but not ready%s" % (container.get("name"), (
+                " (%d restarts)" % container["restartCount"]) if container.get("restartCount") else ""))
     scheduled = _condition(status, "PodScheduled")
     if scheduled and scheduled.get("status") == "False":
         found.append("not scheduled: %s" % (scheduled.get("message") or scheduled.get("reason")))

@@ -1,8 +1,8 @@
 """The Kube client against scripted local HTTP servers: timeouts, transient retries, writes, dry-run.
 
-What is retried follows client-go rest/request.go (IsNextRetry / checkWait): a GET after a connection
-reset or an answer of 429 or 5xx; a write only when the server cannot have processed it (the
-connection was never made, or 429).
+Outside a wait, what is retried follows client-go rest/request.go (IsNextRetry / checkWait): a GET
+after a connection reset or an answer of 429 or 5xx; a write only after 429. Inside a wait, any
+transient failure of a GET, connection refused included, until the wait's deadline.
 """
 
 import json
@@ -121,14 +121,24 @@ def test_a_hung_api_server_ends_within_the_budget():
         listener.close()
 
 
-def test_refused_connections_are_retried_even_for_writes_then_reported():
+def free_port():
     spare = socket.socket()
     spare.bind(("127.0.0.1", 0))
     port = spare.getsockname()[1]
     spare.close()  # nobody listens there
+    return port
+
+
+def test_a_refused_connection_is_reported_at_once_outside_a_wait_and_retried_inside():
+    client = kube("http://127.0.0.1:%d" % free_port(), wait_timeout=20)
+    started = time.monotonic()
     with pytest.raises(KubeError) as failed:
-        kube("http://127.0.0.1:%d" % port, wait_timeout=1).patch("deployments", "ns", "x", {"spec": {}})
-    assert "Kubernetes API unreachable" in failed.value.msg and "(retried for" in failed.value.msg
+        client.patch("deployments", "ns", "x", {"spec": {}})
+    assert time.monotonic() - started < 1 and "Kubernetes API unreachable" in failed.value.msg
+    with client.until(time.monotonic() + 1):
+        with pytest.raises(KubeError) as failed:
+            client.get("deployments", "ns", "x")
+    assert time.monotonic() - started > 0.5 and "(retried for" in failed.value.msg
 
 
 def test_inside_a_wait_calls_end_by_the_wait_deadline(scripted):
