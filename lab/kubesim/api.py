@@ -11,7 +11,7 @@ import time
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlparse
 
-from . import meta, rbac
+from . import meta, protobuf, rbac
 from .resources import GROUPS, RESOURCES, VERBS, api_version
 from .store import ApiError
 
@@ -47,7 +47,9 @@ def openapi_v3(path):
     (QueryParamVerifierV3 looks for the parameters of each kind's PATCH operation)."""
     if path == "/openapi/v3":
         gvs = ["api/v1"] + ["apis/%s/%s" % gv for gv in GROUPS]
-        return {"paths": dict((gv, {"serverRelativeURL": "/openapi/v3/%s?hash=kubesim" % gv}) for gv in gvs)}
+        # kubectl caches each document by this hash: it changes with the document.
+        return {"paths": dict((gv, {"serverRelativeURL": "/openapi/v3/%s?hash=%08X" % (gv, meta.fnv32a(
+            json.dumps(openapi_v3("/openapi/v3/" + gv), sort_keys=True).encode()))}) for gv in gvs)}
     prefix = path[len("/openapi/v3/"):]
     paths = {}
     for resource in RESOURCES.values():
@@ -63,8 +65,27 @@ def openapi_v3(path):
             "responses": {"200": {"description": "OK"}}}}
     if not paths:
         return None
+    if prefix == "api/v1":
+        # kubectl validates a v1 List client-side when no PATCH operation names it, which needs OpenAPI v2; a
+        # real server's List items are validated server-side all the same, so say so.
+        paths["/api/v1/lists/{name}"] = {"patch": dict(paths["/api/v1/namespaces/{name}"]["patch"],
+                                                       **{"x-kubernetes-group-version-kind": {
+                                                           "group": "", "version": "v1", "kind": "List"}})}
     return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.37.0"}, "paths": paths,
             "components": {"schemas": {}}}
+
+
+def _proto_string(number, text):
+    data = text.encode()
+    return bytes([number << 3 | 2, len(data)]) + data
+
+
+# An OpenAPI v2 document (gnostic openapi_v2.Document: swagger 1, info 2 {title 1, version 2}) without
+# definitions: kubectl validates a v1 List client-side with it and skips kinds it does not describe
+# (pkg/validation/validation.go validateResource), as it skips any kind a server does not publish.
+OPENAPI_V2 = _proto_string(1, "2.0") + bytes([2 << 3 | 2, 21]) + _proto_string(1, "Kubernetes") + _proto_string(
+    2, "v1.37.0")
+OPENAPI_V2_TYPE = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
 
 
 def parse_path(path):
@@ -127,11 +148,19 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
+    def _send_bytes(self, code, payload, content_type):
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
     def _body(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
+        raw = self._raw
         if not raw.strip():
             return None
+        if (self.headers.get("Content-Type") or "").startswith("application/vnd.kubernetes.protobuf"):
+            return protobuf.decode(raw)
         try:
             return json.loads(raw)
         except ValueError:
@@ -142,6 +171,8 @@ class Handler(BaseHTTPRequestHandler):
                 raise ApiError(400, "BadRequest", "the body of the request could not be decoded as JSON")
 
     def _dispatch(self, method):
+        length = int(self.headers.get("Content-Length") or 0)
+        self._raw = self.rfile.read(length) if length else b""  # read before any answer, even a refusal
         try:
             self._route(method)
         except ApiError as error:
@@ -216,6 +247,8 @@ class Handler(BaseHTTPRequestHandler):
         parsed = parse_path(path)
         user = self._authorize(method, path, parsed, query)
         if parsed is None:
+            if path == "/openapi/v2" and method == "GET":
+                return self._send_bytes(200, OPENAPI_V2, OPENAPI_V2_TYPE)
             found = self._non_resource(path) if method == "GET" else None
             if found is None:
                 raise ApiError(404, "NotFound", "the server could not find the requested resource")

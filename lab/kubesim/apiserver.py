@@ -6,7 +6,6 @@ Every write, the controllers' too, goes through here, so they all get defaulting
 strategy, validation and optimistic concurrency, as on a cluster.
 """
 
-import copy
 import random
 import time
 
@@ -16,7 +15,7 @@ from . import patch as patches
 from . import strategy
 from . import validation
 from .resources import RESOURCES, api_version, by_kind
-from .store import ApiError, Store, conflict, not_found, now, qualified
+from .store import ApiError, Store, clone, conflict, not_found, now, qualified
 
 NAMESPACES = RESOURCES[("", "v1", "namespaces")]
 PODS = RESOURCES[("", "v1", "pods")]
@@ -84,7 +83,7 @@ class ApiServer:
 
     # writes -----------------------------------------------------------------------------------------------
     def create(self, resource, namespace, obj, dry_run=False):
-        obj = copy.deepcopy(obj)
+        obj = clone(obj)
         self._check_body(resource, namespace, obj)
         metadata = obj.setdefault("metadata", {})
         if not metadata.get("name") and metadata.get("generateName"):
@@ -105,7 +104,7 @@ class ApiServer:
             return self.store.create(resource, namespace, obj, dry_run=dry_run)
 
     def update(self, resource, namespace, name, obj, subresource=None, dry_run=False):
-        obj = copy.deepcopy(obj)
+        obj = clone(obj)
         self._check_body(resource, namespace, obj)
         sent = (obj.get("metadata") or {}).get("name")
         if sent and sent != name:
@@ -195,7 +194,7 @@ class ApiServer:
             errors = validation.Errors()
             errors.invalid("spec.replicas", replicas, "must be greater than or equal to 0")
             errors.raise_for(resource._replace(kind="Scale", group="autoscaling"), name)
-        new = copy.deepcopy(current)
+        new = clone(current)
         new["metadata"]["resourceVersion"] = (scale.get("metadata") or {}).get("resourceVersion") or \
             current["metadata"]["resourceVersion"]
         new["spec"]["replicas"] = replicas
@@ -222,7 +221,7 @@ class ApiServer:
                 if resource.kind == "Pod" and grace == 0 and not current["metadata"].get("finalizers"):
                     return 200, self.store.remove(resource, namespace, name, dry_run=dry_run)
                 return 200, current
-            new = copy.deepcopy(current)
+            new = clone(current)
             finalizers = list(new["metadata"].get("finalizers") or [])
             if policy == "Foreground" and "foregroundDeletion" not in finalizers:
                 finalizers.append("foregroundDeletion")
@@ -276,7 +275,7 @@ class ApiServer:
             if current is None:
                 return None
             if current["metadata"].get("finalizers"):
-                new = copy.deepcopy(current)
+                new = clone(current)
                 new["metadata"]["deletionGracePeriodSeconds"] = 0
                 new["metadata"].setdefault("deletionTimestamp", now())
                 return self.store.update(resource, namespace, name, new)

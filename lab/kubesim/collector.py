@@ -4,14 +4,15 @@
 Background deletion: an object whose owners are all gone is deleted. Foreground: an owner with the
 foregroundDeletion finalizer waits until its dependents are gone. Orphan: the owner's dependents lose
 their owner reference, then the orphan finalizer is removed. A terminating namespace has its content
-deleted, then its kubernetes finalizer removed, and goes.
+deleted, then its kubernetes finalizer removed, and goes. Events expire after Settings.event_ttl (the API
+server's --event-ttl, one hour by default).
 """
 
-import copy
+import time
 
 from . import meta
 from .resources import RESOURCES
-from .store import ApiError
+from .store import ApiError, parse_time
 
 NAMESPACES = RESOURCES[("", "v1", "namespaces")]
 
@@ -23,7 +24,7 @@ class GarbageCollector:
 
     def _all(self):
         with self.api.store.lock:
-            return [(key[0], copy.deepcopy(obj)) for key, obj in self.api.store.objects.items()]
+            return [(key[0], obj) for key, obj in self.api.store.objects.items()]  # read only, under the lock
 
     def sync(self):
         everything = self._all()
@@ -32,7 +33,11 @@ class GarbageCollector:
         for resource, obj in everything:
             for ref in obj["metadata"].get("ownerReferences") or []:
                 dependents.setdefault(ref.get("uid"), []).append((resource, obj))
+        expired = time.time() - self.cluster.settings.event_ttl
         for resource, obj in everything:
+            if resource.kind == "Event" and parse_time(obj.get("lastTimestamp")) < expired:
+                self.api.store.remove(resource, obj["metadata"]["namespace"], obj["metadata"]["name"])
+                continue
             if not meta.terminating(obj):
                 refs = obj["metadata"].get("ownerReferences") or []
                 if refs and all(ref.get("uid") not in uids for ref in refs):

@@ -6,7 +6,6 @@ hash. RollingUpdate (maxSurge 0) deletes old pods while fewer than maxUnavailabl
 a node gets its new pod once the old one has terminated. OnDelete never deletes a pod.
 """
 
-import copy
 
 from . import history
 from . import meta
@@ -14,7 +13,7 @@ from . import ownership
 from .pods import PODS, is_available, is_ready, ready_nodes
 from .replicaset import new_pod
 from .resources import RESOURCES
-from .store import ApiError
+from .store import ApiError, clone
 
 DAEMONSETS = RESOURCES[("apps", "v1", "daemonsets")]
 REVISION_LABEL = "controller-revision-hash"
@@ -81,7 +80,7 @@ class DaemonSetController:
             by_node.setdefault(_node_of(pod), []).append(pod)
         for node in nodes:
             if not by_node.get(node):
-                template = copy.deepcopy(ds["spec"]["template"])
+                template = clone(ds["spec"]["template"])
                 pod = new_pod(ds, template, ds["metadata"]["name"] + "-", {REVISION_LABEL: digest})
                 pod["spec"]["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
                     "nodeSelectorTerms": [{"matchFields": [{"key": "metadata.name", "operator": "In",
@@ -135,7 +134,7 @@ class DaemonSetController:
         if (ds.get("status") or {}).get("collisionCount") is not None:
             status["collisionCount"] = ds["status"]["collisionCount"]
         if status != (ds.get("status") or {}):
-            updated_ds = copy.deepcopy(ds)
+            updated_ds = clone(ds)
             updated_ds["status"] = status
             self.api.update(DAEMONSETS, ds["metadata"]["namespace"], ds["metadata"]["name"], updated_ds,
                             subresource="status")

@@ -6,7 +6,6 @@ progressDeadlineSeconds without progress), copies the Deployment's annotations t
 without removing any, and prunes old ReplicaSets beyond revisionHistoryLimit once the rollout is complete.
 """
 
-import copy
 import time
 
 from . import meta
@@ -14,7 +13,7 @@ from . import ownership
 from .pods import PODS
 from .replicaset import REPLICASETS
 from .resources import RESOURCES
-from .store import ApiError, parse_time
+from .store import ApiError, clone, parse_time
 
 DEPLOYMENTS = RESOURCES[("apps", "v1", "deployments")]
 HASH_LABEL = "pod-template-hash"
@@ -47,9 +46,14 @@ def _status(rs, field):
 
 
 def _without_hash(template):
-    template = copy.deepcopy(template or {})
-    (template.get("metadata") or {}).get("labels", {}).pop(HASH_LABEL, None)
-    return _semantic(template)
+    template = _semantic(template or {})
+    labels = (template.get("metadata") or {}).get("labels") or {}
+    labels.pop(HASH_LABEL, None)
+    if not labels:
+        (template.get("metadata") or {}).pop("labels", None)
+    if not template.get("metadata"):
+        template.pop("metadata", None)
+    return template
 
 
 def _semantic(value):
@@ -71,8 +75,9 @@ def by_creation(rss):
 
 
 def find_new(d, rss):
-    return next((rs for rs in by_creation(rss) if equal_ignore_hash(rs["spec"]["template"], d["spec"]["template"])),
-                None)
+    """FindNewReplicaSet: the oldest ReplicaSet whose template equals the Deployment's (EqualIgnoreHash)."""
+    wanted = _without_hash(d["spec"]["template"])
+    return next((rs for rs in by_creation(rss) if _without_hash(rs["spec"]["template"]) == wanted), None)
 
 
 def resolve_fenceposts(d):
@@ -196,7 +201,7 @@ def calculate_status(all_rss, new_rs, d):
         "availableReplicas": available,
         "unavailableReplicas": max(0, total - available),
         "terminatingReplicas": sum(_status(rs, "terminatingReplicas") for rs in rss),
-        "conditions": copy.deepcopy((d.get("status") or {}).get("conditions") or []),
+        "conditions": clone((d.get("status") or {}).get("conditions") or []),
     }
     collisions = (d.get("status") or {}).get("collisionCount")
     if collisions is not None:
@@ -253,7 +258,7 @@ class DeploymentController:
         return self.rollout_rolling(d, rs_list)
 
     def _update_status(self, d):
-        d = copy.deepcopy(d)
+        d = clone(d)
         _omit_empty(d.setdefault("status", {}))
         return self.api.update(DEPLOYMENTS, d["metadata"]["namespace"], d["metadata"]["name"], d,
                                subresource="status")
@@ -265,7 +270,7 @@ class DeploymentController:
         if found and found.get("reason") == "ProgressDeadlineExceeded":
             return d
         paused_exists = found is not None and found.get("reason") == "DeploymentPaused"
-        status = copy.deepcopy(d.get("status") or {})
+        status = clone(d.get("status") or {})
         if d["spec"].get("paused") and not paused_exists:
             meta.set_condition(status, meta.new_condition("Progressing", "Unknown", "DeploymentPaused",
                                                           "Deployment is paused"))
@@ -274,7 +279,7 @@ class DeploymentController:
                                                           "Deployment is resumed"))
         else:
             return d
-        d = copy.deepcopy(d)
+        d = clone(d)
         d["status"] = status
         return self._update_status(d)
 
@@ -290,7 +295,7 @@ class DeploymentController:
         new_revision = str(max([revision(rs) for rs in old] + [0]) + 1)
         namespace = d["metadata"]["namespace"]
         if existing is not None:
-            rs = copy.deepcopy(existing)
+            rs = clone(existing)
             annotations_updated = set_new_rs_annotations(d, rs, new_revision, True)
             if annotations_updated or rs["spec"].get("minReadySeconds", 0) != d["spec"].get("minReadySeconds", 0):
                 rs["spec"]["minReadySeconds"] = d["spec"].get("minReadySeconds", 0)
@@ -308,10 +313,10 @@ class DeploymentController:
             return rs
         if not create:
             return None
-        template = copy.deepcopy(d["spec"]["template"])
+        template = clone(d["spec"]["template"])
         pod_hash = meta.compute_hash(_without_hash(template), (d.get("status") or {}).get("collisionCount"))
         template.setdefault("metadata", {}).setdefault("labels", {})[HASH_LABEL] = pod_hash
-        selector = copy.deepcopy(d["spec"]["selector"])
+        selector = clone(d["spec"]["selector"])
         selector.setdefault("matchLabels", {})[HASH_LABEL] = pod_hash
         new_rs = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {
             "name": "%s-%s" % (d["metadata"]["name"], pod_hash), "namespace": namespace,
@@ -431,7 +436,7 @@ class DeploymentController:
     def scale_rs(self, rs, new_size, d):
         """scaleReplicaSetAndRecordEvent / scaleReplicaSet: size and the replica annotations in one update."""
         size_changed = replicas(rs) != new_size
-        updated = copy.deepcopy(rs)
+        updated = clone(rs)
         annotations_changed = set_replicas_annotations(updated, d["spec"].get("replicas", 1),
                                                        d["spec"].get("replicas", 1) + max_surge(d))
         if not size_changed and not annotations_changed:
@@ -466,7 +471,7 @@ class DeploymentController:
     def sync_deployment_status(self, all_rss, new_rs, d):
         status = calculate_status(all_rss, new_rs, d)
         if _omit_empty(dict(status)) != (d.get("status") or {}):
-            d = copy.deepcopy(d)
+            d = clone(d)
             d["status"] = status
             self._update_status(d)
 
@@ -576,7 +581,7 @@ class DeploymentController:
         if _omit_empty(dict(status)) == (d.get("status") or {}):
             self._requeue_stuck(d, status)
             return
-        d = copy.deepcopy(d)
+        d = clone(d)
         d["status"] = status
         self._update_status(d)
         self._requeue_stuck(d, status)

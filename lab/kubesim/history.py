@@ -5,19 +5,18 @@ revision that becomes current again gets the next number (UpdateControllerRevisi
 live pod uses are pruned to revisionHistoryLimit (truncateHistory / cleanupHistory).
 """
 
-import copy
 
 from . import meta
 from . import ownership
 from .resources import RESOURCES
-from .store import ApiError
+from .store import ApiError, clone
 
 REVISIONS = RESOURCES[("apps", "v1", "controllerrevisions")]
 HASH_LABEL = "controller.kubernetes.io/hash"
 
 
 def patch_of(obj):
-    template = copy.deepcopy(obj["spec"]["template"])
+    template = clone(obj["spec"]["template"])
     template["$patch"] = "replace"
     return {"spec": {"template": template}}
 
@@ -58,7 +57,7 @@ def create(api, owner, name, labels, data, number, annotations=None):
 def renumber(api, revision, number):
     if revision.get("revision") == number:
         return revision
-    updated = copy.deepcopy(revision)
+    updated = clone(revision)
     updated["revision"] = number
     return api.update(REVISIONS, revision["metadata"]["namespace"], revision["metadata"]["name"], updated)
 

@@ -7,12 +7,11 @@ has no metrics API (like a cluster without metrics-server), so within range the 
 ScalingActive False (FailedGetResourceMetric) and no change, as upstream does then.
 """
 
-import copy
 import time
 
 from . import meta
 from .resources import RESOURCES
-from .store import ApiError, now
+from .store import ApiError, clone, now
 
 HPAS = RESOURCES[("autoscaling", "v2", "horizontalpodautoscalers")]
 TARGETS = {"Deployment": ("apps", "v1", "deployments"), "StatefulSet": ("apps", "v1", "statefulsets"),
@@ -41,7 +40,7 @@ class HpaController:
 
     def reconcile(self, hpa):
         spec, namespace = hpa["spec"], hpa["metadata"]["namespace"]
-        status = copy.deepcopy(hpa.get("status") or {})
+        status = clone(hpa.get("status") or {})
         status.setdefault("conditions", [])
         ref = spec.get("scaleTargetRef") or {}
         resource = RESOURCES.get(TARGETS.get(ref.get("kind"), ("", "", "")))
@@ -86,7 +85,7 @@ class HpaController:
     def _write(self, hpa, status):
         status["conditions"] = [dict((k, v) for k, v in c.items() if v is not None) for c in status["conditions"]]
         if status != hpa.get("status"):
-            updated = copy.deepcopy(hpa)
+            updated = clone(hpa)
             updated["status"] = status
             self.api.update(HPAS, hpa["metadata"]["namespace"], hpa["metadata"]["name"], updated,
                             subresource="status")

@@ -2,9 +2,9 @@
 orphans its selector matches and releases what it owns but no longer matches; nothing is adopted by
 or from an object being deleted."""
 
-import copy
 
 from . import meta
+from .store import clone
 
 
 def claim(api, resource, owner, candidates):
@@ -31,7 +31,7 @@ def claim(api, resource, owner, candidates):
 
 
 def _set_refs(api, resource, obj, refs):
-    updated = copy.deepcopy(obj)
+    updated = clone(obj)
     if refs:
         updated["metadata"]["ownerReferences"] = refs
     else:

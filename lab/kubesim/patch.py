@@ -9,9 +9,9 @@ and merge keys are the Go struct tags (``patchStrategy``, ``patchMergeKey``) of 
 for the fields of the kinds this simulator serves (SCHEMAS).
 """
 
-import copy
 
 import jsonpatch
+from .store import clone
 
 
 class PatchError(Exception):
@@ -96,8 +96,8 @@ def json_patch(document, operations):
 def merge_patch(target, patch):
     """RFC 7386 JSON merge patch: objects merge, null deletes, anything else (lists too) replaces."""
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = copy.deepcopy(target) if isinstance(target, dict) else {}
+        return clone(patch)
+    result = clone(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
         if value is None:
             result.pop(key, None)
@@ -118,7 +118,7 @@ def strategic_merge_patch(original, patch, kind):
     """StrategicMergeMapPatch with MergeParallelList and IgnoreUnmatchedNulls, as the API server applies it."""
     if not isinstance(patch, dict):
         raise PatchError(400, "json: cannot unmarshal array into Go value of type map[string]interface {}")
-    return _merge_map(copy.deepcopy(original), copy.deepcopy(patch), schema_for(kind))
+    return _merge_map(clone(original), clone(patch), schema_for(kind))
 
 
 def _category(value):

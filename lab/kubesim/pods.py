@@ -10,12 +10,11 @@ exits Settings.stop_delay after SIGTERM, capped by the grace period (the kubelet
 container that never ran at once; then the kubelet removes the pod.
 """
 
-import copy
 import time
 
 from . import meta
 from .resources import RESOURCES
-from .store import now, parse_time
+from .store import clone, now, parse_time
 
 PODS = RESOURCES[("", "v1", "pods")]
 NODES = RESOURCES[("", "v1", "nodes")]
@@ -114,7 +113,7 @@ class Kubelet:
                 del table[uid]
 
     def _bind(self, pod, node):
-        bound = copy.deepcopy(pod)
+        bound = clone(pod)
         bound["spec"]["nodeName"] = node
         bound["status"] = dict(bound.get("status") or {}, conditions=[
             meta.new_condition("PodScheduled", "True", None, None, with_update_time=False)])
@@ -161,7 +160,7 @@ class Kubelet:
                                             "kubelet")
 
     def _pending(self, pod, reason, message):
-        status = copy.deepcopy(pod.get("status") or {})
+        status = clone(pod.get("status") or {})
         status.update(phase="Pending", hostIP="127.0.0.1", startTime=status.get("startTime") or now())
         waiting = {"reason": reason}
         if message:
@@ -182,7 +181,7 @@ class Kubelet:
         return status
 
     def _running(self, pod, ready):
-        status = copy.deepcopy(pod.get("status") or {})
+        status = clone(pod.get("status") or {})
         started = now()
         status.update(phase="Running", podIP="10.0.0.%d" % (meta.fnv32a(pod["metadata"]["uid"].encode()) % 250 + 2),
                       hostIP="127.0.0.1")
@@ -204,7 +203,7 @@ class Kubelet:
     def _write_status(self, pod, status):
         if status == pod.get("status"):
             return False
-        updated = copy.deepcopy(pod)
+        updated = clone(pod)
         updated["status"] = status
         self.cluster.api.store.update(PODS, pod["metadata"]["namespace"], pod["metadata"]["name"], updated)
         return True

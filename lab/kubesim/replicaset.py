@@ -8,14 +8,13 @@ newer first) and writes status: replicas (active pods), fully labeled, ready, av
 minReadySeconds) and terminating replicas (DeploymentReplicaSetTerminatingReplicas, beta since 1.35).
 """
 
-import copy
 import time
 
 from . import meta
 from . import ownership
 from .pods import PODS, is_active, is_available, is_ready
 from .resources import RESOURCES
-from .store import parse_time
+from .store import clone, parse_time
 
 REPLICASETS = RESOURCES[("apps", "v1", "replicasets")]
 POD_TEMPLATE_FIELDS = ("labels", "annotations")
@@ -32,12 +31,12 @@ def _delete_rank(pod):
 
 def new_pod(owner, template, name_prefix, extra_labels=None):
     """controller.GetPodFromTemplate: the template's labels, annotations and spec, owned by the controller."""
-    metadata = dict((k, copy.deepcopy(v)) for k, v in (template.get("metadata") or {}).items()
+    metadata = dict((k, clone(v)) for k, v in (template.get("metadata") or {}).items()
                     if k in POD_TEMPLATE_FIELDS)
     metadata["labels"] = dict(metadata.get("labels") or {}, **(extra_labels or {}))
     metadata["generateName"] = name_prefix
     metadata["ownerReferences"] = [meta.controller_ref(owner)]
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": copy.deepcopy(template.get("spec"))}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": clone(template.get("spec"))}
 
 
 class ReplicaSetController:
@@ -94,7 +93,7 @@ class ReplicaSetController:
             if waiting:
                 self.cluster.requeue_at(time.monotonic() + max(0.05, min(waiting) - time.time()))
         if status != rs.get("status"):
-            updated = copy.deepcopy(rs)
+            updated = clone(rs)
             updated["status"] = status
             self.cluster.api.update(REPLICASETS, rs["metadata"]["namespace"], rs["metadata"]["name"], updated,
                                     subresource="status")

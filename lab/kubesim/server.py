@@ -6,6 +6,7 @@ Plain HTTP on loopback. README ("verified against") lists what it models from up
 """
 
 import argparse
+import base64
 import os
 import sys
 from http.server import ThreadingHTTPServer
@@ -18,6 +19,7 @@ from kubesim.api import Handler  # noqa: E402
 from kubesim.cluster import Cluster  # noqa: E402
 from kubesim.rbac import Authenticator  # noqa: E402
 from kubesim.settings import Settings  # noqa: E402
+from kubesim.tls import certificate, server_context  # noqa: E402
 
 KUBECONFIG = """\
 apiVersion: v1
@@ -25,7 +27,7 @@ kind: Config
 clusters:
 - name: kubesim
   cluster:
-    server: http://127.0.0.1:{port}
+    server: {scheme}://127.0.0.1:{port}{ca}
 contexts:
 - name: kubesim
   context:
@@ -55,13 +57,26 @@ class Server(ThreadingHTTPServer):
         super().shutdown()
 
 
+def kubeconfig_text(server, token):
+    """A kubeconfig for this server and token (HTTPS with the server's CA in RBAC mode)."""
+    if server.ca_pem:
+        return KUBECONFIG.format(scheme="https", port=server.server_address[1], token=token,
+                                 ca="\n    certificate-authority-data: " + base64.b64encode(server.ca_pem).decode())
+    return KUBECONFIG.format(scheme="http", port=server.server_address[1], token=token, ca="")
+
+
 def serve(port, kubeconfig=None, settings=None):
-    """A server with its own cluster (controllers started) on 127.0.0.1:port (0: a free port)."""
+    """A server with its own cluster (controllers started) on 127.0.0.1:port (0: a free port). In RBAC mode it
+    serves HTTPS with a self-signed certificate: kubectl sends bearer tokens only over TLS."""
     cluster = Cluster(settings).start()
     server = Server(("127.0.0.1", port), cluster)
+    server.ca_pem = None
+    if cluster.settings.rbac:
+        server.ca_pem, key = certificate()
+        server.socket = server_context(server.ca_pem, key).wrap_socket(server.socket, server_side=True)
     if kubeconfig:
         with open(kubeconfig, "w") as handle:
-            handle.write(KUBECONFIG.format(port=server.server_address[1], token=cluster.settings.admin_token))
+            handle.write(kubeconfig_text(server, cluster.settings.admin_token))
     return server
 
 

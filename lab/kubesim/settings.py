@@ -10,7 +10,8 @@ import json
 
 class Settings:
     def __init__(self, ready_delay=0.2, stop_delay=0.1, broken=("*:broken",), never_ready=("*:never-ready",),
-                 image_delays=None, nodes=2, hpa_interval=1.0, rbac=False, admin_token="kubesim-token"):
+                 image_delays=None, nodes=2, hpa_interval=1.0, rbac=False, admin_token="kubesim-token",
+                 event_ttl=3600):
         self.ready_delay = ready_delay          # pull + start + readiness probe, per container
         self.stop_delay = stop_delay            # a running container's exit after SIGTERM (capped by the grace period)
         self.broken = list(broken)              # images that cannot be pulled: ErrImagePull, then ImagePullBackOff
@@ -20,6 +21,7 @@ class Settings:
         self.hpa_interval = hpa_interval
         self.rbac = rbac
         self.admin_token = admin_token
+        self.event_ttl = event_ttl
 
     @classmethod
     def load(cls, path):

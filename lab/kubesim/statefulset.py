@@ -9,7 +9,6 @@ updateRevision once every replica is updated and ready (completeRollingUpdate). 
 a pod: a pod the user deletes comes back at the update revision.
 """
 
-import copy
 import json
 
 from . import history
@@ -18,7 +17,7 @@ from . import ownership
 from .pods import PODS, is_available, is_ready
 from .replicaset import new_pod
 from .resources import RESOURCES
-from .store import ApiError
+from .store import ApiError, clone
 
 STATEFULSETS = RESOURCES[("apps", "v1", "statefulsets")]
 REVISION_LABEL = "controller-revision-hash"
@@ -175,7 +174,7 @@ class StatefulSetController:
             if not status[field]:
                 del status[field]
         if status != (sts.get("status") or {}):
-            updated = copy.deepcopy(sts)
+            updated = clone(sts)
             updated["status"] = status
             self.api.update(STATEFULSETS, sts["metadata"]["namespace"], sts["metadata"]["name"], updated,
                             subresource="status")

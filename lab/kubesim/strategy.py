@@ -7,7 +7,7 @@ Deployment also when its annotations change, because the controller copies them 
 """
 
 import base64
-import copy
+from .store import clone
 
 WITH_STATUS = ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "HorizontalPodAutoscaler", "Pod",
                "Namespace", "Node")
@@ -51,15 +51,15 @@ def prepare_update(kind, new, old, subresource=None):
         else:
             new_meta.pop(field, None)
     if subresource == "status":
-        new["spec"] = copy.deepcopy(old.get("spec"))
+        new["spec"] = clone(old.get("spec"))
         if kind == "Deployment":
-            new_meta["labels"] = copy.deepcopy(old_meta.get("labels"))
+            new_meta["labels"] = clone(old_meta.get("labels"))
             if new_meta["labels"] is None:
                 new_meta.pop("labels")
         return new
     if kind in WITH_STATUS:
         if "status" in old:
-            new["status"] = copy.deepcopy(old["status"])
+            new["status"] = clone(old["status"])
         else:
             new.pop("status", None)
     if kind in WITH_GENERATION:
