@@ -6,11 +6,11 @@ API must end the task within wait_timeout + 5 s; transient errors inside a wait 
 
 import http.client
 import socket
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
+from support.http_servers import _Background
 from support.inprocess import run
 from support.kube import Simulator
 
@@ -69,14 +69,11 @@ class Proxy:
 
             do_GET = do_PATCH = do_POST = do_PUT = do_DELETE = _forward  # noqa: N815
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        self.background = _Background(Handler)
+        self.url = self.background.url
 
     def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self.background.stop()
 
 
 @pytest.fixture

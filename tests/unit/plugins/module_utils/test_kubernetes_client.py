@@ -7,11 +7,11 @@ transient failure of a GET, connection refused included, until the wait's deadli
 
 import json
 import socket
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
+from support.http_servers import _Background, free_port
 
 from ansible_collections.rollback.core.plugins.module_utils.kubernetes import Kube, KubeError
 
@@ -42,14 +42,11 @@ class Scripted:
 
             do_GET = do_PATCH = do_POST = do_DELETE = _answer  # noqa: N815
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.host = "http://127.0.0.1:%d" % self.server.server_address[1]
+        self.background = _Background(Handler)
+        self.host = self.background.url
 
     def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self.background.stop()
 
 
 @pytest.fixture
@@ -119,14 +116,6 @@ def test_a_hung_api_server_ends_within_the_budget():
         assert "Kubernetes API did not answer within" in failed.value.msg
     finally:
         listener.close()
-
-
-def free_port():
-    spare = socket.socket()
-    spare.bind(("127.0.0.1", 0))
-    port = spare.getsockname()[1]
-    spare.close()  # nobody listens there
-    return port
 
 
 def test_a_refused_connection_is_reported_at_once_outside_a_wait_and_retried_inside():
