@@ -215,15 +215,15 @@ def _pod_note(pod):
         state = container.get("state") or {}
         waiting = state.get("waiting") or {}
         if waiting.get("reason") not in (None, "ContainerCreating", "PodInitializing"):
-            found.append("container %s waiting %s%s" % (container.get("name"), waiting.get("reason"),
-                                                         ": " + waiting["message"] if waiting.get("message") else ""))
+            why = ": " + waiting["message"] if waiting.get("message") else ""
+            found.append("container %s waiting %s%s" % (container.get("name"), waiting.get("reason"), why))
             last = (container.get("lastState") or {}).get("terminated")
             if last:
                 found.append("last exit %s (code %s)" % (last.get("reason"), last.get("exitCode")))
         elif state.get("terminated") and state["terminated"].get("exitCode"):
             ended = state["terminated"]
-            found.append("container %s terminated %s (code %s)" % (container.get("name"), ended.get("reason"),
-                                                                    ended.get("exitCode")))
+            found.append("container %s terminated %s (code %s)" % (
+                container.get("name"), ended.get("reason"), ended.get("exitCode")))
         elif state.get("running") and container.get("ready") is False:
             found.append("container %s running but not ready%s" % (container.get("name"), (
                 " (%d restarts)" % container["restartCount"]) if container.get("restartCount") else ""))

@@ -93,13 +93,14 @@ def test_bad_backup_changes_nothing(sim, tmp_path, content, message):
 
 def helm_config_map(sim, **extra):
     owner = sim.get("deployment", "demo")
-    config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
-        "name": "helm-config", "labels": {"app.kubernetes.io/managed-by": "Helm"},
-        "annotations": {"meta.helm.sh/release-name": "api", "meta.helm.sh/release-namespace": "default"},
-        "finalizers": ["example.com/keep"],
-        "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "demo",
-                             "uid": owner["metadata"]["uid"]}]},
-        "data": {"LOG_LEVEL": "debug", "EXTRA": "x"}, "binaryData": {"logo": base64.b64encode(b"\x89PNG").decode()}}
+    metadata = {"name": "helm-config", "labels": {"app.kubernetes.io/managed-by": "Helm"},
+                "annotations": {"meta.helm.sh/release-name": "api", "meta.helm.sh/release-namespace": "default"},
+                "finalizers": ["example.com/keep"],
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "demo",
+                                     "uid": owner["metadata"]["uid"]}]}
+    config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata,
+                  "data": {"LOG_LEVEL": "debug", "EXTRA": "x"},
+                  "binaryData": {"logo": base64.b64encode(b"\x89PNG").decode()}}
     config_map.update(extra)
     sim.kubectl("create", "-f", "-", stdin=yaml.safe_dump(config_map))
     return sim.get("configmap", "helm-config")["metadata"]

@@ -18,8 +18,8 @@ def template(image, hashed=None):
 
 
 def replicaset(name, revision, image, owner=UID, annotations=None):
-    return {"metadata": {"name": name, "annotations": dict({"deployment.kubernetes.io/revision": revision},
-                                                            **(annotations or {})),
+    annotations = dict({"deployment.kubernetes.io/revision": revision}, **(annotations or {}))
+    return {"metadata": {"name": name, "annotations": annotations,
                          "ownerReferences": [{"uid": owner, "controller": True}]},
             "spec": {"template": template(image, name[-3:])}}
 
