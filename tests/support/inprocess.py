@@ -37,6 +37,7 @@ def run(name, args, check=False, diff=False, env=None):
         return exit_
 
     ansible_warnings._global_warnings.clear()  # a list or a dict, by ansible-core version
+    result = None
     with mock.patch.object(basic.AnsibleModule, "exit_json", finish(False)), \
             mock.patch.object(basic.AnsibleModule, "fail_json", finish(True)), \
             mock.patch.dict(os.environ, env or {}), \
@@ -45,7 +46,7 @@ def run(name, args, check=False, diff=False, env=None):
             main()
         except _Exit as done:
             result = done.result
-        else:
-            raise AssertionError("rollback.core.%s returned without exit_json or fail_json" % name)
+    if result is None:
+        raise AssertionError("rollback.core.%s returned without exit_json or fail_json" % name)
     result["warnings"] = list(ansible_warnings.get_warning_messages())
     return result
