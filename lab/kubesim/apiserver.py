@@ -25,7 +25,7 @@ SCALABLE = ("Deployment", "ReplicaSet", "StatefulSet")
 
 def random_suffix(length=5):
     """utilrand.String: the generateName suffix alphabet."""
-    return "".join(random.choice(meta.ALPHANUMS) for _ in range(length))
+    return "".join(random.choice(meta.ALPHANUMS) for _index in range(length))
 
 
 def status_success(resource, obj):

@@ -55,11 +55,21 @@ class Cluster:
         if self._due is None or monotonic < self._due:
             self._due = monotonic
 
+    def each(self, resource, sync):
+        """sync(obj) for every object of a kind; one that vanished or changed meanwhile (404, 409) is synced
+        again on the next pass, as a controller's work queue retries."""
+        for obj in self.api.store.list(resource)[0]:
+            try:
+                sync(obj)
+            except ApiError as error:
+                if error.code not in (404, 409):
+                    raise
+
     def run_once(self):
         """Controller passes until the store stops changing; returns the store revision reached."""
         store = self.api.store
         with store.lock:
-            for _ in range(MAX_PASSES):
+            for _pass in range(MAX_PASSES):
                 before = store.revision
                 for controller in self.controllers:
                     try:

@@ -96,7 +96,7 @@ class GarbageCollector:
         current = self.api.store.find(NAMESPACES, None, name)
         if left or current is None:
             return
-        if "kubernetes" in (current.get("spec") or {}).get("finalizers") or []:
+        if "kubernetes" in ((current.get("spec") or {}).get("finalizers") or []):
             current["spec"]["finalizers"] = [f for f in current["spec"]["finalizers"] if f != "kubernetes"]
             current = self.api.store.update(NAMESPACES, None, name, current)
         if not current["spec"].get("finalizers") and not current["metadata"].get("finalizers"):

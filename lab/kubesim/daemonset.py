@@ -13,7 +13,7 @@ from . import ownership
 from .pods import PODS, is_available, is_ready, ready_nodes
 from .replicaset import new_pod
 from .resources import RESOURCES
-from .store import ApiError, clone
+from .store import clone
 
 DAEMONSETS = RESOURCES[("apps", "v1", "daemonsets")]
 REVISION_LABEL = "controller-revision-hash"
@@ -37,12 +37,7 @@ class DaemonSetController:
         self.api = cluster.api
 
     def sync(self):
-        for ds in self.api.store.list(DAEMONSETS)[0]:
-            try:
-                self.sync_set(ds)
-            except ApiError as error:
-                if error.code not in (404, 409):
-                    raise
+        self.cluster.each(DAEMONSETS, self.sync_set)
 
     def construct_history(self, ds):
         """constructHistory: the current revision (renumbered to the newest when it comes back)."""

@@ -12,218 +12,14 @@ from . import meta
 from . import ownership
 from .pods import PODS
 from .replicaset import REPLICASETS
-from .resources import RESOURCES
 from .store import ApiError, clone, parse_time
+from .deployment_util import (
+    DEPLOYMENTS, DESIRED, HASH_LABEL, MAX, REVISION, by_creation, calculate_status, deployment_complete,
+    deployment_progressing, deployment_timed_out, equal_ignore_hash, find_new, has_progress_deadline,
+    is_rolling, max_surge, max_unavailable, new_rs_new_replicas, omit_empty, replicas, revision,
+    set_new_rs_annotations, set_replicas_annotations, rs_status, template_key)
 
-DEPLOYMENTS = RESOURCES[("apps", "v1", "deployments")]
-HASH_LABEL = "pod-template-hash"
-REVISION = "deployment.kubernetes.io/revision"
-REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
-DESIRED = "deployment.kubernetes.io/desired-replicas"
-MAX = "deployment.kubernetes.io/max-replicas"
-# deployment_util.go annotationsToSkip: never copied from the Deployment to its ReplicaSets.
-SKIP_COPY = ("kubectl.kubernetes.io/last-applied-configuration", REVISION, REVISION_HISTORY, DESIRED, MAX,
-             "deprecated.deployment.rollback.to")
-MAX_REV_HISTORY_CHARS = 2000  # sync.go maxRevHistoryLengthInChars
 COMPONENT = "deployment-controller"
-
-
-# deployment_util.go ----------------------------------------------------------------------------------------
-
-def revision(rs):
-    try:
-        return int((rs["metadata"].get("annotations") or {}).get(REVISION, "0") or 0)
-    except ValueError:
-        return 0
-
-
-def replicas(rs):
-    return rs["spec"].get("replicas", 1) if rs else 0
-
-
-def _status(rs, field):
-    return (rs.get("status") or {}).get(field, 0) if rs else 0
-
-
-def _without_hash(template):
-    template = _semantic(template or {})
-    labels = (template.get("metadata") or {}).get("labels") or {}
-    labels.pop(HASH_LABEL, None)
-    if not labels:
-        (template.get("metadata") or {}).pop("labels", None)
-    if not template.get("metadata"):
-        template.pop("metadata", None)
-    return template
-
-
-def _semantic(value):
-    """apiequality.Semantic: empty and nil maps and slices are equal."""
-    if isinstance(value, dict):
-        return dict((k, _semantic(v)) for k, v in value.items() if v not in ({}, [], None))
-    if isinstance(value, list):
-        return [_semantic(v) for v in value]
-    return value
-
-
-def equal_ignore_hash(a, b):
-    return _without_hash(a) == _without_hash(b)
-
-
-def by_creation(rss):
-    """controller.ReplicaSetsByCreationTimestamp: creation time, then name."""
-    return sorted(rss, key=lambda rs: (parse_time(rs["metadata"].get("creationTimestamp")), rs["metadata"]["name"]))
-
-
-def find_new(d, rss):
-    """FindNewReplicaSet: the oldest ReplicaSet whose template equals the Deployment's (EqualIgnoreHash)."""
-    wanted = _without_hash(d["spec"]["template"])
-    return next((rs for rs in by_creation(rss) if _without_hash(rs["spec"]["template"]) == wanted), None)
-
-
-def resolve_fenceposts(d):
-    rolling = (d["spec"].get("strategy") or {}).get("rollingUpdate") or {}
-    desired = d["spec"].get("replicas", 1)
-    surge = meta.scaled_value(rolling.get("maxSurge", 0), desired, True)
-    unavailable = meta.scaled_value(rolling.get("maxUnavailable", 0), desired, False)
-    if surge == 0 and unavailable == 0:
-        unavailable = 1
-    return surge, unavailable
-
-
-def is_rolling(d):
-    return (d["spec"].get("strategy") or {}).get("type") == "RollingUpdate"
-
-
-def max_surge(d):
-    return resolve_fenceposts(d)[0] if is_rolling(d) else 0
-
-
-def max_unavailable(d):
-    if not is_rolling(d) or d["spec"].get("replicas", 1) == 0:
-        return 0
-    return min(resolve_fenceposts(d)[1], d["spec"].get("replicas", 1))
-
-
-def has_progress_deadline(d):
-    deadline = d["spec"].get("progressDeadlineSeconds")
-    return deadline is not None and deadline != 2 ** 31 - 1
-
-
-def set_replicas_annotations(rs, desired, maximum):
-    annotations = rs["metadata"].setdefault("annotations", {})
-    changed = annotations.get(DESIRED) != str(desired) or annotations.get(MAX) != str(maximum)
-    annotations[DESIRED], annotations[MAX] = str(desired), str(maximum)
-    return changed
-
-
-def set_new_rs_annotations(d, rs, new_revision, exists):
-    """SetNewReplicaSetAnnotations: copy the Deployment's annotations (only add or overwrite), raise the
-    revision, keep the replaced revisions in revision-history when an old ReplicaSet becomes new again."""
-    annotations = rs["metadata"].setdefault("annotations", {})
-    changed = False
-    for key, value in (d["metadata"].get("annotations") or {}).items():
-        if key in SKIP_COPY or annotations.get(key) == value:
-            continue
-        annotations[key] = value
-        changed = True
-    old = annotations.get(REVISION)
-    try:
-        old_value = int(old) if old else 0
-    except ValueError:
-        return changed
-    if old_value < int(new_revision):
-        annotations[REVISION] = new_revision
-        changed = True
-        if old:
-            history = annotations.get(REVISION_HISTORY, "")
-            entries = history.split(",") if history else []
-            total = len(history) + len(old) + 1
-            while total > MAX_REV_HISTORY_CHARS and entries:
-                total -= len(entries.pop(0)) + 1
-            if total <= MAX_REV_HISTORY_CHARS:
-                annotations[REVISION_HISTORY] = ",".join(entries + [old])
-    if not exists and set_replicas_annotations(rs, d["spec"].get("replicas", 1),
-                                               d["spec"].get("replicas", 1) + max_surge(d)):
-        changed = True
-    return changed
-
-
-def new_rs_new_replicas(d, all_rss, new_rs):
-    if (d["spec"].get("strategy") or {}).get("type") == "Recreate":
-        return d["spec"].get("replicas", 1)
-    desired = d["spec"].get("replicas", 1)
-    surge = meta.scaled_value(((d["spec"].get("strategy") or {}).get("rollingUpdate") or {}).get("maxSurge", 0),
-                              desired, True)
-    current = sum(replicas(rs) for rs in all_rss if rs)
-    most = desired + surge
-    if current >= most:
-        return replicas(new_rs)
-    return replicas(new_rs) + min(most - current, desired - replicas(new_rs))
-
-
-def deployment_complete(d, status):
-    desired = d["spec"].get("replicas", 1)
-    return (status.get("updatedReplicas", 0) == desired and status.get("replicas", 0) == desired
-            and status.get("availableReplicas", 0) == desired
-            and status.get("observedGeneration", 0) >= d["metadata"].get("generation", 1))
-
-
-def deployment_progressing(d, new):
-    old = d.get("status") or {}
-    return (new.get("updatedReplicas", 0) > old.get("updatedReplicas", 0)
-            or new.get("replicas", 0) - new.get("updatedReplicas", 0) < old.get("replicas", 0) - old.get(
-                "updatedReplicas", 0)
-            or new.get("readyReplicas", 0) > old.get("readyReplicas", 0)
-            or new.get("availableReplicas", 0) > old.get("availableReplicas", 0))
-
-
-def deployment_timed_out(d, new):
-    if not has_progress_deadline(d):
-        return False
-    found = meta.condition(new, "Progressing")
-    if not found or found.get("reason") == "NewReplicaSetAvailable":
-        return False
-    if found.get("reason") == "ProgressDeadlineExceeded":
-        return True
-    return parse_time(found.get("lastUpdateTime")) + d["spec"]["progressDeadlineSeconds"] < time.time()
-
-
-def calculate_status(all_rss, new_rs, d):
-    """progress.go calculateStatus (sync.go in older trees)."""
-    rss = [rs for rs in all_rss if rs]
-    available = sum(_status(rs, "availableReplicas") for rs in rss)
-    total = sum(replicas(rs) for rs in rss)
-    status = {
-        "observedGeneration": d["metadata"].get("generation", 1),
-        "replicas": sum(_status(rs, "replicas") for rs in rss),
-        "updatedReplicas": _status(new_rs, "replicas"),
-        "readyReplicas": sum(_status(rs, "readyReplicas") for rs in rss),
-        "availableReplicas": available,
-        "unavailableReplicas": max(0, total - available),
-        "terminatingReplicas": sum(_status(rs, "terminatingReplicas") for rs in rss),
-        "conditions": clone((d.get("status") or {}).get("conditions") or []),
-    }
-    collisions = (d.get("status") or {}).get("collisionCount")
-    if collisions is not None:
-        status["collisionCount"] = collisions
-    if available >= d["spec"].get("replicas", 1) - max_unavailable(d):
-        meta.set_condition(status, meta.new_condition("Available", "True", "MinimumReplicasAvailable",
-                                                      "Deployment has minimum availability."))
-    else:
-        meta.set_condition(status, meta.new_condition("Available", "False", "MinimumReplicasUnavailable",
-                                                      "Deployment does not have minimum availability."))
-    return status
-
-
-def _omit_empty(status):
-    """The API's omitempty: zero counts and empty conditions are not serialised."""
-    for field in ("replicas", "updatedReplicas", "readyReplicas", "availableReplicas", "unavailableReplicas",
-                  "observedGeneration"):
-        if not status.get(field):
-            status.pop(field, None)
-    if not status.get("conditions"):
-        status.pop("conditions", None)
-    return status
 
 
 class DeploymentController:
@@ -232,18 +28,12 @@ class DeploymentController:
         self.api = cluster.api
 
     def sync(self):
-        deployments, _ = self.api.store.list(DEPLOYMENTS)
-        for d in deployments:
-            try:
-                self.sync_deployment(d)
-            except ApiError as error:
-                if error.code not in (404, 409):  # gone or changed meanwhile: the next pass syncs again
-                    raise
+        self.cluster.each(DEPLOYMENTS, self.sync_deployment)
 
     # deployment_controller.go syncDeployment --------------------------------------------------------------
     def sync_deployment(self, d):
         namespace = d["metadata"]["namespace"]
-        candidates = [rs for rs in self.api.store.list(REPLICASETS, namespace)[0]]
+        candidates = self.api.store.list(REPLICASETS, namespace)[0]
         rs_list = ownership.claim(self.api, REPLICASETS, d, candidates)
         if meta.terminating(d):
             new_rs, old = self.get_all(d, rs_list, False)
@@ -259,7 +49,7 @@ class DeploymentController:
 
     def _update_status(self, d):
         d = clone(d)
-        _omit_empty(d.setdefault("status", {}))
+        omit_empty(d.setdefault("status", {}))
         return self.api.update(DEPLOYMENTS, d["metadata"]["namespace"], d["metadata"]["name"], d,
                                subresource="status")
 
@@ -314,7 +104,7 @@ class DeploymentController:
         if not create:
             return None
         template = clone(d["spec"]["template"])
-        pod_hash = meta.compute_hash(_without_hash(template), (d.get("status") or {}).get("collisionCount"))
+        pod_hash = meta.compute_hash(template_key(template), (d.get("status") or {}).get("collisionCount"))
         template.setdefault("metadata", {}).setdefault("labels", {})[HASH_LABEL] = pod_hash
         selector = clone(d["spec"]["selector"])
         selector.setdefault("matchLabels", {})[HASH_LABEL] = pod_hash
@@ -382,7 +172,7 @@ class DeploymentController:
             if target is not None and replicas(target) != desired:
                 self.scale_rs(target, desired, d)
             return
-        saturated = new_rs is not None and replicas(new_rs) == desired and _status(
+        saturated = new_rs is not None and replicas(new_rs) == desired and rs_status(
             new_rs, "availableReplicas") == desired and (new_rs["metadata"].get("annotations") or {}).get(
             DESIRED) == str(desired)
         if saturated:  # deployment_util.go IsSaturated
@@ -459,8 +249,8 @@ class DeploymentController:
         alive = [rs for rs in old if rs and not meta.terminating(rs)]
         surplus = len(alive) - limit
         for rs in sorted(alive, key=lambda rs: (revision(rs), rs["metadata"]["name"]))[:max(0, surplus)]:
-            if (_status(rs, "replicas") != 0 or replicas(rs) != 0
-                    or rs["metadata"].get("generation", 1) > _status(rs, "observedGeneration")):
+            if (rs_status(rs, "replicas") != 0 or replicas(rs) != 0
+                    or rs["metadata"].get("generation", 1) > rs_status(rs, "observedGeneration")):
                 continue
             try:
                 self.api.delete(REPLICASETS, rs["metadata"]["namespace"], rs["metadata"]["name"])
@@ -470,7 +260,7 @@ class DeploymentController:
 
     def sync_deployment_status(self, all_rss, new_rs, d):
         status = calculate_status(all_rss, new_rs, d)
-        if _omit_empty(dict(status)) != (d.get("status") or {}):
+        if omit_empty(dict(status)) != (d.get("status") or {}):
             d = clone(d)
             d["status"] = status
             self._update_status(d)
@@ -500,7 +290,7 @@ class DeploymentController:
             return False
         all_count = sum(replicas(rs) for rs in all_rss)
         min_available = d["spec"].get("replicas", 1) - max_unavailable(d)
-        new_unavailable = replicas(new_rs) - _status(new_rs, "availableReplicas")
+        new_unavailable = replicas(new_rs) - rs_status(new_rs, "availableReplicas")
         max_scaled_down = all_count - min_available - new_unavailable
         if max_scaled_down <= 0:
             return False
@@ -508,12 +298,12 @@ class DeploymentController:
         for rs in by_creation(old):
             if cleaned >= max_scaled_down:
                 break
-            if replicas(rs) == 0 or replicas(rs) == _status(rs, "availableReplicas"):
+            if replicas(rs) == 0 or replicas(rs) == rs_status(rs, "availableReplicas"):
                 continue
-            count = min(max_scaled_down - cleaned, replicas(rs) - _status(rs, "availableReplicas"))
+            count = min(max_scaled_down - cleaned, replicas(rs) - rs_status(rs, "availableReplicas"))
             self.scale_rs(rs, replicas(rs) - count, d)
             cleaned += count
-        available = sum(_status(rs, "availableReplicas") for rs in old + [new_rs])
+        available = sum(rs_status(rs, "availableReplicas") for rs in old + [new_rs])
         scaled = 0
         if available > min_available:
             budget = available - min_available
@@ -537,7 +327,7 @@ class DeploymentController:
         if scaled_down:
             return self.sync_rollout_status(old + [new_rs], new_rs, d)
         old_uids = set(rs["metadata"]["uid"] for rs in old)
-        pods, _ = self.api.store.list(PODS, d["metadata"]["namespace"])
+        pods = self.api.store.list(PODS, d["metadata"]["namespace"])[0]
         if any((meta.controller_of(p) or {}).get("uid") in old_uids and (p.get("status") or {}).get("phase") not in (
                 "Succeeded", "Failed") for p in pods):
             return self.sync_rollout_status(old + [new_rs], new_rs, d)
@@ -578,7 +368,7 @@ class DeploymentController:
                     "Progressing", "False", "ProgressDeadlineExceeded",
                     'ReplicaSet "%s" has timed out progressing.' % name if name
                     else 'Deployment "%s" has timed out progressing.' % d["metadata"]["name"]))
-        if _omit_empty(dict(status)) == (d.get("status") or {}):
+        if omit_empty(dict(status)) == (d.get("status") or {}):
             self._requeue_stuck(d, status)
             return
         d = clone(d)

@@ -17,9 +17,9 @@ class Recorder:
         involved = {"kind": obj["kind"], "namespace": obj["metadata"].get("namespace", ""),
                     "name": obj["metadata"]["name"], "uid": obj["metadata"]["uid"], "apiVersion": obj["apiVersion"],
                     "resourceVersion": obj["metadata"].get("resourceVersion", "")}
-        existing, _ = self.api.store.list(EVENTS, namespace, lambda e: (
+        existing = self.api.store.list(EVENTS, namespace, lambda e: (
             e["involvedObject"].get("uid") == involved["uid"] and e.get("reason") == reason
-            and e.get("message") == message))
+            and e.get("message") == message))[0]
         stamp = now()
         if existing:
             event = existing[0]

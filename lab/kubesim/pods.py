@@ -33,9 +33,9 @@ def node_object(name):
 
 
 def ready_nodes(api):
-    nodes, _ = api.store.list(NODES)
-    return [n for n in nodes if not n["spec"].get("unschedulable") and (meta.condition(n["status"], "Ready") or {}
-                                                                         ).get("status") == "True"]
+    nodes = api.store.list(NODES)[0]
+    ready = [n for n in nodes if (meta.condition(n["status"], "Ready") or {}).get("status") == "True"]
+    return [n for n in ready if not n["spec"].get("unschedulable")]
 
 
 def is_ready(pod):
@@ -79,7 +79,7 @@ class Kubelet:
 
     def sync(self):
         api, settings = self.cluster.api, self.cluster.settings
-        pods, _ = api.store.list(PODS)
+        pods = api.store.list(PODS)[0]
         nodes = [n["metadata"]["name"] for n in ready_nodes(api)]
         load = dict((n, 0) for n in nodes)
         for pod in pods:

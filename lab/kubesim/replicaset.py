@@ -45,8 +45,8 @@ class ReplicaSetController:
 
     def sync(self):
         api = self.cluster.api
-        replicasets, _ = api.store.list(REPLICASETS)
-        pods, _ = api.store.list(PODS)
+        replicasets = api.store.list(REPLICASETS)[0]
+        pods = api.store.list(PODS)[0]
         for rs in replicasets:
             namespace = rs["metadata"]["namespace"]
             mine = ownership.claim(api, PODS, rs, [p for p in pods if p["metadata"]["namespace"] == namespace])
@@ -61,7 +61,7 @@ class ReplicaSetController:
         diff = len(active) - rs["spec"].get("replicas", 1)
         namespace = rs["metadata"]["namespace"]
         if diff < 0:
-            for _ in range(-diff):
+            for _count in range(-diff):
                 pod = api.create(PODS, namespace, new_pod(rs, rs["spec"]["template"], rs["metadata"]["name"] + "-"))
                 self.cluster.recorder.event(rs, "Normal", "SuccessfulCreate", "Created pod: %s"
                                             % pod["metadata"]["name"], "replicaset-controller")

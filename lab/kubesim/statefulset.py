@@ -17,7 +17,7 @@ from . import ownership
 from .pods import PODS, is_available, is_ready
 from .replicaset import new_pod
 from .resources import RESOURCES
-from .store import ApiError, clone
+from .store import clone
 
 STATEFULSETS = RESOURCES[("apps", "v1", "statefulsets")]
 REVISION_LABEL = "controller-revision-hash"
@@ -41,12 +41,7 @@ class StatefulSetController:
         self.api = cluster.api
 
     def sync(self):
-        for sts in self.api.store.list(STATEFULSETS)[0]:
-            try:
-                self.sync_set(sts)
-            except ApiError as error:
-                if error.code not in (404, 409):
-                    raise
+        self.cluster.each(STATEFULSETS, self.sync_set)
 
     def revisions(self, sts, revisions):
         """getStatefulSetRevisions: (current, update) revisions, creating or renumbering the update one."""

@@ -31,8 +31,8 @@ def go_value(value):
     if isinstance(value, (int, float)):
         return str(value)
     if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
-        return "map[string]string{%s}" % ", ".join("%s:%s" % (json.dumps(k), json.dumps(v))
-                                                     for k, v in sorted(value.items()))
+        pairs = ["%s:%s" % (json.dumps(k), json.dumps(v)) for k, v in sorted(value.items())]
+        return "map[string]string{%s}" % ", ".join(pairs)
     return json.dumps(value, sort_keys=True)
 
 
@@ -75,8 +75,10 @@ class Errors:
 
 def _name(errors, resource, obj):
     name = obj["metadata"].get("name", "")
-    pattern, message = (DNS1123_LABEL, LABEL_MSG) if resource.kind == "Namespace" else (DNS1123_SUBDOMAIN,
-                                                                                     SUBDOMAIN_MSG)
+    if resource.kind == "Namespace":
+        pattern, message = DNS1123_LABEL, LABEL_MSG
+    else:
+        pattern, message = DNS1123_SUBDOMAIN, SUBDOMAIN_MSG
     if not pattern.match(name) or len(name) > 253:
         errors.invalid("metadata.name", name, message)
 

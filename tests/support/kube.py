@@ -12,6 +12,7 @@ import yaml
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO, "lab"))
 
+from ansible_collections.rollback.core.plugins.module_utils.kubernetes import pruned  # noqa: E402
 from kubesim.server import kubeconfig_text, serve  # noqa: E402
 from kubesim.settings import Settings  # noqa: E402
 
@@ -24,16 +25,6 @@ DEPLOYMENT = {
              "template": {"metadata": {"labels": {"app": "demo"}},
                           "spec": {"containers": [{"name": "web", "image": "rollback-demo:1.0.0"}]}}},
 }
-
-
-def pruned(value):
-    """Without null and empty fields: a real API server's defaulting makes such templates equal."""
-    if isinstance(value, dict):
-        value = dict((k, pruned(v)) for k, v in value.items())
-        return dict((k, v) for k, v in value.items() if v not in (None, {}, []))
-    if isinstance(value, list):
-        return [pruned(item) for item in value]
-    return value
 
 
 def wait_until(check, timeout=20, step=0.05):

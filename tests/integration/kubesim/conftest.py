@@ -8,7 +8,7 @@ from support.kube import Settings, Simulator
 
 COUNTER = itertools.count()
 # Small delays keep the suite fast; "*:slow" images take long enough to watch a rollout in flight.
-FAST = dict(ready_delay=0.1, stop_delay=0.05, image_delays={"*:slow": 2.0}, hpa_interval=0.2)
+FAST = dict(ready_delay=0.1, stop_delay=0.05, image_delays={"*:slow": 5.0}, hpa_interval=0.2)
 
 
 @pytest.fixture(scope="module")

@@ -68,6 +68,10 @@ def test_server_side_dry_run_changes_nothing(sim, ns):
     assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
     assert after["spec"]["template"]["spec"]["containers"][0]["image"] == "app:1"
     assert sim.kubectl("get", "-n", ns, "configmap", "ghost", check=False).returncode != 0
+    sim.kubectl("set", "image", "-n", ns, "deployment/d", "web=app:3")
+    undo = sim.kubectl("rollout", "undo", "-n", ns, "deployment/d", "--dry-run=server")
+    assert "rolled back (server dry run)" in undo.stdout, undo.stdout
+    assert kget(sim, ns, "deployment", "d")["spec"]["template"]["spec"]["containers"][0]["image"] == "app:3"
 
 
 def test_field_selectors(sim, ns):

@@ -113,20 +113,30 @@ def test_undo_renumbers_the_old_replicaset_and_history_is_pruned(sim, ns):
 def test_scale_down_leaves_pods_terminating_for_their_grace_period(sim, ns):
     """pods: the kubelet stops a running container at most terminationGracePeriodSeconds after the delete;
     meanwhile the pod has a deletionTimestamp and the ReplicaSet counts it in terminatingReplicas
-    (replica_set_utils.go calculateStatus, DeploymentReplicaSetTerminatingReplicas)."""
-    sim.cluster.settings.stop_delay = 30
+    (replica_set_utils.go calculateStatus, DeploymentReplicaSetTerminatingReplicas). Observed in process,
+    so a slow kubectl cannot miss the window."""
+    api = sim.cluster.api
+    sim.cluster.settings.stop_delay = 60
     try:
         obj = deployment("t", replicas=2)
-        obj["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] = 2
+        obj["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] = 3
         create(sim, ns, obj)
         sim.kubectl("rollout", "status", "-n", ns, "deployment/t", "--timeout=30s")
         sim.kubectl("scale", "-n", ns, "deployment/t", "--replicas=0")
-        assert wait_until(lambda: kget(sim, ns, "rs")["items"][0]["status"].get("terminatingReplicas") == 2)
-        pods = kget(sim, ns, "pods")["items"]
-        assert len(pods) == 2 and all(p["metadata"].get("deletionTimestamp") for p in pods)
         started = time.monotonic()
-        assert wait_until(lambda: not kget(sim, ns, "pods")["items"], timeout=10)
-        assert time.monotonic() - started > 0.5, "gone only after the grace period"
+
+        def pods():
+            return [o for (res, namespace, _n), o in list(api.store.objects.items())
+                    if res.kind == "Pod" and namespace == ns]
+
+        def terminating_replicas():
+            return [(o.get("status") or {}).get("terminatingReplicas") for (res, namespace, _n), o in
+                    list(api.store.objects.items()) if res.kind == "ReplicaSet" and namespace == ns]
+        assert wait_until(lambda: terminating_replicas() == [2], timeout=10)
+        assert len(pods()) == 2 and all(p["metadata"].get("deletionTimestamp") for p in pods())
+        assert wait_until(lambda: not pods(), timeout=20)
+        assert time.monotonic() - started >= 2, "gone only after the grace period"
+        assert wait_until(lambda: terminating_replicas() == [0])
     finally:
         sim.cluster.settings.stop_delay = 0.05
 

@@ -89,14 +89,14 @@ def test_merge_patch_replaces_lists(sim, ns):
 def test_json_patch_test_operation_failure_is_422(sim, ns):
     """patch.go jsonPatcher.applyJSPatch: a patch that does not apply is 422 and changes nothing."""
     create(sim, ns, deployment("j"))
-    failed = sim.kubectl("patch", "-n", ns, "deployment/j", "--type", "json", "-p", json.dumps([
-        {"op": "test", "path": "/spec/replicas", "value": 5}, {"op": "replace", "path": "/spec/replicas",
-                                                                  "value": 7}]), check=False)
+    failing = [{"op": "test", "path": "/spec/replicas", "value": 5},
+               {"op": "replace", "path": "/spec/replicas", "value": 7}]
+    failed = sim.kubectl("patch", "-n", ns, "deployment/j", "--type", "json", "-p", json.dumps(failing), check=False)
     assert failed.returncode != 0, failed.stdout
     assert kget(sim, ns, "deployment", "j")["spec"]["replicas"] == 2
-    sim.kubectl("patch", "-n", ns, "deployment/j", "--type", "json", "-p", json.dumps([
-        {"op": "test", "path": "/spec/replicas", "value": 2}, {"op": "replace", "path": "/spec/replicas",
-                                                                  "value": 3}]))
+    passing = [{"op": "test", "path": "/spec/replicas", "value": 2},
+               {"op": "replace", "path": "/spec/replicas", "value": 3}]
+    sim.kubectl("patch", "-n", ns, "deployment/j", "--type", "json", "-p", json.dumps(passing))
     assert kget(sim, ns, "deployment", "j")["spec"]["replicas"] == 3
 
 
