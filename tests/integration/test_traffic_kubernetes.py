@@ -14,26 +14,15 @@ import time
 import pytest
 import yaml
 from support.inprocess import run
-from support.kube import DEPLOYMENT, Simulator
-
-from kubesim.server import serve
-from kubesim.settings import Settings
+from support.keda import KedaOperator, install_crd, remove_crd
+from support.kube import DEPLOYMENT, Settings, Simulator
 
 SAVED = "rollback.core/replicas-before-stop"
 
 
-class SlowSimulator(Simulator):
-    """Pods take ``stop_delay`` seconds to end after their deletion (capped by their grace period)."""
-
-    def __init__(self, tmp_path, name, **settings):
-        self.kubeconfig = str(tmp_path / ("%s.kubeconfig" % name))
-        self.server = serve(0, self.kubeconfig, settings=Settings(**settings))
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
 @pytest.fixture
 def sim(tmp_path):
-    simulator = SlowSimulator(tmp_path, "traffic", stop_delay=1.5)
+    simulator = Simulator(tmp_path, "traffic", Settings(stop_delay=1.5))  # pods take 1.5 s to end once deleted
     simulator.kubectl("create", "-f", "-", stdin=yaml.safe_dump(DEPLOYMENT))
     simulator.kubectl("scale", "deployment/demo", "--replicas=3")
     wait_for(lambda: available(simulator) == 3, "3 available replicas")
@@ -191,3 +180,42 @@ def test_a_stop_that_something_scales_back_fails_and_says_so(sim):
         actor.join()
     assert stopped["failed"], stopped
     assert "deployment default/demo was scaled back to 2 replica(s) while stopping" in stopped["msg"], stopped["msg"]
+
+
+@pytest.fixture
+def keda(sim):
+    """The ScaledObject CRD and a stand-in KEDA operator (tests/support/keda.py, modelled on kedacore/keda)."""
+    install_crd()
+    operator = KedaOperator(sim).start()
+    scaled_object = {"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject", "metadata": {"name": "demo"},
+                     "spec": {"scaleTargetRef": {"name": "demo"}, "minReplicaCount": 0, "maxReplicaCount": 10,
+                              "triggers": [{"type": "prometheus", "metadata": {"query": "sum(rate(http_requests[1m]))",
+                                                                               "threshold": "10"}}]}}
+    operator._api("POST", "/apis/keda.sh/v1alpha1/namespaces/default/scaledobjects", scaled_object)
+    wait_for(lambda: operator._api("GET", "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers/"
+                                          "keda-hpa-demo") is not None, "KEDA's HPA")
+    yield operator
+    operator.stop()
+    remove_crd()
+
+
+def test_keda_is_paused_while_stopped_and_resumed_after(sim, keda):
+    """Without the pause, KEDA's active trigger scales a target at 0 straight back (scale from zero)."""
+    sim.kubectl("scale", "deployment/demo", "--replicas=0")
+    wait_for(lambda: replicas(sim) == 1, "KEDA scaling the service back from zero")
+    sim.kubectl("scale", "deployment/demo", "--replicas=3")
+    stopped = run("traffic", kube(sim, "stopped"))
+    assert not stopped["failed"] and stopped["autoscalers"] == ["KEDA ScaledObject demo"], stopped
+    annotations = keda._api("GET", "/apis/keda.sh/v1alpha1/namespaces/default/scaledobjects/demo")["metadata"][
+        "annotations"]
+    assert annotations == {"autoscaling.keda.sh/paused-replicas": "0",
+                           "rollback.core/paused-by-traffic": "default/Deployment/demo"}
+    time.sleep(1)  # five passes of the operator
+    assert replicas(sim) == 0 and pods(sim) == [], "paused: nothing scaled it back"
+    resumed = run("traffic", kube(sim, "started"))
+    assert not resumed["failed"] and resumed["replicas_after"] == 3, resumed
+    scaled_object = keda._api("GET", "/apis/keda.sh/v1alpha1/namespaces/default/scaledobjects/demo")
+    assert not (scaled_object["metadata"].get("annotations") or {}), "unpaused"
+    wait_for(lambda: keda._api("GET", "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers/"
+                                      "keda-hpa-demo") is not None, "KEDA's HPA back")
+    assert replicas(sim) == 3
