@@ -8,13 +8,14 @@ Run: .venv/bin/python bench/bench_kubesim_rollout.py
 """
 
 import os
-import subprocess
+import pathlib
+import shutil
 import sys
 import tempfile
 
-from common import REPO, ratio_line, timed
+from common import COLLECTIONS, REPO, ratio_line, timed
 
-sys.path[:0] = [os.path.join(REPO, "lab"), os.path.join(REPO, "tests")]
+sys.path[:0] = [COLLECTIONS, os.path.join(REPO, "lab"), os.path.join(REPO, "tests")]
 
 import yaml  # noqa: E402
 from support.kube import DEPLOYMENT, Settings, Simulator  # noqa: E402
@@ -24,7 +25,7 @@ FLOOR = 2 * 0.2  # two waves of surged pods, each Ready after the readiness dela
 
 def main():
     directory = tempfile.mkdtemp()
-    sim = Simulator(__import__("pathlib").Path(directory), "bench", Settings(ready_delay=0.2))
+    sim = Simulator(pathlib.Path(directory), "bench", Settings(ready_delay=0.2))
     images = iter("rollback-demo:1.0.%d" % n for n in range(1, 100))
     try:
         sim.kubectl("create", "-f", "-", stdin=yaml.safe_dump(DEPLOYMENT))
@@ -45,7 +46,7 @@ def main():
                    "the algorithm's floor (2 waves x 0.2 s)", FLOOR, target="about 1 s, ratio <= 2.5")
     finally:
         sim.stop()
-        subprocess.run(["rm", "-rf", directory], check=False)
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 if __name__ == "__main__":
