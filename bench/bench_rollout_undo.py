@@ -4,6 +4,8 @@ compose: switch the demo service back from 1.0.1 to 1.0.0
   baseline: DEMO_TAG=1.0.0 docker compose up -d (and with --wait, when the module waits)
 server: switch current back from v1.0.1 to v1.0.0 and restart the unit
   baseline: ln -s + mv -T (atomic) + systemctl restart
+kubernetes: undo the lab Deployment default/demo from 1.0.1 to 1.0.0 and wait until rolled out (lab/kubesim)
+  baseline: kubectl rollout undo + kubectl rollout status
 Each run starts from the bad release (untimed). Run with the lab up:
   .venv/bin/python bench/bench_rollout_undo.py
 """
@@ -60,6 +62,27 @@ def main():
     results.append(("server, wait active", timed(module_server, setup=bad_server),
                     "ln -s + mv -T + systemctl restart", timed(lambda: point("v1.0.0"), setup=bad_server)))
     point("v1.0.0")
+
+    kubectl = [os.path.join(os.path.dirname(lab["LAB_DIR"]), ".venv", "bin", "kubectl"), "--kubeconfig",
+               lab["LAB_KUBECONFIG"]]
+
+    def kube(*args):
+        subprocess.run(kubectl + list(args), check=True, capture_output=True)
+
+    def bad_kubernetes():
+        kube("set", "image", "deployment/demo", "web=rollback-demo:1.0.1")
+        kube("rollout", "status", "deployment/demo", "--timeout=120s")
+
+    def module_kubernetes():
+        run_module("rollout_undo", dict(platform="kubernetes", name="demo", kubeconfig=lab["LAB_KUBECONFIG"],
+                                        wait_sleep=0.2))
+
+    def kubectl_undo():
+        kube("rollout", "undo", "deployment/demo")
+        kube("rollout", "status", "deployment/demo", "--timeout=120s")
+
+    results.append(("kubernetes, wait rolled out", timed(module_kubernetes, setup=bad_kubernetes),
+                    "kubectl rollout undo + rollout status", timed(kubectl_undo, setup=bad_kubernetes)))
     for label, ours, baseline_label, baseline in results:
         ratio_line("rollout_undo (%s)" % label, ours, baseline_label, baseline, "<= 1.3")
 

@@ -23,12 +23,21 @@ description:
     O(repo_dir), the work tree is checked out at the tag O(to_version) (default: the tag before the current
     one). O(before_start) runs in the target release first; then O(units) are restarted and waited for.
     Releases are never deleted.'
-  - 'O(platform=kubernetes): what C(kubectl rollout undo) does to a Deployment, through the official client: the
-    ReplicaSets the Deployment controls (by ownerReferences, not only by labels), the highest revision below
-    the current one or exactly O(to_revision) (an absent revision fails, listing the available ones), the
-    revision''s template without C(pod-template-hash), and one JSON patch of the template and annotations. A
-    paused Deployment is refused. Then it waits until the rollout has really finished (observed generation,
-    updated and available replicas, no old replicas left) and fails with the stuck state on timeout.'
+  - 'O(platform=kubernetes): what C(kubectl rollout undo) does, through the official client. A Deployment: the
+    ReplicaSets it controls (by ownerReferences, not only by labels); the revision to return to is the second highest
+    ReplicaSet revision, as kubectl derives it (never the Deployment''s own revision annotation, which may be stale),
+    or exactly O(to_revision) (an absent revision fails, listing the available ones); the revision''s template
+    without C(pod-template-hash) and one JSON patch of the template and annotations. A paused Deployment is refused.
+    A StatefulSet or DaemonSet: its ControllerRevisions, whose data is the patch kubectl sends; with
+    C(updateStrategy: OnDelete) the undo is refused before any change unless O(wait=false) (its pods change only when
+    deleted).'
+  - 'O(platform=kubernetes), waiting: exactly as C(kubectl rollout status). It fails as soon as the controller
+    reports C(ProgressDeadlineExceeded) for the current generation, and on failure or timeout the message gives the
+    newest pods'' waiting or terminated reasons (for example C(ImagePullBackOff)) and their recent Warning events.
+    The wait survives transient API errors.'
+  - 'O(platform=kubernetes): an object managed by Argo CD or Flux that would revert the undo is refused unless
+    O(force) (see O(force)). In check mode the patch is sent as a server-side dry run, so RBAC, validation and
+    admission are tried without changing anything.'
   - Already at the target release, nothing changes (C(changed=false)).
 version_added: 0.1.0
 author:
@@ -36,6 +45,7 @@ author:
 extends_documentation_fragment:
   - rollback.core.wait
   - rollback.core.kube_auth
+  - rollback.core.kube_gitops
 options:
   platform:
     description:
@@ -107,7 +117,8 @@ options:
     type: str
 attributes:
   check_mode:
-    description: Reads the running image or release and reports the target; changes nothing.
+    description: Reads the running image or release and reports the target; changes nothing. On Kubernetes the
+      patch is sent as a server-side dry run.
     support: full
   diff_mode:
     description: Shows the image per service or the release before and after.
@@ -164,6 +175,16 @@ revision:
   description: The Kubernetes revision rolled back to.
   returned: when platform is kubernetes
   type: int
+from_revision:
+  description: The Kubernetes revision that ran before (the revision of the ReplicaSet or ControllerRevision whose
+    template is the current one).
+  returned: when platform is kubernetes
+  type: int
+api_server:
+  description: The Kubernetes API server used and where its configuration came from (option, K8S_AUTH_*, KUBECONFIG,
+    in-cluster).
+  returned: when platform is kubernetes
+  type: str
 services:
   description: Compose services considered.
   returned: when platform is compose
@@ -179,8 +200,9 @@ duration:
   type: float
 """
 
-from ansible_collections.rollback.core.plugins.module_utils import compose, kubernetes, server
+from ansible_collections.rollback.core.plugins.module_utils import compose, kubernetes, kubernetes_undo, server
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackModule
+from ansible_collections.rollback.core.plugins.module_utils.kubernetes_gitops import GITOPS_SPEC
 from ansible_collections.rollback.core.plugins.module_utils.wait import WAIT_SPEC, Waiter
 
 
@@ -188,7 +210,7 @@ def undo(module):
     platform = module.params["platform"]
     if platform == "kubernetes":
         module.require_library("kubernetes", kubernetes.KUBERNETES_IMPORT_ERROR)
-        result = kubernetes.undo(module, Waiter(module))
+        result = kubernetes_undo.undo(module, Waiter(module))
     elif platform == "compose":
         module.require_library("docker", compose.DOCKER_IMPORT_ERROR)
         result = compose.undo(module, Waiter(module).enabled)
@@ -205,8 +227,8 @@ def main():
             name=dict(type="str", required=True),
             to_version=dict(type="str"),
         ),
-        shared_specs=(kubernetes.KUBE_AUTH_SPEC, kubernetes.KUBE_TARGET_SPEC, compose.COMPOSE_SPEC, server.SERVER_SPEC,
-                      WAIT_SPEC),
+        shared_specs=(kubernetes.KUBE_AUTH_SPEC, kubernetes.KUBE_TARGET_SPEC, GITOPS_SPEC, compose.COMPOSE_SPEC,
+                      server.SERVER_SPEC, WAIT_SPEC),
         mutually_exclusive=[("releases_dir", "repo_dir")],
         supports_check_mode=True,
     )

@@ -116,9 +116,11 @@ def test_wait_fails_with_the_stuck_reason(ansible_module, sim):
     sim.history("rollback-demo:never-ready", "rollback-demo:1.0.1")
     run = ansible_module("rollout_undo", undo_args(sim, wait_timeout=1))
     assert run.failed
-    # maxSurge 1, maxUnavailable 0: one never-ready pod is surged, the two old ones stay.
-    assert run.result["msg"].startswith("timed out after 1s waiting for the rollout of deployment default/demo: "
-                                        "1 of 2 updated replicas"), run.result["msg"]
+    # maxSurge 1, maxUnavailable 0: one never-ready pod is surged, the two old ones stay. kubectl's words, then why.
+    assert run.result["msg"].startswith(
+        'timed out after 1s waiting for the rollout of deployment default/demo: Waiting for deployment "demo" rollout '
+        'to finish: 1 out of 2 new replicas have been updated...; pod demo-'), run.result["msg"]
+    assert ": container web running but not ready" in run.result["msg"]
 
 
 def workload(kind, name):
