@@ -84,8 +84,12 @@ class ComposeProject:
         try:
             sdk, self.errors = _sdk()
             self.docker = self._connect(sdk)
-        finally:
-            outputs = [self._finish(process, "docker compose config") for process in pending]
+        except BaseException:
+            for process in pending:
+                process.kill()
+                process.communicate()
+            raise
+        outputs = [self._finish(process, "docker compose config") for process in pending]
         self.config = self._json(outputs[0])
         self.raw = self._json(outputs[1]) if raw else None
         self.name = self.config["name"]

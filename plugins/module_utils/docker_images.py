@@ -51,8 +51,10 @@ class ImageSource:
         """``"local"``, ``"pulled"``, or in check mode ``"in registry"``; else one RollbackError line."""
         if self.local(reference) is not None:
             return "local"
+        # Asked first even when pulling: a pull from a registry the engine treats as insecure falls back to plain
+        # HTTP after a refusal and reports that fallback's error ("connection reset by peer") instead.
+        self._ask(reference, self.project.docker.api.inspect_distribution, reference, auth_config=self.auth)
         if check_mode:
-            self._ask(reference, self.project.docker.api.inspect_distribution, reference, auth_config=self.auth)
             return "in registry"
         repository, tag = split_image(reference)
         self._ask(reference, self.project.docker.images.pull, repository, tag=tag, auth_config=self.auth)
@@ -61,11 +63,13 @@ class ImageSource:
         return "pulled"
 
     def _ask(self, reference, func, *args, **kwargs):
-        errors = self.project.errors
-        try:
-            return self.project.engine("pulling " + reference, func, *args, **kwargs)
-        except (errors.APIError, errors.NotFound) as error:
-            raise self._error(reference, error.explanation or str(error))
+        def call():
+            try:
+                return func(*args, **kwargs)
+            except self.project.errors.APIError as error:  # the registry's answer, relayed by the engine
+                raise self._error(reference, error.explanation or str(error))
+
+        return self.project.engine("pulling " + reference, call)
 
     def _error(self, reference, explanation):
         registry = self.registry(reference)
