@@ -75,8 +75,8 @@ class ComposeProject:
         self.env_files = [self.path(f) for f in params.get("env_files") or []]
         for path in self.files + self.env_files:
             if not os.path.exists(path):
-                raise RollbackError("%s %s does not exist" % ("compose file" if path in self.files else "env file",
-                                                               path))
+                kind = "compose file" if path in self.files else "env file"
+                raise RollbackError("%s %s does not exist" % (kind, path))
         self.compose = self._compose_command()
         pending = [self._start(self.base() + ["config", "--format", "json"])]
         if raw:

@@ -92,10 +92,10 @@ options:
     type: path
   files:
     description:
-      - Compose files, relative to O(project_src), as C(-f) gives them (runbook 004's C(-f docker-compose.app.yml):
-        the services of the other files are not part of the project then, and are not touched). Default, what
-        compose loads there (C(COMPOSE_FILE) from the environment or the env file, else C(compose.yaml) and
-        its override).
+      - Compose files, relative to O(project_src), as C(-f) gives them. With runbook 004's
+        C(-f docker-compose.app.yml), the services of the other files are not part of the project, and are not
+        touched. Default, what compose loads there (C(COMPOSE_FILE) from the environment or the env file, else
+        C(compose.yaml) and its override).
     type: list
     elements: path
   env_files:
@@ -149,7 +149,7 @@ options:
 attributes:
   check_mode:
     description: Reads the running image or release and reports the target; changes nothing (compose, nothing is
-      pulled: the registry is asked whether it has the image).
+      pulled, the registry is asked whether it has the image).
     support: full
   diff_mode:
     description: Shows the image per service (compose, running and configured) or the release before and after,

@@ -219,8 +219,8 @@ def test_a_missing_tag_fails_with_one_line_and_changes_nothing(ansible_module, l
 
 # Two files, dependency order ---------------------------------------------------------------------------------------
 
-def test_two_file_project_rolls_back_only_the_app_files_services_in_dependency_order(ansible_module, lab, lab_env,
-                                                                                        tmp_path):
+def test_two_file_project_rolls_back_only_the_app_files_services_in_dependency_order(
+        ansible_module, lab, lab_env, tmp_path):
     """Runbook 004: infrastructure in docker-compose.yml, the application in docker-compose.app.yml (used with -f);
     the gateway starts once the api is healthy (depends_on: condition: service_healthy)."""
     project = Project(tmp_path, lab, lab_env, "twofile")
