@@ -89,8 +89,8 @@ class GitCommit:
         rc, top, _err = project.module.run_command([self.git, "-C", project.src, "rev-parse", "--show-toplevel"])
         if rc != 0:
             return
-        rc, commit, _err = project.module.run_command(
-            [self.git, "-C", project.src, "rev-parse", "--verify", "--quiet", version + "^{commit}"])
+        rc, commit, _err = project.module.run_command([self.git, "-C", project.src, "rev-parse", "--verify", "--quiet",
+                                                       "--end-of-options", version + "^{commit}"])
         if rc == 0:
             self.top, self.commit, self.version = top.strip(), commit.strip(), version
 

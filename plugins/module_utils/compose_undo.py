@@ -18,6 +18,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
+
 from ansible_collections.rollback.core.plugins.module_utils import compose_persist
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
 from ansible_collections.rollback.core.plugins.module_utils.compose import ComposeProject, split_image
@@ -28,6 +30,8 @@ from ansible_collections.rollback.core.plugins.module_utils.compose_history impo
     newest_created_before,
 )
 from ansible_collections.rollback.core.plugins.module_utils.docker_images import ImageSource
+
+TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
 COMPOSE_UNDO_SPEC = dict(
     history_file=dict(type="path"),
@@ -42,19 +46,22 @@ def undo(module, wait):
     running = dict((service, _running_image(project, service)) for service in services)
     configured = dict((service, _configured_image(project, service)) for service in services)
     commit = compose_persist.GitCommit(project, params["to_version"]) if params["to_version"] else None
-    targets, reasons = {}, {}
-    if not commit:
+    before = dict((s, dict(running=running[s], configured=configured[s])) for s in services)
+    if commit:
+        plan = compose_persist.plan(project, services, {}, commit)
+        targets = plan.targets
+        reasons = dict((s, "the compose files at %s (%s)" % (commit.version, commit.commit[:12])) for s in services)
+    else:
+        _check_tag(params["to_version"])
+        targets, reasons = {}, {}
         for service in services:
             targets[service], reasons[service] = _target(project, history, service, running[service],
                                                          params["to_version"], module.warn)
-    plan = compose_persist.plan(project, services, targets, commit)
-    for service in services:
-        reasons.setdefault(service, "the compose files at %s" % params["to_version"])
+        # Only the services that change are written: a variable they share with the others would move those too.
+        plan = compose_persist.plan(project, [s for s in services if before[s] != _after(targets[s])], targets, None)
     for warning in plan.warnings:
         module.warn(warning)
-    targets = plan.targets
-    before = dict((s, dict(running=running[s], configured=configured[s])) for s in services)
-    after = dict((s, dict(running=targets[s], configured=targets[s])) for s in services)
+    after = dict((s, _after(targets[s])) for s in services)
     changing = sorted(s for s in services if before[s] != after[s])
     result = module.changed_result(
         before, after, project=project.name, services=services, layouts=plan.layouts, previous_from=reasons,
@@ -88,6 +95,17 @@ def undo(module, wait):
     except RollbackError as error:
         module.warn("the rollback is done, but not recorded: %s" % error.msg)
     return result
+
+
+def _after(image):
+    return dict(running=image, configured=image)
+
+
+def _check_tag(version):
+    """An image tag as the Docker reference grammar allows it (distribution/reference: [\\w][\\w.-]{0,127})."""
+    if version is not None and not TAG.match(version):
+        raise RollbackError("to_version %r is neither a commit of a git work tree holding the project nor a valid "
+                            "image tag" % version)
 
 
 def _running_image(project, service):
