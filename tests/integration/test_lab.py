@@ -110,6 +110,31 @@ def test_compose_service_switched_between_two_image_tags(lab, lab_env):
     assert running_image(client, lab) == [demo_image("1.0.0")]
 
 
+def test_registry_holds_the_demo_releases_behind_htpasswd(lab):
+    """The distribution registry answers the Registry API v2 over TLS, only to its htpasswd user."""
+    import base64
+    import ssl
+
+    context = ssl.create_default_context(cafile=lab["LAB_REGISTRY_CERT"])
+
+    def get(path, password):
+        request = urllib.request.Request(lab["LAB_REGISTRY_URL"] + path)
+        if password is not None:
+            token = base64.b64encode(("%s:%s" % (lab["LAB_REGISTRY_USER"], password)).encode()).decode()
+            request.add_header("Authorization", "Basic " + token)
+        try:
+            with urllib.request.urlopen(request, timeout=5, context=context) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, error.headers.get("WWW-Authenticate")
+
+    assert get("/v2/", None) == (401, 'Basic realm="rollback-lab-registry"')
+    assert get("/v2/", "wrong")[0] == 401
+    name = lab["LAB_DEMO_IMAGE"].split("/", 1)[1]
+    status, body = get("/v2/%s/tags/list" % name, lab["LAB_REGISTRY_PASSWORD"])
+    assert status == 200 and {"1.0.0", "1.0.1", "1.0.2"} <= set(body["tags"])
+
+
 def systemctl(lab, *args):
     return subprocess.run([lab["LAB_SYSTEMCTL"]] + list(args), capture_output=True, text=True, check=False)
 
