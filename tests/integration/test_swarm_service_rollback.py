@@ -49,7 +49,8 @@ def demo_service(client):
     finally:
         service.remove()
         deadline = time.monotonic() + 30
-        while client.containers.list(all=True, filters={"label": "com.docker.swarm.service.name=" + name}):
+        # The low-level list: containers.list() inspects each one, and swarm removes them meanwhile (404).
+        while client.api.containers(all=True, filters={"label": "com.docker.swarm.service.name=" + name}):
             assert time.monotonic() < deadline, "the containers of %s were not removed" % name
             time.sleep(0.5)
 
