@@ -99,6 +99,11 @@ class DeployHistory:
                 return entry["image"], "deployed before %s (%s at %s)" % (current, entry["event"], entry["at"])
         return None, "the deploy history of %s holds no release before %s" % (service, current)
 
+    def image_id(self, service, image):
+        """The image ID recorded the last time ``image`` ran for the service, if any."""
+        ids = [entry.get("image_id") for entry in self.of(service) if entry["image"] == image and entry.get("image_id")]
+        return ids[-1] if ids else None
+
     def append(self, entries):
         """Append events as one write; the history file is created when missing (mode 0644)."""
         if not entries:

@@ -27,6 +27,7 @@ import shutil
 import tempfile
 import time
 
+from ansible_collections.rollback.core.plugins.module_utils import compose_git
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError, one_line
 from ansible_collections.rollback.core.plugins.module_utils.compose import DEFAULT_FILES, DEFAULT_OVERRIDES
 from ansible_collections.rollback.core.plugins.module_utils.compose_envfile import (
@@ -75,38 +76,6 @@ class Plan:
         return [change.path for change in self.changes]
 
 
-# Git -----------------------------------------------------------------------------------------------------------
-
-class GitCommit:
-    """``to_version`` as a commit of the work tree holding the project, or None when it is not one."""
-
-    def __init__(self, project, version):
-        self.project = project
-        self.git = project.module.get_bin_path("git")
-        self.top = self.commit = None
-        if not self.git:
-            return
-        rc, top, _err = project.module.run_command([self.git, "-C", project.src, "rev-parse", "--show-toplevel"])
-        if rc != 0:
-            return
-        rc, commit, _err = project.module.run_command([self.git, "-C", project.src, "rev-parse", "--verify", "--quiet",
-                                                       "--end-of-options", version + "^{commit}"])
-        if rc == 0:
-            self.top, self.commit, self.version = top.strip(), commit.strip(), version
-
-    def __bool__(self):
-        return bool(self.commit)
-
-    def show(self, path):
-        """The file at the commit, or None when the commit has no such file."""
-        relative = os.path.relpath(os.path.realpath(path), os.path.realpath(self.top))
-        if relative.startswith(".."):
-            return None
-        rc, out, _err = self.project.module.run_command([self.git, "-C", self.top, "show",
-                                                         "%s:%s" % (self.commit, relative)])
-        return out if rc == 0 else None
-
-
 # The plan ------------------------------------------------------------------------------------------------------
 
 def effective_files(project, env):
@@ -143,10 +112,10 @@ def plan(project, services, targets, commit):
     pins = dict(pins_before)
     texts = dict(env.texts)
     if commit:
-        result.targets = _git_targets(project, services, commit, files, pins, result)
         for service in services:
             result.layouts[service] = "git"
             pins.pop(service, None)
+        result.targets = _git_targets(project, services, commit, files, pins, result)
     else:
         result.targets = dict(targets)
         claimed = {}
@@ -217,58 +186,19 @@ def _include(project, env, files, files_from, pin_path, texts, result):
 
 def _git_targets(project, services, commit, files, pins, result):
     """The images the compose files name at the commit; their new text goes into the plan."""
-    contents, checkout = {}, []
+    contents = dict((path, text) for path, text in ((path, commit.show(path)) for path in files)
+                    if text is not None and text != _text_or_none(path))
     for path in files:
-        old = commit.show(path)
-        if old is None:
-            continue
-        current = _text_or_none(path)
-        if old != current:
-            contents[path] = old
-            checkout.append(path)
-            result.changes.append(FileChange(path, current, old))
-    for service in services:
-        pins.pop(service, None)
+        if path in contents:
+            result.changes.append(FileChange(path, _text_or_none(path), contents[path]))
+    checkout = sorted(contents)
     pin_path = project.path(PIN_FILE)
     if pin_path in files and pins != _read_pins(pin_path):
         contents[pin_path] = _pins_text(pins)
-    model = _model_with(project, files, contents) if contents else project.config
-    old_services, now_services = model.get("services") or {}, project.config.get("services") or {}
-    missing = [service for service in services if service not in old_services]
-    if missing:
-        raise RollbackError("service(s) %s not in the compose files at %s: nothing was changed"
-                            % (", ".join(missing), commit.version))
-    touched = sorted(other for other in set(now_services) | set(old_services)
-                     if other not in services and now_services.get(other) != old_services.get(other))
-    if touched:
-        raise RollbackError("checking out %s at %s would also change service(s) %s, which are not rolled back: "
-                            "add them to services (nothing was changed)"
-                            % (", ".join(os.path.relpath(p, project.src) for p in checkout), commit.version,
-                               ", ".join(touched)))
+    targets = compose_git.targets_at(project, services, commit, files, contents, checkout)
     if checkout:
         result.checkout = (commit, checkout)
-    return dict((service, old_services[service].get("image")) for service in services)
-
-
-def _model_with(project, files, contents):
-    """``docker compose config`` of the project with some files replaced, from copies beside the originals
-    (relative paths, includes and env files resolve as they would after the change)."""
-    copies, replaced = [], []
-    try:
-        for path in files:
-            if path in contents:
-                handle, copy = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".rollback-plan-",
-                                                suffix=os.path.splitext(path)[1])
-                with os.fdopen(handle, "w") as stream:
-                    stream.write(contents[path])
-                copies.append(copy)
-                replaced.append(copy)
-            else:
-                replaced.append(path)
-        return project.config_of(replaced)
-    finally:
-        for copy in copies:
-            os.remove(copy)
+    return targets
 
 
 # Pins ----------------------------------------------------------------------------------------------------------
@@ -315,12 +245,7 @@ def apply(module, plan):
             saved.append(copy)
     if plan.checkout:
         commit, paths = plan.checkout
-        rc, _out, err = module.run_command([commit.git, "-C", commit.top, "checkout", commit.commit, "--"]
-                                           + [os.path.relpath(os.path.realpath(p), os.path.realpath(commit.top))
-                                              for p in paths])
-        if rc != 0:
-            raise RollbackError("git checkout %s of the compose files failed (previous files saved as %s): %s"
-                                % (commit.version, ", ".join(saved), one_line(err)), saved_to=saved)
+        commit.checkout(paths, saved)
     checked_out = plan.checkout[1] if plan.checkout else []
     for change in plan.changes:
         if change.path not in checked_out:

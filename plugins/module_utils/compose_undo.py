@@ -23,6 +23,7 @@ import re
 from ansible_collections.rollback.core.plugins.module_utils import compose_persist
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
 from ansible_collections.rollback.core.plugins.module_utils.compose import ComposeProject, split_image
+from ansible_collections.rollback.core.plugins.module_utils.compose_git import GitCommit
 from ansible_collections.rollback.core.plugins.module_utils.compose_history import (
     HISTORY_NAME,
     DeployHistory,
@@ -45,7 +46,7 @@ def undo(module, wait):
     history = DeployHistory(params["history_file"] or project.path(HISTORY_NAME), project.name, module.warn)
     running = dict((service, _running_image(project, service)) for service in services)
     configured = dict((service, _configured_image(project, service)) for service in services)
-    commit = compose_persist.GitCommit(project, params["to_version"]) if params["to_version"] else None
+    commit = GitCommit(project, params["to_version"]) if params["to_version"] else None
     before = dict((s, dict(running=running[s], configured=configured[s])) for s in services)
     if commit:
         plan = compose_persist.plan(project, services, {}, commit)
@@ -73,9 +74,11 @@ def undo(module, wait):
     for service in changing:
         if running[service] != targets[service]:
             result["images"][targets[service]] = images.ensure(targets[service], module.check_mode)
+            _moved_tag(history, images, service, targets[service], module.warn)
     if not changing or module.check_mode:
         return result
-    history.append([event(project.name, s, running[s], "deploy", "rollout_undo (seen running)", at=_started(project, s))
+    history.append([event(project.name, s, running[s], "deploy", "rollout_undo (seen running)", at=_started(project, s),
+                          image_id=_image_id(project, s))
                     for s in changing if not history.of(s) or history.of(s)[-1]["image"] != running[s]])
     result["saved_to"] = compose_persist.apply(module, plan)
     try:
@@ -90,8 +93,8 @@ def undo(module, wait):
             raise RollbackError("after docker compose up, service %s runs %s instead of %s"
                                 % (service, ", ".join(now) or "nothing", targets[service]), changed=True)
     try:
-        history.append([event(project.name, s, targets[s], "rollback", "rollout_undo", **{"from": running[s]})
-                        for s in changing if running[s] != targets[s]])
+        history.append([event(project.name, s, targets[s], "rollback", "rollout_undo", image_id=_image_id(project, s),
+                              **{"from": running[s]}) for s in changing if running[s] != targets[s]])
     except RollbackError as error:
         module.warn("the rollback is done, but not recorded: %s" % error.msg)
     return result
@@ -122,6 +125,19 @@ def _configured_image(project, service):
         raise RollbackError("service %s of project %s has no image (built by compose): rollout_undo rolls back "
                             "images only" % (service, project.name))
     return image
+
+
+def _image_id(project, service):
+    """The image ID the service's containers were created from (what really runs, whatever its tag says now)."""
+    ids = sorted(set(c.attrs.get("Image") for c in project.containers(service, stopped=True)))
+    return ids[0] if len(ids) == 1 else None
+
+
+def _moved_tag(history, images, service, target, warn):
+    recorded, local = history.image_id(service, target), images.local(target)
+    if recorded and local is not None and local.id != recorded:
+        warn("%s: the tag %s names image %s now, not %s, which ran before: the tag was moved since"
+             % (service, target, local.id[:19], recorded[:19]))
 
 
 def _started(project, service):

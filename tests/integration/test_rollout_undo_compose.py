@@ -107,7 +107,9 @@ def test_rollback_survives_the_next_up(ansible_module, lab, lab_env, tmp_path, l
         project.compose("up", "-d", "--wait")
         assert project.images() == {"web": image(lab, "1.0.0")} and health(PORT) == (200, "1.0.0")
 
-        assert [e["event"] for e in project.history()][-1] == "rollback"
+        last = project.history()[-1]
+        assert (last["event"], last["from"], last["image_id"]) == (
+            "rollback", image(lab, "1.0.1"), project.containers("web")[0].attrs["Image"])
         if layout == "env":
             again = undo(ansible_module, project, **extra)
             assert not again.failed and again.result["changed"] is False, again.stdout

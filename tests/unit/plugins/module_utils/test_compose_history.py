@@ -56,3 +56,8 @@ def test_append_adds_whole_lines_after_a_line_without_newline(tmp_path):
     lines = path.read_text().splitlines()
     assert [json.loads(line)["image"] for line in lines] == [A, B]
     assert json.loads(lines[1])["from"] == C and found.previous("web", B)[0] == B
+
+
+def test_image_id_is_the_last_one_recorded_for_that_image(tmp_path):
+    found = history(tmp_path, deploy(A, image_id="sha256:1"), deploy(B), deploy(A, image_id="sha256:2"), deploy(B))[0]
+    assert (found.image_id("web", A), found.image_id("web", B), found.image_id("worker", A)) == ("sha256:2", None, None)
