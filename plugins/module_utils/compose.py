@@ -198,3 +198,10 @@ class ComposeProject:
         if wait:
             argv += ["--wait", "--wait-timeout", str(timeout)]
         self.run(argv + sorted(services), "docker compose up", files)
+
+
+def undo(module, wait):
+    """``rollout_undo platform=compose``: compose_undo.py (imported here, as it imports this file)."""
+    from ansible_collections.rollback.core.plugins.module_utils.compose_undo import undo as compose_undo
+
+    return compose_undo(module, wait)

@@ -30,12 +30,13 @@ from ansible_collections.rollback.core.plugins.module_utils.compose_history impo
     event,
     newest_created_before,
 )
-from ansible_collections.rollback.core.plugins.module_utils.docker_images import ImageSource
+from ansible_collections.rollback.core.plugins.module_utils.docker_images import REGISTRY_AUTH_SPEC, ImageSource
 
 TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
 COMPOSE_UNDO_SPEC = dict(
     history_file=dict(type="path"),
+    **REGISTRY_AUTH_SPEC
 )
 
 

@@ -148,8 +148,7 @@ options:
     type: str
 attributes:
   check_mode:
-    description: Reads the running image or release and reports the target; changes nothing (compose, nothing is
-      pulled, the registry is asked whether it has the image).
+    description: Reads the running image or release and reports the target; changes nothing.
     support: full
   diff_mode:
     description: Shows the image per service (compose, running and configured) or the release before and after,
@@ -260,10 +259,10 @@ duration:
   type: float
 """
 
-from ansible_collections.rollback.core.plugins.module_utils import compose, compose_undo, kubernetes, server
+from ansible_collections.rollback.core.plugins.module_utils import compose, kubernetes, server
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackModule
-from ansible_collections.rollback.core.plugins.module_utils.docker_images import REGISTRY_AUTH_SPEC
 from ansible_collections.rollback.core.plugins.module_utils.wait import WAIT_SPEC, Waiter
+from ansible_collections.rollback.core.plugins.module_utils.compose_undo import COMPOSE_UNDO_SPEC
 
 
 def undo(module):
@@ -273,7 +272,7 @@ def undo(module):
         result = kubernetes.undo(module, Waiter(module))
     elif platform == "compose":
         module.require_library("docker", compose.DOCKER_IMPORT_ERROR)
-        result = compose_undo.undo(module, Waiter(module).enabled)
+        result = compose.undo(module, Waiter(module).enabled)
     else:
         result = server.undo(module, Waiter(module))
     result.update(service=module.params["name"], platform=platform)
@@ -286,9 +285,10 @@ def main():
             platform=dict(type="str", required=True, choices=["kubernetes", "compose", "server"]),
             name=dict(type="str", required=True),
             to_version=dict(type="str"),
+            **COMPOSE_UNDO_SPEC
         ),
-        shared_specs=(kubernetes.KUBE_AUTH_SPEC, kubernetes.KUBE_TARGET_SPEC, compose.COMPOSE_SPEC,
-                      compose_undo.COMPOSE_UNDO_SPEC, REGISTRY_AUTH_SPEC, server.SERVER_SPEC, WAIT_SPEC),
+        shared_specs=(kubernetes.KUBE_AUTH_SPEC, kubernetes.KUBE_TARGET_SPEC, compose.COMPOSE_SPEC, server.SERVER_SPEC,
+                      WAIT_SPEC),
         mutually_exclusive=[("releases_dir", "repo_dir")],
         supports_check_mode=True,
     )
