@@ -109,8 +109,8 @@ class ComposeProject:
 
     def _connect(self, sdk):
         try:
+            # Asks the engine for its API version already (docker-py's version="auto"): no ping needed.
             client = sdk.from_env()
-            client.ping()
         except self.errors.DockerException as error:
             raise RollbackError("cannot reach the Docker engine (DOCKER_HOST=%s): %s" % (docker_host(), error))
         return client

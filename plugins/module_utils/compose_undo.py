@@ -45,7 +45,8 @@ def undo(module, wait):
     project = ComposeProject(module, raw=True)
     services = project.select(params["services"])
     history = DeployHistory(params["history_file"] or project.path(HISTORY_NAME), project.name, module.warn)
-    running = dict((service, _running_image(project, service)) for service in services)
+    containers = dict((service, project.containers(service, stopped=True)) for service in services)
+    running = dict((service, _running_image(project, service, containers[service])) for service in services)
     configured = dict((service, _configured_image(project, service)) for service in services)
     commit = GitCommit(project, params["to_version"]) if params["to_version"] else None
     before = dict((s, dict(running=running[s], configured=configured[s])) for s in services)
@@ -78,8 +79,8 @@ def undo(module, wait):
             _moved_tag(history, images, service, targets[service], module.warn)
     if not changing or module.check_mode:
         return result
-    history.append([event(project.name, s, running[s], "deploy", "rollout_undo (seen running)", at=_started(project, s),
-                          image_id=_image_id(project, s))
+    history.append([event(project.name, s, running[s], "deploy", "rollout_undo (seen running)",
+                          at=_started(containers[s]), image_id=_image_id(containers[s]))
                     for s in changing if not history.of(s) or history.of(s)[-1]["image"] != running[s]])
     result["saved_to"] = compose_persist.apply(module, plan)
     try:
@@ -89,13 +90,15 @@ def undo(module, wait):
             error.msg, ", ".join(plan.changed_files()) or "unchanged", ", ".join(result["saved_to"]) or "none"),
             changed=True, changed_files=plan.changed_files(), saved_to=result["saved_to"])
     for service in changing:
-        now = project.running_images(service)
+        containers[service] = project.containers(service)
+        now = sorted(set(container.attrs["Config"]["Image"] for container in containers[service]))
         if now != [targets[service]]:
             raise RollbackError("after docker compose up, service %s runs %s instead of %s"
                                 % (service, ", ".join(now) or "nothing", targets[service]), changed=True)
     try:
-        history.append([event(project.name, s, targets[s], "rollback", "rollout_undo", image_id=_image_id(project, s),
-                              **{"from": running[s]}) for s in changing if running[s] != targets[s]])
+        history.append([event(project.name, s, targets[s], "rollback", "rollout_undo",
+                              image_id=_image_id(containers[s]), **{"from": running[s]})
+                        for s in changing if running[s] != targets[s]])
     except RollbackError as error:
         module.warn("the rollback is done, but not recorded: %s" % error.msg)
     return result
@@ -112,8 +115,8 @@ def _check_tag(version):
                             "image tag" % version)
 
 
-def _running_image(project, service):
-    images = project.running_images(service, stopped=True)
+def _running_image(project, service, containers):
+    images = sorted(set(container.attrs["Config"]["Image"] for container in containers))
     if len(images) != 1:
         raise RollbackError("service %s of project %s runs %s: expected exactly one image"
                             % (service, project.name, ", ".join(images) or "no container"))
@@ -128,9 +131,9 @@ def _configured_image(project, service):
     return image
 
 
-def _image_id(project, service):
+def _image_id(containers):
     """The image ID the service's containers were created from (what really runs, whatever its tag says now)."""
-    ids = sorted(set(c.attrs.get("Image") for c in project.containers(service, stopped=True)))
+    ids = sorted(set(c.attrs.get("Image") for c in containers))
     return ids[0] if len(ids) == 1 else None
 
 
@@ -141,9 +144,9 @@ def _moved_tag(history, images, service, target, warn):
              % (service, target, local.id[:19], recorded[:19]))
 
 
-def _started(project, service):
+def _started(containers):
     """When the running release started: its container's creation time."""
-    created = [c.attrs.get("Created", "") for c in project.containers(service, stopped=True)]
+    created = [c.attrs.get("Created", "") for c in containers]
     return min(created)[:19] + "Z" if created and all(created) else None
 
 

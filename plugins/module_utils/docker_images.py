@@ -37,15 +37,19 @@ class ImageSource:
         self.auth = dict(username=username, password=password) if username else None
         from docker import auth  # the SDK is loaded by the project already
         self._resolve = auth.resolve_repository_name
+        self._local = {}
 
     def registry(self, reference):
         return self._resolve(split_image(reference)[0])[0] or "docker.io"
 
     def local(self, reference):
-        try:
-            return self.project.engine("reading image " + reference, self.project.docker.images.get, reference)
-        except self.project.errors.ImageNotFound:
-            return None
+        if reference not in self._local:
+            try:
+                self._local[reference] = self.project.engine("reading image " + reference,
+                                                             self.project.docker.images.get, reference)
+            except self.project.errors.ImageNotFound:
+                return None
+        return self._local[reference]
 
     def ensure(self, reference, check_mode):
         """``"local"``, ``"pulled"``, or in check mode ``"in registry"``; else one RollbackError line."""
