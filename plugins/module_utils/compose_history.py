@@ -56,6 +56,8 @@ class DeployHistory:
                 warn("deploy history %s line %d ignored: %s" % (path, number, problem))
                 continue
             entry = json.loads(line)
+            entry.setdefault("event", "deploy")
+            entry.setdefault("at", "an unrecorded time")
             if entry.get("project") in (None, project):
                 self.events.append(entry)
 
@@ -67,10 +69,10 @@ class DeployHistory:
             return "not JSON"
         if not isinstance(entry, dict):
             return "not a JSON object"
-        missing = [key for key in ("service", "image", "event", "at") if not isinstance(entry.get(key), str)]
+        missing = [key for key in ("service", "image") if not isinstance(entry.get(key), str) or not entry[key]]
         if missing:
             return "no %s" % ", ".join(missing)
-        if entry["event"] not in EVENTS:
+        if entry.setdefault("event", "deploy") not in EVENTS:
             return "event %r is not one of %s" % (entry["event"], ", ".join(EVENTS))
         return None
 

@@ -44,8 +44,12 @@ def test_events_of_other_projects_and_bad_lines_are_skipped_with_a_warning(tmp_p
                               dict(deploy(C), event="promote"), deploy(B, project="demo"))
     assert found.previous("web", B)[0] == A
     assert [w.split(" line ")[1] for w in warnings] == [
-        "2 ignored: not JSON", "4 ignored: no image, event, at",
-        "5 ignored: event 'promote' is not one of deploy, rollback"]
+        "2 ignored: not JSON", "4 ignored: no image", "5 ignored: event 'promote' is not one of deploy, rollback"]
+
+
+def test_a_minimal_pipeline_line_is_a_deploy(tmp_path):
+    found = history(tmp_path, {"service": "web", "image": A}, {"service": "web", "image": B})[0]
+    assert found.previous("web", B)[0] == A
 
 
 def test_append_adds_whole_lines_after_a_line_without_newline(tmp_path):
