@@ -51,30 +51,11 @@ class DeployHistory:
         for number, line in enumerate(lines, 1):
             if not line.strip():
                 continue
-            problem = self._problem(line)
+            entry, problem = _parse(line)
             if problem:
                 warn("deploy history %s line %d ignored: %s" % (path, number, problem))
-                continue
-            entry = json.loads(line)
-            entry.setdefault("event", "deploy")
-            entry.setdefault("at", "an unrecorded time")
-            if entry.get("project") in (None, project):
+            elif entry.get("project") in (None, project):
                 self.events.append(entry)
-
-    @staticmethod
-    def _problem(line):
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            return "not JSON"
-        if not isinstance(entry, dict):
-            return "not a JSON object"
-        missing = [key for key in ("service", "image") if not isinstance(entry.get(key), str) or not entry[key]]
-        if missing:
-            return "no %s" % ", ".join(missing)
-        if entry.setdefault("event", "deploy") not in EVENTS:
-            return "event %r is not one of %s" % (entry["event"], ", ".join(EVENTS))
-        return None
 
     def of(self, service):
         return [entry for entry in self.events if entry["service"] == service]
@@ -123,6 +104,24 @@ class DeployHistory:
         except OSError as error:
             raise RollbackError("cannot append to the deploy history %s: %s" % (self.path, error.strerror or error))
         self.events.extend(entries)
+
+
+def _parse(line):
+    """``(event, None)`` or ``(None, why the line is skipped)``; ``event`` defaults to deploy."""
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return None, "not JSON"
+    if not isinstance(entry, dict):
+        return None, "not a JSON object"
+    missing = [key for key in ("service", "image") if not isinstance(entry.get(key), str) or not entry[key]]
+    if missing:
+        return None, "no %s" % ", ".join(missing)
+    entry.setdefault("event", "deploy")
+    entry.setdefault("at", "an unrecorded time")
+    if entry["event"] not in EVENTS:
+        return None, "event %r is not one of %s" % (entry["event"], ", ".join(EVENTS))
+    return entry, None
 
 
 def _ends_with_newline(descriptor):
