@@ -65,7 +65,7 @@ class Plan:
         self.layouts = {}
         self.targets = {}
         self.changes = []
-        self.checkout = None  # (git binary, work tree, commit, [paths]) for the git layout
+        self.checkout = None  # (GitCommit, [paths]) for the git layout
         self.up_files = None  # an explicit -f list for our own `up`, when the project has one
         self.warnings = []
 
