@@ -76,7 +76,8 @@ def test_with_explicit_files_the_pin_is_ours_to_pass_and_a_warning_says_so(proje
 
 def test_a_later_rollback_updates_the_pins_it_wrote(project_dir):
     (project_dir / ".env").write_text("COMPOSE_FILE=%s:%s\n" % (project_dir / "compose.yaml", project_dir / PIN_FILE))
-    (project_dir / PIN_FILE).write_text('services:\n  "web":\n    image: "%s:1.0.1"\n  "db":\n    image: "pg:15"\n' % APP)
+    pins = 'services:\n  "web":\n    image: "%s:1.0.1"\n  "db":\n    image: "pg:15"\n' % APP
+    (project_dir / PIN_FILE).write_text(pins)
     found = plan(Project(project_dir, {"web": APP + ":1.0.1"}), ["web"], {"web": APP + ":1.0.0"}, None)
     assert [c.path for c in found.changes] == [str(project_dir / PIN_FILE)], ".env already includes it"
     assert '"db":\n    image: "pg:15"' in found.changes[0].after and APP + ":1.0.0" in found.changes[0].after
