@@ -40,10 +40,7 @@ TRAFFIC_SPEC = dict(
 def compose_traffic(module):
     params = module.params
     project = ComposeProject(module)
-    services = params["services"] or sorted(project.config.get("services", {}))
-    unknown = sorted(set(services) - set(project.config.get("services", {})))
-    if unknown:
-        raise RollbackError("service(s) %s not in compose project %s" % (", ".join(unknown), project.name))
+    services = project.select(params["services"])
     running = dict((s, bool(project.running_images(s))) for s in services)
     wanted = params["state"] == "started"
     result = module.changed_result(running, dict((s, wanted) for s in services), project=project.name,
@@ -51,11 +48,8 @@ def compose_traffic(module):
     if not result["changed"] or module.check_mode:
         return result
     changing = sorted(s for s in services if running[s] != wanted)
-    argv = project._base() + (["start"] if wanted else ["stop"]) + changing
-    rc, _out, err = module.run_command(argv, cwd=project.src)
-    if rc != 0:
-        raise RollbackError("docker compose %s failed: %s" % ("start" if wanted else "stop",
-                                                              (err.strip().splitlines() or ["exit %d" % rc])[-1]))
+    action = "start" if wanted else "stop"
+    project.run([action] + changing, "docker compose " + action)
     still = [s for s in changing if bool(project.running_images(s)) != wanted]
     if still:
         raise RollbackError("after docker compose %s, service(s) %s are still %s" % (

@@ -88,6 +88,11 @@ options:
       - Compose - compose files, relative to O(project_src). Default, the ones compose finds itself.
     type: list
     elements: path
+  env_files:
+    description:
+      - Compose - env files compose reads, as C(--env-file) gives them. Default, the project's C(.env).
+    type: list
+    elements: path
   project_name:
     description:
       - Compose - project name. Default, the one compose derives.
