@@ -28,6 +28,7 @@ from ansible_collections.rollback.core.plugins.module_utils.base import Rollback
 from ansible_collections.rollback.core.plugins.module_utils.kubernetes import (
     HASH_LABEL, PLURAL, Kube, controlled_by, images, pruned, selector_of, template_without_hash)
 from ansible_collections.rollback.core.plugins.module_utils.kubernetes_wait import on_delete, wait_for_rollout
+from ansible_collections.rollback.core.plugins.module_utils.wait import wait_until
 
 REVISION = "deployment.kubernetes.io/revision"
 # kubectl's annotationsToSkip: kept from the Deployment; every other annotation comes from the ReplicaSet.
@@ -43,7 +44,7 @@ def undo(module, waiter):
     kind, name, namespace = params["kind"], params["name"], params["namespace"]
     kube = Kube(params, dry_run=module.check_mode)
     what = "%s %s/%s" % (kind.lower(), namespace, name)
-    obj = kube.get(PLURAL[kind], namespace, name)
+    obj = _observed(kube, kind, namespace, name, params, what)
     if kind == "Deployment" and obj["spec"].get("paused"):
         raise RollbackError("%s is paused: resume it first (kubectl rollout resume), then undo" % what)
     if kind != "Deployment" and on_delete(obj):
@@ -64,6 +65,23 @@ def undo(module, waiter):
     if not module.check_mode:
         wait_for_rollout(kube, waiter, kind, namespace, name)
     return result
+
+
+def _observed(kube, kind, namespace, name, params, what):
+    """The object once its controller has seen its latest spec (status.observedGeneration, what kubectl
+    rollout status checks first). Right after a deploy the new ReplicaSet or ControllerRevision may not
+    exist yet: the 'previous' revision would then be the release being rolled back to itself."""
+    seen = {}
+
+    def probe():
+        seen["obj"] = obj = kube.get(PLURAL[kind], namespace, name)
+        observed = (obj.get("status") or {}).get("observedGeneration", 0)
+        generation = obj["metadata"].get("generation", 0)
+        return observed >= generation, "generation %s, observed %s" % (generation, observed)
+
+    wait_until(probe, "the controller to observe the latest spec of " + what, params["wait_timeout"],
+               params["wait_sleep"])
+    return seen["obj"]
 
 
 def _deployment_plan(kube, deployment, to_revision, what):

@@ -12,6 +12,10 @@ from ansible.module_utils import basic
 from ansible.module_utils.common import warnings as ansible_warnings
 
 try:
+    from ansible.module_utils import _internal as module_internal
+except ImportError:  # ansible-core < 2.19: warnings are always recorded
+    module_internal = None
+try:
     from ansible.module_utils.testing import patch_module_args
 except ImportError:  # ansible-core < 2.19
     @contextlib.contextmanager
@@ -38,7 +42,13 @@ def run(name, args, check=False, diff=False, env=None):
 
     ansible_warnings._global_warnings.clear()  # a list or a dict, by ansible-core version
     result = None
-    with mock.patch.object(basic.AnsibleModule, "exit_json", finish(False)), \
+    # Once any controller code is imported into the test process (ansible._internal sets is_controller),
+    # module.warn() would print instead of recording: a module process never has the controller loaded.
+    as_module = contextlib.nullcontext()
+    if module_internal is not None:
+        as_module = mock.patch.object(module_internal, "is_controller", False)
+    with as_module, \
+            mock.patch.object(basic.AnsibleModule, "exit_json", finish(False)), \
             mock.patch.object(basic.AnsibleModule, "fail_json", finish(True)), \
             mock.patch.dict(os.environ, env or {}), \
             patch_module_args(dict(args, _ansible_check_mode=check, _ansible_diff=diff)):

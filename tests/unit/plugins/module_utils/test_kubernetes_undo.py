@@ -5,7 +5,8 @@ derives it: from the ReplicaSets the Deployment controls, never from the Deploym
 import pytest
 
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
-from ansible_collections.rollback.core.plugins.module_utils.kubernetes_undo import _deployment_plan
+from ansible_collections.rollback.core.plugins.module_utils.kubernetes_undo import _deployment_plan, _observed
+from ansible_collections.rollback.core.plugins.module_utils.wait import WaitTimeout
 
 UID = "deployment-uid"
 
@@ -58,3 +59,29 @@ def test_to_revision_and_missing_history():
         _deployment_plan(FakeKube(HISTORY), DEPLOYMENT, 9, "d")
     with pytest.raises(RollbackError, match="d has no revision before 3 to roll back to"):
         _deployment_plan(FakeKube(HISTORY[2:3]), DEPLOYMENT, None, "d")
+
+
+class LaggingKube:
+    """A Deployment patched a moment ago: the controller observes generation 2 on the third read
+    (deployment controller syncDeployment writes status.observedGeneration after creating the new ReplicaSet)."""
+
+    def __init__(self):
+        self.reads = 0
+
+    def get(self, resource, namespace, name):
+        self.reads += 1
+        observed = 2 if self.reads >= 3 else 1
+        return {"metadata": {"name": name, "generation": 2}, "status": {"observedGeneration": observed}}
+
+
+def test_the_plan_waits_until_the_controller_has_observed_the_latest_spec():
+    kube = LaggingKube()
+    obj = _observed(kube, "Deployment", "default", "demo", dict(wait_timeout=5, wait_sleep=0.01), "d")
+    assert kube.reads == 3 and obj["status"]["observedGeneration"] == 2
+
+
+def test_a_controller_that_never_observes_the_spec_times_out_naming_the_generations():
+    kube = LaggingKube()
+    kube.reads = -10 ** 6
+    with pytest.raises(WaitTimeout, match="the controller to observe the latest spec of d: generation 2, observed 1"):
+        _observed(kube, "Deployment", "default", "demo", dict(wait_timeout=0.05, wait_sleep=0.01), "d")
