@@ -320,7 +320,7 @@ def option_errors(hostvars, run, controller="localhost"):
     for variable, specs in sorted(dict(GLOBAL_DICTS, rollback_lock_etcd=lock_etcd_specs()).items()):
         if variable in variables:
             errors.extend(validate(variables[variable], specs, variable, "the role"))
-    for name in run["verified"]:
+    for name in [host for host in run["hosts"] if host not in run["databases"]]:
         errors.extend(host_option_errors(name, hostvars[name], "service"))
     for name in run["databases"]:
         errors.extend(host_option_errors(name, hostvars[name], "database"))
@@ -360,7 +360,7 @@ def host_modules(hostvars, run):
         if target == "bluegreen" and connection.get("conf_file"):
             modules.add("nginx_traffic")
     checks = hostvars.get("rollback_service_checks") or hostvars.get("rollback_service_metrics")
-    if name in run["verified"] and checks:
+    if name in run["services"] and checks:
         modules.update(["smoke_check", "rollback_decision"])
     return sorted(modules)
 

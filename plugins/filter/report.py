@@ -87,6 +87,15 @@ def rollback_report(hosts, request, timeline):
         per_host.append(dict(host=host, phases=phases))
     failures.sort(key=lambda f: (not f.get("planned"), f.get("phase") or ""))
     failure = failures[0] if failures else None
+    if failure is None and not request.get("check_mode"):
+        # Every phase records itself or its failure: a phase that never ran on a run that was never halted means
+        # the host failed outside a phase (or Ansible dropped it) - never a success.
+        lost = [(h["host"], p["phase"]) for h in per_host for p in h["phases"] if p["status"] == "not run"]
+        if lost:
+            failure = dict(phase=lost[0][1], host=lost[0][0], planned=False, status="failed", task=None,
+                           details={}, msg="never ran: the host failed outside a phase or stopped answering (see "
+                                           "the Ansible output); not run: %s" % ", ".join(
+                                               "%s %s" % item for item in lost))
     applied = [r for r in records if not r["planned"]]
     verification = [dict(service=r["host"], status=r["status"], verified=r["details"].get("verified", True),
                          passed=r["details"].get("passed"), decision=r["details"].get("decision"),

@@ -31,9 +31,10 @@ PHASES = (
          hosts="services", planned=True),
     dict(name="traffic_resume", level=3, role="rollback.core.traffic", tasks_from="resume", result="traffic_result",
          hosts="traffic", planned=True),
-    # In check mode nothing was rolled back: there is nothing to verify.
+    # In check mode nothing was rolled back: there is nothing to verify. Services only stopped and resumed (not
+    # selected) are not verified: their resume waited until they were ready, and they run what they ran before.
     dict(name="verify", level=1, role="rollback.core.verify", tasks_from="main", result="verify_result",
-         hosts="verified", planned=False),
+         hosts="services", planned=False),
 )
 
 # How each target type's traffic stops at level 3 (rollback.core.traffic role); a service that has none of its
@@ -132,13 +133,13 @@ def run_context(request, services, databases):
                 errors.append("%s (target %s) has no way to stop its traffic at level 3: give "
                               "rollback_service_traffic.nginx (its nginx front) or .alb (its ALB target group)"
                               % (name, services[name].get("rollback_service_target")))
-    verified = _ordered(selected + traffic, service_order)
+    affected = _ordered(selected + traffic, service_order)
     canary = int(request.get("canary") or 0)
     run = dict(
         id=request["id"], level=level, phases=level_phases(level), environment=request["environment"],
         operator=request["operator"], reason=request["reason"], started=request["started"],
         check_mode=bool(request.get("check_mode")), services=selected, databases=restored,
-        blast_radius=blast_radius, traffic=traffic, verified=verified, hosts=restored + verified,
+        blast_radius=blast_radius, traffic=traffic, hosts=restored + affected,
         # What the selected services use, restored or not: preflight checks their migrations at every level.
         databases_in_use=_ordered([db for name in selected for db in claims[name]] + restored, databases),
         # A canary batch first, levels 1 and 2 only: level 3 stops all traffic before the database.
@@ -175,7 +176,22 @@ def unwritable_dirs(paths):
     return refused
 
 
+def run_failures(hostvars, hosts):
+    """The phase failures recorded on ``hosts`` (rollback.core.phase's ``_phase_failure``); hosts without records
+    (a host that failed before its records started) have none."""
+    failures = []
+    for host in hosts or []:
+        try:
+            failure = hostvars[host].get("_phase_failure")
+        except KeyError:
+            failure = None
+        if failure:
+            failures.append(failure)
+    return failures
+
+
 class FilterModule(object):
     def filters(self):
         return dict(name_list=name_list, level_phases=level_phases, run_context=run_context,
-                    blast_radius_text=blast_radius_text, unwritable_dirs=unwritable_dirs)
+                    blast_radius_text=blast_radius_text, unwritable_dirs=unwritable_dirs,
+                    run_failures=run_failures)

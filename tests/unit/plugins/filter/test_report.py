@@ -105,7 +105,7 @@ def request(**extra):
     values = dict(id="20251112T100000-abcd", environment="production", level=level, reason="bad deploy",
                   operator="alice", services=services, databases=databases, started="2025-11-12T10:00:00Z",
                   finished="2025-11-12T10:05:00Z", check_mode=False, escalation=["on-call", "team lead"],
-                  phases=level_phases(level), traffic=traffic, verified=services, hosts=databases + services,
+                  phases=level_phases(level), traffic=traffic, hosts=databases + services,
                   blast_radius=[dict(service=s, selected=True, databases=databases) for s in traffic])
     values.update(extra)
     return values
@@ -295,13 +295,16 @@ def test_checked_run():
     assert "Failed in" not in report["summary"]
 
 
-def test_hosts_without_records_show_every_phase_not_run():
+def test_hosts_without_records_show_every_phase_not_run_and_the_run_failed():
     hosts = [{"inventory_hostname": "db1"}, {"inventory_hostname": "api"}]
-    report = rollback_report(hosts, request(level="3"), {})
-    assert report["outcome"] == "succeeded"
+    report = rollback_report(hosts, request(level="3", services=["api"]), {})
     assert phases_of(report) == {"db1": [("database", "not run")],
                                  "api": [(phase, "not run") for phase in SERVICE_PHASES]}
+    assert report["outcome"] == "failed", "a host that dropped out of the run is never a success"
+    assert report["failure"]["host"] == "db1" and report["failure"]["phase"] == "database"
+    assert report["failure"]["msg"].startswith("never ran: the host failed outside a phase or stopped answering")
     assert "no application changed" in report["summary"]
+    assert rollback_report(hosts, request(level=3, check_mode=True), {})["outcome"] == "checked"
 
 
 @pytest.mark.parametrize("level,phases", [(1, ["app", "verify"]), (2, ["config", "app", "verify"])])
@@ -324,7 +327,8 @@ def test_cache_summary_keeps_counts_and_drops_connection_options():
 def test_a_service_without_checks_is_not_verified_never_passed():
     records = dict(api=dict(changed=False, verified=True, passed=True, decision="MONITOR"),
                    web=dict(changed=False, verified=False, passed=None, decision="NOT VERIFIED: no checks"))
-    hosts = [host(name, [phase_record(result, "verify", name)]) for name, result in records.items()]
+    hosts = [host(name, [phase_record(dict(changed=True), "app", name), phase_record(result, "verify", name)])
+             for name, result in records.items()]
     report = rollback_report(hosts, request(level=1), {})
     assert report["outcome"] == "succeeded" and report["not_verified"] == ["web"]
     assert [(v["service"], v["verified"], v["passed"]) for v in report["verification"]] == [

@@ -83,7 +83,7 @@ def test_every_row_names_a_role_entry_point_and_the_result_it_documents():
         assert row["result"] == role + "_result"
         with open(os.path.join(REPO, "roles", role, "meta", "argument_specs.yml")) as handle:
             assert "C(%s)" % row["result"] in handle.read(), "%s documents %s" % (role, row["result"])
-        assert row["hosts"] in ("services", "databases", "traffic", "verified")
+        assert row["hosts"] in ("services", "databases", "traffic")
 
 
 # ---------------------------------------------------------------------------------------------- blast radius
@@ -96,7 +96,7 @@ def test_level3_for_one_service_restores_its_databases_and_stops_every_writer():
     assert run["services"] == ["api"] and run["databases"] == ["orders-db"]
     assert run["blast_radius"] == [dict(service="api", selected=True, databases=["orders-db"]),
                                    dict(service="worker", selected=False, databases=["orders-db"])]
-    assert run["traffic"] == ["api", "worker"] and run["verified"] == ["api", "worker"]
+    assert run["traffic"] == ["api", "worker"]
     assert run["hosts"] == ["orders-db", "api", "worker"]
     assert run["databases_in_use"] == ["orders-db"]
     assert blast_radius_text(run) == ["orders-db restored; used by api, worker (not selected)",
