@@ -45,7 +45,8 @@ TRAFFIC_WAYS = {
     "server": "maintenance flag and units stopped",
     "swarm": "scaled to 0 (count saved on the service)",
     "bluegreen": "its nginx front answers 503",
-    "frontend": None,  # static files: only a front (nginx) or a target group (ALB) can stop them
+    # Static files: a front (nginx), a target group (ALB) or the application's maintenance mode can stop them.
+    "frontend": None,
 }
 
 
@@ -82,9 +83,14 @@ def _traffic_way(service):
     if isinstance(options, Mapping) and (options.get("nginx") or options.get("alb")):
         return "its front answers 503 / its target group is drained"
     target = service.get("rollback_service_target")
-    if target == "bluegreen":
-        connection = service.get("rollback_service_connection") or {}
-        return TRAFFIC_WAYS["bluegreen"] if isinstance(connection, Mapping) and connection.get("conf_file") else None
+    connection = service.get("rollback_service_connection") or {}
+    if target == "bluegreen" and isinstance(connection, Mapping) and connection.get("conf_file"):
+        return TRAFFIC_WAYS["bluegreen"]
+    if target in ("bluegreen", "frontend"):
+        # A front with no switch of its own shows the application's maintenance mode (runbook 004), if it has one.
+        endpoint = service.get("rollback_maintenance_endpoint") or {}
+        return "the application's maintenance mode" if isinstance(endpoint, Mapping) and endpoint.get(
+            "enable_url") else None
     return TRAFFIC_WAYS.get(target)
 
 
@@ -128,10 +134,19 @@ def run_context(request, services, databases):
             if name in selected or uses:
                 blast_radius.append(dict(service=name, selected=name in selected, databases=uses))
         traffic = [entry["service"] for entry in blast_radius]
+        for name in selected:
+            app = services[name].get("rollback_service_app") or {}
+            if services[name].get("rollback_service_target") == "swarm" and not (
+                    isinstance(app, Mapping) and app.get("image")):
+                # Once scaled to 0, the service's previous spec is the one before the stop: "docker service
+                # rollback" would undo the stop, not the release.
+                errors.append("%s (target swarm) needs rollback_service_app.image at level 3: after its traffic is "
+                              "stopped, its previous spec is the stop itself" % name)
         for name in traffic:
             if _traffic_way(services[name]) is None:
                 errors.append("%s (target %s) has no way to stop its traffic at level 3: give "
-                              "rollback_service_traffic.nginx (its nginx front) or .alb (its ALB target group)"
+                              "rollback_service_traffic.nginx (its nginx front) or .alb (its ALB target group), or "
+                              "rollback_maintenance_endpoint (the application's maintenance mode)"
                               % (name, services[name].get("rollback_service_target")))
     affected = _ordered(selected + traffic, service_order)
     canary = int(request.get("canary") or 0)

@@ -28,6 +28,7 @@ LIBRARIES = {
     "incident_report": [],
     "k8s_config_restore": [KUBERNETES],
     "migration_status": [PSYCOPG2, ("alembic", "alembic"), ("sqlalchemy", "SQLAlchemy")],
+    "module_requirements": [],
     "nginx_traffic": [],
     "postgres_restore": [PSYCOPG2],
     "rds_snapshot_restore": [BOTO3],

@@ -19,7 +19,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.d
 # Two services share orders-db; billing has its own; the static front uses none; ledger-db is claimed by nobody.
 SERVICES = {
     "api": dict(rollback_service_target="kubernetes", rollback_service_databases=["orders-db"]),
-    "worker": dict(rollback_service_target="swarm", rollback_service_databases=["orders-db"]),
+    "worker": dict(rollback_service_target="swarm", rollback_service_databases=["orders-db"],
+                   rollback_service_app=dict(image="registry/worker:1.4")),
     "billing": dict(rollback_service_target="server", rollback_service_databases="billing-db"),
     "front": dict(rollback_service_target="bluegreen", rollback_service_connection=dict(conf_file="/etc/x.conf")),
 }
@@ -147,8 +148,10 @@ def test_a_claim_of_an_unknown_database_is_refused():
     (dict(rollback_service_target="bluegreen", rollback_service_connection=dict(listener_arn="arn")), False),
     (dict(rollback_service_target="bluegreen", rollback_service_connection=dict(conf_file="/f")), True),
     (dict(rollback_service_target="swarm"), True),
+    (dict(rollback_service_target="frontend", rollback_maintenance_endpoint=dict(enable_url="https://x/on")), True),
+    (dict(rollback_service_target="frontend", rollback_maintenance_endpoint=dict(disable_url="https://x/off")), False),
 ], ids=["frontend alone", "frontend with nginx front", "frontend with ALB", "ALB blue/green without front",
-        "nginx blue/green", "swarm"])
+        "nginx blue/green", "swarm", "frontend in the app's maintenance mode", "maintenance endpoint never enabled"])
 def test_a_service_whose_traffic_cannot_stop_is_refused_at_level3(service, ok):
     services = dict(SERVICES, ui=dict(service, rollback_service_databases=["orders-db"]))
     errors = run_context(request(services=["api"]), services, DATABASES)["errors"]
@@ -190,3 +193,12 @@ def test_unwritable_dirs(tmp_path):
         assert refused == [str(file_parent / "sub")]
     else:
         assert refused == [str(locked / "sub"), str(file_parent / "sub")]
+
+
+def test_a_swarm_service_rolled_back_at_level3_needs_its_image():
+    services = dict(SERVICES, worker=dict(rollback_service_target="swarm", rollback_service_databases=["orders-db"]))
+    assert run_context(request(services=["worker"]), services, DATABASES)["errors"] == [
+        "worker (target swarm) needs rollback_service_app.image at level 3: after its traffic is stopped, its "
+        "previous spec is the stop itself"]
+    assert run_context(request(services=["api"]), services, DATABASES)["errors"] == [], "only stopped: no image"
+    assert run_context(request(level=1, services=["worker"]), services, DATABASES)["errors"] == []
