@@ -27,7 +27,6 @@ COLLECTION = "rollback.core"
 # Keys of a role's own (never passed to a module as such), with their types.
 ROLE_KEYS = {
     "bluegreen_app": dict(to_color=dict(type="str"), to_version=dict(type="str"), to_target_group=dict(type="str")),
-    "frontend_app": dict(to_version=dict(type="str")),
     "config_source": dict(type=dict(type="str", choices=["etcd", "kubernetes", "env_file"])),
     "migrations": dict(stamp_after_restore=dict(type="bool"), stamp_revision=dict(type="str")),
     "cache": dict(name=dict(type="str")),
@@ -164,7 +163,7 @@ def for_platform(specs, target):
 def service_specs(target):
     """``{variable: (kind, specs, what)}`` of a service of ``target``; kind ``dict`` or ``list``."""
     app = APP_MODULES.get(target, [])
-    app_keys = {"bluegreen": "bluegreen_app", "frontend": "frontend_app"}.get(target)
+    app_keys = {"bluegreen": "bluegreen_app"}.get(target)
     app_specs = _union(*[for_platform(accepted(m, app_keys), target) if m == "rollout_undo" else accepted(m, app_keys)
                          for m in app])
     traffic = _union(*[for_platform(accepted(m), target) for m in TRAFFIC_MODULES.get(target, [])])

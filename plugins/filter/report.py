@@ -17,7 +17,7 @@ KEPT = (
     "db_instance", "previous_db_instance_identifier", "added", "updated", "removed", "saved_to", "created",
     "unchanged", "restarted", "backup_used", "path", "source", "verified", "passed", "success_rate", "latency_ms",
     "failed_checks", "decision", "reasons", "switched", "holder", "duration", "caches_invalidated",
-    "migrations_stamped",
+    "migrations_stamped", "served_version",
 )
 
 def _kept(result):
@@ -69,9 +69,10 @@ def _traffic_left_stopped(run, done):
 
 def rollback_report(hosts, request, timeline):
     """The report of a run from each host's records, the run context (with its phases) and the timeline."""
-    records, failures, per_host, done = [], [], [], {}
+    records, failures, per_host, done, targets = [], [], [], {}, {}
     for hostvars in hosts:
         host = hostvars.get("inventory_hostname")
+        targets[host] = hostvars.get("rollback_service_target")
         mine = list(hostvars.get("_phase_records") or [])
         records.extend(mine)
         if hostvars.get("_phase_failure"):
@@ -110,8 +111,8 @@ def rollback_report(hosts, request, timeline):
         outcome=_outcome(failure, request.get("check_mode"), not_verified, request.get("require_verification")),
         failure=failure, hosts=per_host, not_verified=not_verified, traffic_left_stopped=left_stopped,
         changed=sorted("%s: %s" % (r["host"], r["phase"]) for r in applied if r["status"] == "changed"),
-        versions=[dict(service=r["host"], platform=r["details"].get("platform"),
-                       from_version=r["details"].get("from_version"), to_version=r["details"].get("to_version"),
+        versions=[dict(service=r["host"], platform=r["details"].get("platform") or targets.get(r["host"]),
+                       from_version=r["details"].get("from_version"), to_version=_to_version(r["details"]),
                        status=r["status"]) for r in applied if r["phase"] == "app"],
         databases_restored=[_database(r) for r in applied if r["phase"] == "database"],
         verification=verification,
@@ -126,6 +127,13 @@ def rollback_report(hosts, request, timeline):
                 ", ".join(left_stopped), " because the database phase failed" if database_failed else ""))
     report["summary"] = _summary(report)
     return report
+
+
+def _to_version(details):
+    """What a service runs after the app phase; a blue/green front's colour with the version it serves."""
+    version = details.get("to_version")
+    served = details.get("served_version")
+    return "%s (%s)" % (version, served) if version and served and served != version else version
 
 
 def _database(record):

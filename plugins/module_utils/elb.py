@@ -423,7 +423,10 @@ class AlbTraffic:
         after = dict(default_action=[("forward", name)])
         result = self.module.changed_result(before, after, listener_arn=listener["ListenerArn"],
                                             target_group=dict(arn=arn, name=name),
-                                            live_before=live_before, live_after=live_after)
+                                            live_before=live_before, live_after=live_after,
+                                            from_version=", ".join(str(entry.get("name") or entry.get("type"))
+                                                                   for entry in live_before) or None,
+                                            to_version=name)
         if not result["changed"]:
             return result
         if not self.registered(arn):

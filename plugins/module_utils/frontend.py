@@ -171,6 +171,8 @@ class FrontendRestore:
         index_before = (in_scope.get(verify_key) or {}).get("etag") if verify_key else None
         result = self.module.changed_result(
             before, after, bucket=site.name, prefix=site_prefix, source=description,
+            # The build put live, for reports: its directory or its S3 prefix.
+            to_version=description.get("path") or "s3://%s/%s" % (description["bucket"], description["prefix"]),
             uploaded=sorted(plan["create"] + plan["update"]), deleted=plan["delete"], unchanged=len(plan["unchanged"]),
             excluded_prefixes=excluded, backup=None, invalidation=None, verified=None,
             served_index_etag=dict(before=index_before, after=index_before if not changes else expected_md5))

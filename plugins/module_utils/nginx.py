@@ -456,7 +456,9 @@ def switch(module, waiter):
     master = master_pid(params["pid_file"] or nginx.pid_file(dump))
     new_text = render(want)
     result = dict(conf_file=conf_file, before=current, after=want, previous_file=None, reloaded=False,
-                  served_version=None, changed=current != want)
+                  served_version=None, changed=current != want,
+                  # A blue/green front's "versions" are its colours; the report adds the version served.
+                  from_version=current["active_color"], to_version=want["active_color"])
     if module._diff:
         result["diff"] = dict(before=text, after=new_text if result["changed"] else text,
                               before_header=conf_file, after_header=conf_file)

@@ -357,3 +357,11 @@ def test_traffic_resumed_after_a_later_failure_is_not_left_stopped():
     report = rollback_report(hosts, request(services=["api"]), {})
     assert report["outcome"] == "failed" and report["traffic_left_stopped"] == []
     assert report["traffic_notice"] == "" and "TRAFFIC" not in report["summary"]
+
+
+def test_versions_take_the_platform_from_the_target_and_show_what_a_front_serves():
+    switch = dict(changed=True, from_version="green", to_version="blue", served_version="1.0.0")
+    hosts = [dict(host("front", [phase_record(switch, "app", "front")]), rollback_service_target="bluegreen")]
+    report = rollback_report(hosts, request(level=1, services=["front"]), {})
+    assert report["versions"] == [dict(service="front", platform="bluegreen", from_version="green",
+                                       to_version="blue (1.0.0)", status="changed")]
