@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Write (--write) or check the nested options of the roles' option dicts in roles/*/meta/argument_specs.yml.
 
 They come from the modules' own documentation through the wiring in plugins/filter/options.py, so a role's
@@ -113,9 +112,10 @@ def main():
                 with open(path_of(role), "w") as handle:
                     handle.write(text)
     if stale and not args.write:
-        print("stale nested options in roles %s: run scripts/role_option_specs.py --write" % ", ".join(stale))
+        print("stale nested options in roles %s: run .venv/bin/python scripts/role_option_specs.py --write"
+              % ", ".join(stale))
         return 1
-    print("rewrote: %s" % (", ".join(stale) or "nothing"))
+    print("rewrote: %s" % (", ".join(stale) or "nothing") if args.write else "nested options up to date")
     return 0
 
 

@@ -20,6 +20,7 @@ KEPT = (
     "migrations_stamped", "served_version",
 )
 
+
 def _kept(result):
     details = {}
     for key in KEPT:

@@ -382,8 +382,8 @@ def scaled(spec, replicas, saved):
 def tasks_gone(tasks):
     """``(done, state)``: no task of the service is still starting or running."""
     live = [task for task in tasks if task.get("Status", {}).get("State") in LIVE_TASK_STATES]
-    return not live, "%d task(s) still %s" % (len(live), "/".join(sorted(set(t["Status"]["State"] for t in live)))
-                                               or "running")
+    states = "/".join(sorted(set(task["Status"]["State"] for task in live))) or "running"
+    return not live, "%d task(s) still %s" % (len(live), states)
 
 
 def traffic(module, engine=None, waiter=None):

@@ -228,8 +228,8 @@ def main():
         supports_check_mode=True,
     )
     module.require_library("psycopg2", PSYCOPG2_IMPORT_ERROR, "psycopg2-binary")
-    module.run(lambda m: backups.restore_newest(m, restore, "dump", "dump_dir", "dump_pattern", "dump", "*.dump",
-                                               window=True))
+    module.run(lambda m: backups.restore_newest(
+        m, restore, "dump", "dump_dir", "dump_pattern", "dump", "*.dump", window=True))
 
 
 if __name__ == "__main__":

@@ -78,7 +78,7 @@ def test_other_levels_are_refused(level):
 
 def test_every_row_names_a_role_entry_point_and_the_result_it_documents():
     for row in PHASES:
-        role = row["role"].split(".")[-1]
+        role = row["role"].rsplit(".", maxsplit=1)[-1]
         tasks = os.path.join(REPO, "roles", role, "tasks", row["tasks_from"] + ".yml")
         assert os.path.exists(tasks), tasks
         assert row["result"] == role + "_result"
