@@ -40,8 +40,9 @@ def start(lab):
         ensure_port_free(PORT, NAME)
         lab.makedirs("kubernetes")
         log = lab.path("kubernetes", "kubesim.log")
-        spawn([sys.executable, os.path.join(LAB_SRC, "kubesim", "server.py"), "--port", str(PORT),
-               "--kubeconfig", lab.path("kubernetes", "kubeconfig")], lab.path("kubernetes", "kubesim.pid"), log)
+        spawn([sys.executable, "-m", "kubesim.server", "--port", str(PORT),
+               "--kubeconfig", lab.path("kubernetes", "kubeconfig")], lab.path("kubernetes", "kubesim.pid"), log,
+              env=dict(os.environ, PYTHONPATH=LAB_SRC))
         wait_for(lambda: is_up(lab), "kubesim", log)
         state = "started"
     if not http_ok(DEPLOYMENT_URL + "/demo"):

@@ -45,7 +45,7 @@ RESERVED = {
     "k8s_config_restore": WAIT,
     "env_file_restore": WAIT,
     "postgres_restore": (),
-    "rds_snapshot_restore": WAIT,
+    "rds_snapshot_restore": ("wait",),  # wait_timeout: per database (RDS steps take far longer)
     "migration_status": ("state", "revision", "allow_downgrade"),
     "cache_invalidate": (),
     "rollback_lock": ("name", "run_id", "state", "owner", "info", "ttl", "backend", "lock_dir", "force"),

@@ -17,8 +17,11 @@ KEPT = (
     "db_instance", "previous_db_instance_identifier", "added", "updated", "removed", "saved_to", "created",
     "unchanged", "restarted", "backup_used", "path", "source", "verified", "passed", "success_rate", "latency_ms",
     "failed_checks", "decision", "reasons", "switched", "holder", "duration", "caches_invalidated",
-    "migrations_stamped", "served_version",
+    "migrations_stamped", "served_version", "previous_db_cluster_identifier", "old_instance", "dns", "restore_time",
+    "read_replicas_left", "carried_over", "not_carried", "sessions", "dropped_leftovers",
 )
+
+RDS_CUTOVER = ("old_instance", "dns", "read_replicas_left")
 
 
 def _kept(result):
@@ -143,9 +146,12 @@ def _database(record):
     return dict(host=record["host"], status=record["status"],
                 backup_used=details.get("backup_used") or snapshot.get("id"),
                 emergency_backup=details.get("emergency_backup"), restored_db=details.get("restored_db"),
-                previous=details.get("previous_db") or details.get("previous_db_instance_identifier"),
+                previous=details.get("previous_db") or details.get("previous_db_instance_identifier")
+                or details.get("previous_db_cluster_identifier"),
                 data_loss_window=details.get("data_loss_window"), caches_invalidated=details.get("caches_invalidated"),
-                migrations_stamped=details.get("migrations_stamped"))
+                migrations_stamped=details.get("migrations_stamped"),
+                # RDS cutover (rds_snapshot_restore): only when the module says something of it.
+                **dict((key, details[key]) for key in RDS_CUTOVER if details.get(key)))
 
 
 def cache_summary(result):

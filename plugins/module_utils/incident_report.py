@@ -65,6 +65,16 @@ def markdown(report):
                            _cell(d.get("emergency_backup"), "none (the old one is kept)"),
                            _cell(d.get("previous"), "(not swapped)"), _cell(window.get("start")),
                            _cell(window.get("end"))))
+            old = d.get("old_instance")
+            if old:
+                out.append("  - Old RDS %s: %s, %s (%s)." % (
+                    old.get("id"), old.get("action"), "STILL WRITABLE" if old.get("writable") else "not writable",
+                    old.get("note")))
+            if d.get("dns"):
+                out.append("  - Endpoint %s: %s." % (d["dns"].get("address"), "resolves to the restored database"
+                                                     if d["dns"].get("verified") else "not verified"))
+            if d.get("read_replicas_left"):
+                out.append("  - Read replicas still on the old database: %s." % ", ".join(d["read_replicas_left"]))
             if d.get("migrations_stamped"):
                 out.append("  - Alembic version table stamped: %s." % ", ".join(d["migrations_stamped"]))
             for cache in d.get("caches_invalidated") or []:

@@ -140,7 +140,7 @@ def cases(lab, f):
          "source instance nope not found"),
         ("rds_snapshot_restore", dict(aws, db_instance_identifier="demo-db", db_snapshot_identifier="nope"),
          "snapshot nope not found"),
-        ("rds_snapshot_restore", dict(aws, db_instance_identifier="demo-db"), "choose the snapshot"),
+        ("rds_snapshot_restore", dict(aws, db_instance_identifier="demo-db"), "choose what to restore"),
         ("rds_snapshot_restore", dict(aws, db_instance_identifier="demo-db", latest=True, db_snapshot_identifier="x"),
          "mutually exclusive"),
         ("rds_snapshot_restore", dict(aws, db_instance_identifier="demo-db", latest=True,

@@ -213,7 +213,7 @@ def test_a_rollout_that_never_becomes_ready(lab_env, tmp_path):
         result, output = result_of(module_command("rollout_undo", args, lab_env))
         assert result.get("failed"), output
         assert result["msg"].startswith("timed out after 3s waiting for the rollout of deployment default/demo")
-        assert "available" in result["msg"], "the stuck state is named"
+        assert "updated replicas" in result["msg"], "the stuck state is named"
         assert sim.image() == "rollback-demo:never-ready", "what changed: the template points at revision 2"
         rerun, output = result_of(module_command("rollout_undo", dict(args, to_revision=1), lab_env))
         assert not rerun.get("failed") and sim.image() == "rollback-demo:1.0.0", output

@@ -226,6 +226,23 @@ def test_database_backup_used_wins_over_the_snapshot_id():
     assert (restored["backup_used"], restored["previous"]) == ("app-chosen.dump", "app-old")
 
 
+def test_an_rds_cutover_says_what_became_of_the_old_instance():
+    old = dict(id="app-pre-rollback-1", action="keep", status="available", writable=True,
+               note="the old instance still runs and accepts writes at its own endpoint until someone stops it")
+    result = dict(DATABASE_RESULT, previous_db=None, previous_db_instance_identifier=old["id"], old_instance=old,
+                  data_loss_window=dict(start="2025-11-12T09:40:00Z", end="2025-11-12T10:02:00Z", seconds=1320),
+                  dns=dict(verified=True, address="app.c1.rds.amazonaws.com"), read_replicas_left=["app-ro"])
+    report = rollback_report([host("db1", [phase_record(result, "database", "db1")])], request(), {}, GROUPS)
+    restored = report["databases_restored"][0]
+    assert restored["old_instance"] == old and restored["read_replicas_left"] == ["app-ro"]
+    from ansible_collections.rollback.core.plugins.module_utils.incident_report import markdown
+
+    text = markdown(report)
+    assert "Old RDS app-pre-rollback-1: keep, STILL WRITABLE (the old instance still runs" in text
+    assert "Endpoint app.c1.rds.amazonaws.com: resolves to the restored database." in text
+    assert "Read replicas still on the old database: app-ro." in text
+
+
 def test_failed_run():
     hosts, failure = failed_run()
     report = rollback_report(hosts, request(), {})
