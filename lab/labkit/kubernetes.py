@@ -9,6 +9,7 @@ import os
 import sys
 import urllib.request
 
+from labkit import registry
 from labkit.common import LAB_SRC, ensure_port_free, http_ok, read_pid, spawn, stop_pid, wait_for
 
 NAME = "kubernetes"
@@ -19,7 +20,7 @@ DEPLOYMENT = {
     "metadata": {"name": "demo", "labels": {"app": "demo"}},
     "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "demo"}},
              "template": {"metadata": {"labels": {"app": "demo"}},
-                          "spec": {"containers": [{"name": "web", "image": "rollback-demo:1.0.0",
+                          "spec": {"containers": [{"name": "web", "image": registry.DEMO_IMAGE + ":1.0.0",
                                                    "ports": [{"containerPort": 8080}]}]}}},
 }
 DEPLOYMENT_URL = HOST + "/apis/apps/v1/namespaces/default/deployments"

@@ -75,7 +75,7 @@ def restore(module):
         return result
     result["dropped_leftovers"] = []
     if params["emergency_backup"]:
-        result["emergency_backup"] = _emergency_backup(tools, db, params["emergency_backup_dir"], stamp,
+        result["emergency_backup"] = _emergency_backup(tools, db, params["emergency_backup_dir"], options["stamp"],
                                                        params["emergency_backup_compression"])
     postgres_side.replace(server, plan, options,
                           lambda side: tools.restore(params["dump"], fmt, side, jobs, params["no_owner"]), result)

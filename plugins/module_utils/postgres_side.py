@@ -23,7 +23,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import calendar
 import re
+import time
 
 from ansible_collections.rollback.core.plugins.module_utils import (
     postgres_activity,
@@ -41,6 +43,7 @@ FAILED = " -- failed: "
 REPLACED_LABEL = "rollback.core: replaced by database oid %d restored from %s at %s; %s"
 REPLACED = re.compile(r"rollback\.core: replaced by database oid (\d+) restored from (.*) at \d{14}; ")
 SWAP_TRIES = 3
+STAMP = "%Y%m%d%H%M%S"
 
 
 def names(db, stamp):
@@ -51,6 +54,20 @@ def names(db, stamp):
             raise RollbackError("database name %s would exceed PostgreSQL's %d characters; use a shorter db name"
                                 % (name, MAX_IDENTIFIER))
     return side, previous
+
+
+def _free_names(server, db, options):
+    """Side and previous names not taken yet. A failed side kept a moment ago (keep_failed_side) holds this
+    second's name: the run takes the next free second and sets ``options["stamp"]`` to it."""
+    moment = calendar.timegm(time.strptime(options["stamp"], STAMP))
+    for ahead in range(60):
+        stamp = time.strftime(STAMP, time.gmtime(moment + ahead))
+        side, previous = names(db, stamp)
+        if all(postgres_identity.read(server.main, name) is None for name in (side, previous)):
+            options["stamp"] = stamp
+            return side, previous
+    raise RollbackError("databases %s_rb_<timestamp> exist for every second of the next minute; drop the kept "
+                        "side databases of %s and re-run; nothing was changed" % (db, db))
 
 
 def side_databases(server, db):
@@ -116,10 +133,7 @@ def prepare(server, options):
         if complete:
             plan["done"] = complete[-1]["name"]
             return plan
-    plan["side"], plan["previous"] = names(db, options["stamp"])
-    for name in (plan["side"], plan["previous"]):
-        if postgres_identity.read(server.main, name) is not None:
-            raise RollbackError("database %s already exists; wait a second and re-run" % name)
+    plan["side"], plan["previous"] = _free_names(server, db, options)
     for side in leftovers:
         if side["state"] != "complete" and postgres_activity.sessions(server, side["name"]):
             raise RollbackError("database %s, left by an earlier run, is in use (another restore of %s in "

@@ -176,7 +176,7 @@ class RdsRestore:
         self.origin.restore(arguments)
         self.changes.append("restored %s %s from %s" % (self.kind.noun, target, self.origin.describe()))
         restored = {self.kind.id_key: target, "TagList": arguments["Tags"]}
-        return Job(self.kind, self.source_id, restored)
+        return Job(self.kind, self.source_id, restored, started_here=True)
 
     def finish_restore(self, job, source):
         """Wait for the restored resource, apply the settings the restore call does not take, add members."""
@@ -254,7 +254,7 @@ class RdsRestore:
         result["old_instance"] = getattr(self, "old_state", None)
         result["dns"] = getattr(self, "dns", None)
         result["read_replicas_left"] = getattr(self, "replicas_left", None) or []
-        result["resumed"] = bool(job is not None and job.stamp != self.stamp)
+        result["resumed"] = bool(job is not None and not job.started_here)
         return result
 
     @property

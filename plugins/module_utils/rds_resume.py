@@ -51,8 +51,9 @@ def describe_origin(origin):
 class Job:
     """One rollback of ``source_id`` as the tags show it: the restored resource, and the old one once tagged."""
 
-    def __init__(self, kind, source_id, restored, old=None):
+    def __init__(self, kind, source_id, restored, old=None, started_here=False):
         self.kind = kind
+        self.started_here = started_here  # False: an earlier run's, found by its tags
         self.source_id = source_id
         self.restored = restored
         tags = tags_of(restored)

@@ -90,8 +90,11 @@ def cases(lab, f):
         ("rollout_undo", dict(kube, kubeconfig="/nonexistent/kubeconfig"), "cannot load the Kubernetes configuration"),
         ("rollout_undo", dict(kube, kubeconfig=None, host="http://127.0.0.1:9"), "Kubernetes API unreachable"),
         ("rollout_undo", dict(compose, project_src="/nonexistent"), "project_src /nonexistent is not a directory"),
-        ("rollout_undo", dict(compose, to_version="9.9.9"), "image rollback-demo:9.9.9 is not present"),
+        ("rollout_undo", dict(compose, to_version="9.9.9"),
+         "registry %s has no image %s:9.9.9" % (lab["LAB_REGISTRY"], lab["LAB_DEMO_IMAGE"])),
         ("rollout_undo", dict(compose, services=["nope"]), "service(s) nope not in compose project demo"),
+        ("rollout_undo", dict(compose, to_version="../1.0.0"),
+         "to_version '../1.0.0' is neither a commit of a git work tree holding the project nor a valid image tag"),
         ("rollout_undo", dict(server, to_version="v9.9.9"), "release v9.9.9 not found"),
         ("rollout_undo", dict(server, releases_dir="/nonexistent"), "has no releases/ directory"),
         ("rollout_undo", dict(server, repo_dir=lab["LAB_SERVER_REPO_DIR"]), "mutually exclusive"),
@@ -175,7 +178,7 @@ def bad_release(lab, lab_env):
     return lab_state(lab)
 
 
-COUNT = 62
+COUNT = 63
 
 
 @pytest.mark.parametrize("number", range(COUNT))

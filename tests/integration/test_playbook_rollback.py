@@ -20,6 +20,7 @@ from playbook_runs import (
     state,
     versions,
 )
+from support.demo_images import demo_image
 from support.http_servers import webhook_receiver
 
 GOOD = {"kubernetes": "1.0.0", "compose": "1.0.0", "server": "1.0.0", "swarm": "1.0.0", "bluegreen": "1.0.0"}
@@ -60,7 +61,7 @@ def test_level1_rolls_back_every_target_verifies_reports_and_notifies(lab, lab_e
     assert report["outcome"] == "succeeded"
     assert report["level"] == 1 and report["reason"] == "error rate 100%"
     assert dict((v["service"], (v["from_version"], v["to_version"])) for v in report["versions"]) == {
-        "demo-kubernetes": ("rollback-demo:1.0.1", "rollback-demo:1.0.0"), "demo-compose": ("1.0.1", "1.0.0"),
+        "demo-kubernetes": (demo_image("1.0.1"), demo_image("1.0.0")), "demo-compose": ("1.0.1", "1.0.0"),
         "demo-server": ("v1.0.1", "v1.0.0"), "demo-swarm": ("1.0.1", "1.0.0"),
         "demo-bluegreen": ("green", "blue (1.0.0)")}
     assert [v["passed"] for v in report["verification"]] == [True] * 5

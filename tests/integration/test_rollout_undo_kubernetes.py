@@ -42,12 +42,15 @@ def test_same_result_as_kubectl_rollout_undo(ansible_module, tmp_path):
     try:
         for simulator in (by_kubectl, by_module):
             simulator.history("rollback-demo:1.0.1", "rollback-demo:1.0.2")
+            simulator.settle()
         by_kubectl.kubectl("rollout", "undo", "deployment/demo")
+        by_kubectl.settle()
         run = ansible_module("rollout_undo", undo_args(by_module))
         assert not run.failed, run.stdout
         assert comparable(by_module) == comparable(by_kubectl)
         assert by_module.image() == "rollback-demo:1.0.1"
         by_kubectl.kubectl("rollout", "undo", "deployment/demo", "--to-revision=1")
+        by_kubectl.settle()
         run = ansible_module("rollout_undo", undo_args(by_module, to_revision=1))
         assert not run.failed, run.stdout
         assert comparable(by_module) == comparable(by_kubectl)
@@ -100,6 +103,7 @@ def test_check_mode_then_idempotent_rerun(ansible_module, sim):
 ])
 def test_bad_input_changes_nothing(ansible_module, sim, prepare, extra, message):
     sim.history("rollback-demo:1.0.1")
+    sim.settle()
     if prepare == "pause":
         sim.kubectl("rollout", "pause", "deployment/demo")
     before = comparable(sim)
@@ -112,9 +116,11 @@ def test_wait_fails_with_the_stuck_reason(ansible_module, sim):
     sim.history("rollback-demo:never-ready", "rollback-demo:1.0.1")
     run = ansible_module("rollout_undo", undo_args(sim, wait_timeout=1))
     assert run.failed
-    # maxSurge 1, maxUnavailable 0: one never-ready pod is surged, the two old ones stay.
-    assert run.result["msg"].startswith("timed out after 1s waiting for the rollout of deployment default/demo: "
-                                        "1 of 2 updated replicas"), run.result["msg"]
+    # maxSurge 1, maxUnavailable 0: one never-ready pod is surged, the two old ones stay. kubectl's words, then why.
+    assert run.result["msg"].startswith(
+        'timed out after 1s waiting for the rollout of deployment default/demo: Waiting for deployment "demo" rollout '
+        'to finish: 1 out of 2 new replicas have been updated...; pod demo-'), run.result["msg"]
+    assert ": container web running but not ready" in run.result["msg"]
 
 
 def workload(kind, name):

@@ -70,6 +70,11 @@ class Simulator:
         for image in images:
             self.kubectl("set", "image", "deployment/demo", "web=" + image)
 
+    def settle(self, timeout=60):
+        """Wait for demo's rollout to finish: the controllers keep writing until then, so state compared
+        before and after must be read once it has settled."""
+        self.kubectl("rollout", "status", "deployment/demo", "--timeout=%ds" % timeout)
+
     def image(self):
         return self.get("deployment", "demo")["spec"]["template"]["spec"]["containers"][0]["image"]
 

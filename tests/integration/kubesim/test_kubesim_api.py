@@ -58,6 +58,8 @@ def test_immutable_configmap_and_secret_type(sim, ns):
 def test_server_side_dry_run_changes_nothing(sim, ns):
     """handlers with dryRun=All: admission, defaulting and validation run; storage is not written."""
     create(sim, ns, deployment("d"))
+    # Settled first: the deployment controller's own status writes move resourceVersion, dry-run or not.
+    sim.kubectl("rollout", "status", "-n", ns, "deployment/d", "--timeout=30s")
     before = kget(sim, ns, "deployment", "d")
     shown = json.loads(sim.kubectl("set", "image", "-n", ns, "deployment/d", "web=app:2", "--dry-run=server",
                                    "-o", "json").stdout)

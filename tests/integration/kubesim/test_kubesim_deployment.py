@@ -68,11 +68,15 @@ def test_progress_deadline_exceeded_with_the_pull_error(sim, ns):
     assert 'deployment "b" exceeded its progress deadline' in failed.stderr, failed.stderr
     progressing = [c for c in kget(sim, ns, "deployment", "b")["status"]["conditions"] if c["type"] == "Progressing"]
     assert progressing[0]["status"] == "False" and progressing[0]["reason"] == "ProgressDeadlineExceeded"
-    pods = kget(sim, ns, "pods", "-l", "app=b")["items"]
-    assert len(pods) == 2
-    waiting = [c["state"]["waiting"]["reason"] for p in pods for c in p["status"]["containerStatuses"]
-               if c["name"] == "web"]
-    assert waiting == ["ImagePullBackOff", "ImagePullBackOff"]
+
+    def waiting():
+        pods = kget(sim, ns, "pods", "-l", "app=b")["items"]
+        return [c["state"]["waiting"]["reason"] for p in pods for c in p["status"]["containerStatuses"]
+                if c["name"] == "web"]
+
+    # The kubelet reports ErrImagePull first and ImagePullBackOff after its back-off (images.go, BackOffPullImage).
+    assert set(waiting()) <= {"ErrImagePull", "ImagePullBackOff"}
+    assert wait_until(lambda: waiting() == ["ImagePullBackOff", "ImagePullBackOff"]), waiting()
     events = kget(sim, ns, "events", "--field-selector", "type=Warning,reason=Failed")["items"]
     assert any('Failed to pull image "127.0.0.1:5000/app:broken"' in e["message"] for e in events)
 

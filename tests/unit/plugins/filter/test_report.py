@@ -232,7 +232,7 @@ def test_an_rds_cutover_says_what_became_of_the_old_instance():
     result = dict(DATABASE_RESULT, previous_db=None, previous_db_instance_identifier=old["id"], old_instance=old,
                   data_loss_window=dict(start="2025-11-12T09:40:00Z", end="2025-11-12T10:02:00Z", seconds=1320),
                   dns=dict(verified=True, address="app.c1.rds.amazonaws.com"), read_replicas_left=["app-ro"])
-    report = rollback_report([host("db1", [phase_record(result, "database", "db1")])], request(), {}, GROUPS)
+    report = rollback_report([host("db1", [phase_record(result, "database", "db1")])], request(), {})
     restored = report["databases_restored"][0]
     assert restored["old_instance"] == old and restored["read_replicas_left"] == ["app-ro"]
     from ansible_collections.rollback.core.plugins.module_utils.incident_report import markdown

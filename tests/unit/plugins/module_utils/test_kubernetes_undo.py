@@ -1,0 +1,60 @@
+"""The revision a Deployment undo returns to, as kubectl pkg/polymorphichelpers/rollback.go deploymentRevision
+derives it: from the ReplicaSets the Deployment controls, never from the Deployment's own revision annotation
+(stale when YAML exported at an older revision is applied back, or while the controller lags)."""
+
+import pytest
+
+from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
+from ansible_collections.rollback.core.plugins.module_utils.kubernetes_undo import _deployment_plan
+
+UID = "deployment-uid"
+
+
+def template(image, hashed=None):
+    labels = {"app": "demo"}
+    if hashed:
+        labels["pod-template-hash"] = hashed
+    return {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "web", "image": image}]}}
+
+
+def replicaset(name, revision, image, owner=UID, annotations=None):
+    annotations = dict({"deployment.kubernetes.io/revision": revision}, **(annotations or {}))
+    return {"metadata": {"name": name, "annotations": annotations,
+                         "ownerReferences": [{"uid": owner, "controller": True}]},
+            "spec": {"template": template(image, name[-3:])}}
+
+
+class FakeKube:
+    def __init__(self, items):
+        self.items = items
+
+    def list(self, resource, namespace, selector):
+        assert (resource, selector) == ("replicasets", "app=demo")
+        return {"items": self.items}
+
+
+DEPLOYMENT = {"metadata": {"name": "demo", "namespace": "default", "uid": UID,
+                           "annotations": {"deployment.kubernetes.io/revision": "1", "team": "payments"}},
+              "spec": {"selector": {"matchLabels": {"app": "demo"}}, "template": template("app:1.0.2")}}
+HISTORY = [replicaset("demo-aaa", "1", "app:1.0.0", annotations={"team": "payments"}),
+           replicaset("demo-bbb", "2", "app:1.0.1", annotations={"change-cause": "1.0.1"}),
+           replicaset("demo-ccc", "3", "app:1.0.2"),
+           replicaset("other-ddd", "9", "evil:1", owner="another-deployment"),
+           replicaset("demo-eee", "x", "app:unreadable")]
+
+
+def test_a_stale_revision_annotation_does_not_change_the_target():
+    template_, patch, target, current = _deployment_plan(FakeKube(HISTORY), DEPLOYMENT, None, "deployment default/demo")
+    assert (target, current) == (2, 3), "second highest of the owned revisions 1, 2, 3; 9 is not ours, x unreadable"
+    assert template_["spec"]["containers"][0]["image"] == "app:1.0.1"
+    assert "pod-template-hash" not in template_["metadata"]["labels"]
+    assert patch[1] == {"op": "replace", "path": "/metadata/annotations", "value": {
+        "deployment.kubernetes.io/revision": "1", "change-cause": "1.0.1"}}, "kubectl's annotation rule"
+
+
+def test_to_revision_and_missing_history():
+    assert _deployment_plan(FakeKube(HISTORY), DEPLOYMENT, 1, "d")[2] == 1
+    with pytest.raises(RollbackError, match="revision 9 of d not found; available: 1, 2, 3"):
+        _deployment_plan(FakeKube(HISTORY), DEPLOYMENT, 9, "d")
+    with pytest.raises(RollbackError, match="d has no revision before 3 to roll back to"):
+        _deployment_plan(FakeKube(HISTORY[2:3]), DEPLOYMENT, None, "d")
