@@ -52,4 +52,3 @@ def compose_traffic(module):
         raise RollbackError("after docker compose %s, service(s) %s are still %s" % (
             "start" if wanted else "stop", ", ".join(still), "stopped" if wanted else "running"))
     return result
-

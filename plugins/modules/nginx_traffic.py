@@ -176,11 +176,11 @@ served_version:
   returned: always
   type: str
 from_version:
-  description: The live colour before (RV(before.active_color)), for reports.
+  description: The live colour before (C(active_color) of RV(before)), for reports.
   returned: always
   type: str
 to_version:
-  description: The live colour after (RV(after.active_color)), for reports.
+  description: The live colour after (C(active_color) of RV(after)), for reports.
   returned: always
   type: str
 duration:

@@ -13,7 +13,7 @@ MODULES = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(REPO, 
 
 
 def libraries_of(module):
-    return set(library for key, entries in requirements.LIBRARIES.items() if key.split(":")[0] == module
+    return set(library for key, entries in requirements.LIBRARIES.items() if key.split(":", maxsplit=1)[0] == module
                for library, _pip in entries)
 
 
