@@ -5,6 +5,7 @@ import json
 import os
 import re
 import subprocess
+import tempfile
 
 import psycopg2
 
@@ -34,8 +35,11 @@ class PlaybookRun:
 def run_playbook(env, playbook, *args, timeout=600):
     command = [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), os.path.join(REPO, "playbooks", playbook),
                "-i", os.path.join(REPO, "inventories", "lab")] + list(args)
-    completed = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout,
-                               check=False)
+    # Each run its own SSH control sockets, as each AWX job in its own container: with the default ControlPersist
+    # (60 s) a run would otherwise reuse the previous run's connection to the lab's remote host and never log in.
+    with tempfile.TemporaryDirectory(prefix="cp-") as control_path_dir:
+        completed = subprocess.run(command + ["-e", "ansible_control_path_dir=" + control_path_dir], cwd=REPO,
+                                   env=env, capture_output=True, text=True, timeout=timeout, check=False)
     return PlaybookRun(completed)
 
 
