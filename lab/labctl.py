@@ -13,11 +13,11 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from labkit import deploy, docker, etcd, kubernetes, moto, nginx, postgres, redis, registry, server  # noqa: E402
+from labkit import deploy, docker, etcd, kubernetes, moto, nginx, postgres, redis, registry, server, sshd  # noqa: E402
 from labkit.common import REPO, Lab, LabError  # noqa: E402
 
 SERVICES = {service.NAME: service for service in (postgres, etcd, moto, registry, docker, server, kubernetes, redis,
-                                                  nginx)}
+                                                  nginx, sshd)}
 
 
 def selected(only):

@@ -30,6 +30,7 @@ version_added: 0.1.0
 author:
   - rollback.core maintainers (@rollback-core)
 extends_documentation_fragment:
+  - rollback.core.backup_selection
   - rollback.core.kube_auth
   - rollback.core.kube_gitops
   - rollback.core.wait
@@ -37,8 +38,8 @@ options:
   backup:
     description:
       - Manifest of the ConfigMaps and Secrets to restore. Anything else in it fails the task before any change.
+      - Required unless O(backup_dir) is given.
     type: path
-    required: true
   namespace:
     description:
       - Namespace of objects whose manifest has none, and of the O(restart) Deployments.
@@ -89,6 +90,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+backup_used:
+  description: The manifest restored (O(backup), or the newest in O(backup_dir)).
+  returned: always
+  type: str
 created:
   description: Objects created (C(Kind namespace/name)).
   returned: always
@@ -127,6 +132,7 @@ duration:
   type: float
 """
 
+from ansible_collections.rollback.core.plugins.module_utils.backups import SELECTION_SPEC, restore_newest
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackModule
 from ansible_collections.rollback.core.plugins.module_utils.kubernetes import KUBE_AUTH_SPEC, KUBERNETES_IMPORT_ERROR
 from ansible_collections.rollback.core.plugins.module_utils.kubernetes_config import restore
@@ -137,18 +143,21 @@ from ansible_collections.rollback.core.plugins.module_utils.wait import WAIT_SPE
 def main():
     module = RollbackModule(
         dict(
-            backup=dict(type="path", required=True),
+            backup=dict(type="path"),
             namespace=dict(type="str", default="default"),
             save_current_to=dict(type="path"),
             restart=dict(type="list", elements="str", default=[]),
             replace_immutable=dict(type="bool", default=False),
             mask=dict(type="list", elements="str", default=[], no_log=False),
         ),
-        shared_specs=(KUBE_AUTH_SPEC, GITOPS_SPEC, WAIT_SPEC),
+        shared_specs=(KUBE_AUTH_SPEC, GITOPS_SPEC, WAIT_SPEC, SELECTION_SPEC),
+        required_one_of=[("backup", "backup_dir")],
+        mutually_exclusive=[("backup", "backup_dir")],
         supports_check_mode=True,
     )
     module.require_library("kubernetes", KUBERNETES_IMPORT_ERROR)
-    module.run(lambda m: restore(m, Waiter(m)))
+    module.run(lambda m: restore_newest(m, lambda m: restore(m, Waiter(m)), "backup", "backup_dir", "backup_pattern",
+                                        "ConfigMap/Secret backup"))
 
 
 if __name__ == "__main__":

@@ -47,8 +47,18 @@ options:
         (C(pg_dump -Fc) custom, C(-Fd) directory, C(-Ft) tar, or plain SQL).
       - Plain SQL runs through C(psql) with C(ON_ERROR_STOP) in one transaction, connected to the side database
         only; see the description for what it may not contain.
+      - Required unless O(dump_dir) is given.
     type: path
-    required: true
+  dump_dir:
+    description:
+      - Directory to take the newest dump from, instead of O(dump) - the file (or directory dump) whose name
+        matches O(dump_pattern) and sorts last (dated names sort by time). No match fails with nothing changed.
+    type: path
+  dump_pattern:
+    description:
+      - Shell pattern of the dump names in O(dump_dir).
+    type: str
+    default: "*.dump"
   jobs:
     description:
       - Parallel C(pg_restore) jobs for custom and directory dumps. Tar and plain dumps restore with one
@@ -215,6 +225,15 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+backup_used:
+  description: The dump restored (O(dump), or the newest in O(dump_dir)).
+  returned: always
+  type: str
+data_loss_window:
+  description:
+    - What the restore loses - C(start) (the dump's time), C(end) (now), C(seconds), UTC.
+  returned: always
+  type: dict
 restored_db:
   description: The database that now holds the restored data (O(db), or the side database with O(swap=false)).
   returned: always
@@ -294,6 +313,7 @@ duration:
   type: float
 """
 
+from ansible_collections.rollback.core.plugins.module_utils import backups
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackModule
 from ansible_collections.rollback.core.plugins.module_utils.postgres import POSTGRES_LOGIN_SPEC, PSYCOPG2_IMPORT_ERROR
 from ansible_collections.rollback.core.plugins.module_utils.postgres_dump_restore import restore
@@ -303,7 +323,9 @@ def main():
     module = RollbackModule(
         dict(
             db=dict(type="str", required=True),
-            dump=dict(type="path", required=True),
+            dump=dict(type="path"),
+            dump_dir=dict(type="path"),
+            dump_pattern=dict(type="str", default="*.dump"),
             jobs=dict(type="int", default=1),
             emergency_backup=dict(type="bool", default=True),
             emergency_backup_dir=dict(type="path"),
@@ -327,10 +349,13 @@ def main():
         ),
         shared_specs=(POSTGRES_LOGIN_SPEC,),
         required_if=[("emergency_backup", True, ("emergency_backup_dir",))],
+        required_one_of=[("dump", "dump_dir")],
+        mutually_exclusive=[("dump", "dump_dir")],
         supports_check_mode=True,
     )
     module.require_library("psycopg2", PSYCOPG2_IMPORT_ERROR, "psycopg2-binary")
-    module.run(restore)
+    module.run(lambda m: backups.restore_newest(
+        m, restore, "dump", "dump_dir", "dump_pattern", "dump", "*.dump", window=True))
 
 
 if __name__ == "__main__":

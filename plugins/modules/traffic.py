@@ -31,6 +31,12 @@ description:
     their images are kept.
   - Server - writes O(maintenance_file) (a flag a load balancer or the app checks, JSON with reason and time)
     and stops O(units); resuming starts the units, waits until they are active and removes the flag.
+  - Swarm - O(state=stopped) scales a replicated service to 0 as C(docker service scale) does (the whole spec
+    sent back with only the replica count changed) and keeps the count in the service label
+    C(rollback.core/replicas-before-stop), then waits until no task is left starting or running;
+    O(state=started) restores exactly that count and waits until that many tasks run the service's image. A
+    global service cannot scale - refused, stop it at its front instead. The label survives an image rollback in
+    between (rollback.core.swarm_service_rollback keeps the spec's labels).
   - Nothing changes when the service is already in the asked state.
 version_added: 0.1.0
 author:
@@ -45,7 +51,7 @@ options:
       - Target type of the service.
     type: str
     required: true
-    choices: [kubernetes, compose, server]
+    choices: [kubernetes, compose, server, swarm]
   state:
     description:
       - V(stopped) takes the service out of traffic, V(started) puts it back.
@@ -54,7 +60,8 @@ options:
     choices: [stopped, started]
   name:
     description:
-      - Kubernetes - the Deployment or StatefulSet. Compose and server - the service's name, used in results.
+      - Kubernetes - the Deployment or StatefulSet. Swarm - the service (name or ID). Compose and server - the
+        service's name, used in results.
     type: str
     required: true
   kind:
@@ -70,8 +77,8 @@ options:
     default: default
   replicas:
     description:
-      - Kubernetes - replica count to resume with, instead of the saved one (a running workload is still never
-        scaled down).
+      - Kubernetes and Swarm - replica count to resume with, instead of the saved one (a running Kubernetes
+        workload is still never scaled down).
     type: int
   state_file:
     description:
@@ -79,6 +86,10 @@ options:
         kind and name and tied to the object's uid; O(state=started) uses it when the label is gone and removes the
         entry.
     type: path
+  docker_host:
+    description:
+      - Swarm - Docker engine of a swarm manager. Default, E(DOCKER_HOST) or the local socket.
+    type: str
   project_src:
     description:
       - Compose - directory of the project.
@@ -148,16 +159,23 @@ EXAMPLES = r"""
     state: stopped
     maintenance_file: /srv/billing/shared/maintenance.json
     units: [billing.service]
+
+- name: Runbook 002's swarm service out of traffic while its database is restored
+  rollback.core.traffic:
+    platform: swarm
+    name: app-backend
+    state: stopped
+    docker_host: tcp://swarm-manager-1:2376
 """
 
 RETURN = r"""
 replicas_before:
-  description: Kubernetes - replica count before the call.
-  returned: when platform is kubernetes
+  description: Kubernetes and Swarm - replica count before the call.
+  returned: when platform is kubernetes or swarm
   type: int
 replicas_after:
-  description: Kubernetes - replica count after the call.
-  returned: when platform is kubernetes
+  description: Kubernetes and Swarm - replica count after the call.
+  returned: when platform is kubernetes or swarm
   type: int
 saved_replicas:
   description: Kubernetes - the count saved at stop (null when none is known).
@@ -200,7 +218,7 @@ duration:
   type: float
 """
 
-from ansible_collections.rollback.core.plugins.module_utils import compose, kubernetes, traffic
+from ansible_collections.rollback.core.plugins.module_utils import compose, kubernetes, server, swarm, traffic
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackModule
 from ansible_collections.rollback.core.plugins.module_utils.kubernetes_gitops import GITOPS_SPEC
 from ansible_collections.rollback.core.plugins.module_utils.wait import WAIT_SPEC, Waiter
@@ -214,8 +232,11 @@ def switch(module):
     elif platform == "compose":
         module.require_library("docker", compose.DOCKER_IMPORT_ERROR)
         result = traffic.compose_traffic(module)
+    elif platform == "swarm":
+        module.require_library("docker", compose.DOCKER_IMPORT_ERROR)
+        result = swarm.traffic(module, waiter=Waiter(module))
     else:
-        result = traffic.server_traffic(module, Waiter(module))
+        result = server.traffic(module, Waiter(module))
     result["service"] = module.params["name"]
     return result
 
@@ -223,7 +244,8 @@ def switch(module):
 def main():
     module = RollbackModule(
         dict(),
-        shared_specs=(kubernetes.KUBE_AUTH_SPEC, GITOPS_SPEC, compose.COMPOSE_SPEC, traffic.TRAFFIC_SPEC, WAIT_SPEC),
+        shared_specs=(kubernetes.KUBE_AUTH_SPEC, GITOPS_SPEC, compose.COMPOSE_SPEC, swarm.DOCKER_CONNECTION_SPEC,
+                      traffic.TRAFFIC_SPEC, WAIT_SPEC),
         supports_check_mode=True,
     )
     module.run(switch)

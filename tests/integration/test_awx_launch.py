@@ -246,8 +246,9 @@ def test_in_a_job_pod_the_credentials_kubeconfig_wins_over_in_cluster_config(lab
                                                                              bad_release, data_dir):
     # A container group's pod has KUBERNETES_SERVICE_HOST; the inventory names no kubeconfig: the credential's
     # K8S_AUTH_KUBECONFIG must be used, as kubernetes.core does, not the pod's own service account.
-    answers = {"level": "1", "services": ["demo-kubernetes"], "reason": "bad image", "confirm_data_loss": "no",
-               "confirm": "yes"}
+    answers = {"level": "1", "services": ["demo-kubernetes"], "reason": "bad image", "confirm": "yes",
+               "confirm_data_loss": "no"}  # required: AWX refuses a launch without it ("value missing")
+    deploy_bad(lab_env)  # the module's bad_release was rolled back by the level 3 launch before
     rc, output = launch(lab, awx_objects, job_python, answers, data_dir, "", pod=True, kubeconfig_from_inventory=False)
     assert rc == 0, output[-6000:]
     assert versions(lab_env)["kubernetes"] == "1.0.0", output[-6000:]

@@ -126,7 +126,7 @@ def cases(lab, f):
         # env_file_restore
         ("env_file_restore", dict(path=env, backup=f["bad.env"]), "is not KEY=VALUE"),
         ("env_file_restore", dict(path=env, backup=f["empty.env"]), "empty"),
-        ("env_file_restore", dict(path=env, backup_dir=f["no-backups"]), "no backup matching"),
+        ("env_file_restore", dict(path=env, backup_dir=f["no-backups"]), "no env file backup matching"),
         ("env_file_restore", dict(path=env, backup=f["bad.env"], backup_dir=f["no-backups"]), "mutually exclusive"),
         # postgres_restore
         ("postgres_restore", dict(pg, dump="/nonexistent.dump"), "cannot read dump /nonexistent.dump"),

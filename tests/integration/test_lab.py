@@ -31,7 +31,7 @@ def test_status_reports_every_service_up(lab_env):
     completed = subprocess.run([sys.executable, LABCTL, "status"], env=lab_env, capture_output=True, text=True,
                                check=False)
     assert completed.returncode == 0, completed.stdout
-    for name in ("postgres", "etcd", "moto", "docker", "server", "kubernetes", "redis", "nginx"):
+    for name in ("postgres", "etcd", "moto", "docker", "server", "kubernetes", "redis", "nginx", "sshd"):
         assert "lab: %-8s up" % name in completed.stdout
 
 
@@ -223,3 +223,32 @@ def test_kubernetes_simulator_serves_the_demo_deployment(lab):
     assert revisions and revisions[-1] == int(deployment.metadata.annotations["deployment.kubernetes.io/revision"])
     assert [rs.spec.replicas for rs in owned if rs.metadata.annotations["deployment.kubernetes.io/revision"]
             == str(revisions[-1])] == [2], "the current revision's ReplicaSet runs the replicas"
+
+
+def ssh(lab, command, known_hosts=None, extra=()):
+    return subprocess.run(["ssh", "-i", lab["LAB_SSH_KEY"], "-p", str(lab["LAB_SSH_PORT"]), "-o", "BatchMode=yes",
+                           "-o", "UserKnownHostsFile=" + (known_hosts or lab["LAB_SSH_KNOWN_HOSTS"]),
+                           "-o", "StrictHostKeyChecking=yes"] + list(extra)
+                          + ["%s@%s" % (lab["LAB_SSH_USER"], lab["LAB_SSH_HOST"]), command],
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_the_remote_host_runs_its_own_python_over_ssh_with_its_host_key_checked(lab, tmp_path):
+    probe = "import sys, importlib.util as u; print(sys.prefix, u.find_spec('psycopg2') is not None, " \
+            "u.find_spec('ansible') is not None)"
+    completed = ssh(lab, "%s -c \"%s\"" % (lab["LAB_REMOTE_PYTHON"], probe))
+    assert completed.returncode == 0, completed.stderr
+    prefix, psycopg2, ansible = completed.stdout.split()
+    assert prefix.endswith(".venv-remote") and psycopg2 == "True", "requirements.txt installed there"
+    assert ansible == "False", "not the controller's venv: no ansible on the remote host"
+    bare = ssh(lab, "%s -c \"import importlib.util as u; print(u.find_spec('psycopg2'))\"" % lab["LAB_BARE_PYTHON"])
+    assert bare.stdout.strip() == "None", "Debian's own python3 is a bare server's"
+
+    impostor = tmp_path / "known_hosts"
+    impostor.write_text("[%s]:%s ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n"
+                        % (lab["LAB_SSH_HOST"], lab["LAB_SSH_PORT"]))
+    refused = ssh(lab, "true", known_hosts=str(impostor))
+    assert refused.returncode != 0 and "REMOTE HOST IDENTIFICATION HAS CHANGED" in refused.stderr
+    no_key = ssh(lab, "true", extra=("-o", "IdentitiesOnly=yes", "-o", "IdentityFile=/dev/null",
+                                     "-o", "PreferredAuthentications=password"))
+    assert no_key.returncode != 0, "no password login"
