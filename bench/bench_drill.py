@@ -68,7 +68,7 @@ def manual_level1(lab):
         ["ln", "-sfn", os.path.join(releases, "releases", "v1.0.0"), os.path.join(releases, "current.new")],
         ["mv", "-T", os.path.join(releases, "current.new"), os.path.join(releases, "current")],
         ["systemctl", "restart", lab["LAB_SERVER_UNIT"]],
-        ["docker", "service", "update", "--detach=false", "--quiet", "--image", "rollback-demo:1.0.0",
+        ["docker", "service", "update", "--detach=false", "--quiet", "--image", lab["LAB_DEMO_IMAGE"] + ":1.0.0",
          lab["LAB_SWARM_SERVICE"]],
         ["sh", "-c", "sed -i 's/:58182;/:58181;/' " + lab["LAB_NGINX_UPSTREAM_FILE"]],
         nginx + ["-t", "-q"],

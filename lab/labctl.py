@@ -13,11 +13,12 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from labkit import deploy, docker, eda, etcd, kubernetes, monitoring, moto, nginx, postgres, redis, server, users  # noqa: E402
+from labkit import (deploy, docker, eda, etcd, kubernetes, monitoring, moto, nginx, postgres, redis,  # noqa: E402
+                    registry, server, sshd, users)
 from labkit.common import REPO, Lab, LabError  # noqa: E402
 
-SERVICES = {service.NAME: service for service in (postgres, etcd, moto, docker, server, kubernetes, redis, nginx,
-                                                  monitoring, users)}
+SERVICES = {service.NAME: service for service in (postgres, etcd, moto, registry, docker, server, kubernetes, redis,
+                                                  nginx, sshd, monitoring, users)}
 
 
 def selected(only):

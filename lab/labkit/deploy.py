@@ -165,15 +165,14 @@ def migrate(version):
 def deploy_kubernetes(version):
     path = "/apis/apps/v1/namespaces/default/deployments/demo"
     _kube("PATCH", path, {"spec": {"replicas": 2, "template": {"spec": {"containers": [
-        {"name": "web", "image": "rollback-demo:%s" % version, "ports": [{"containerPort": 8080}]}]}}}})
+        {"name": "web", "image": "%s:%s" % (docker.IMAGE, version), "ports": [{"containerPort": 8080}]}]}}}})
 
 
 def deploy_compose(lab, version):
-    project = lab.path("compose", "demo")
-    with open(os.path.join(project, ".env"), "w") as handle:
+    """The pipeline of a compose team: the tag in the project's .env, ``docker compose up -d``, the history line."""
+    with open(lab.path("compose", "demo", ".env"), "w") as handle:
         handle.write("DEMO_TAG=%s\n" % version)
-    run([os.path.join(VENV_BIN, "docker-compose"), "--project-directory", project, "-p", "demo", "up", "-d"],
-        "docker compose up (demo %s)" % version, docker._env(lab))
+    docker.compose_up(lab, "demo %s" % version)
 
 
 def deploy_server(lab, version):

@@ -11,8 +11,9 @@ type: aggregate
 short_description: Time each rollback phase against the level's RTO budget
 description:
   - Groups tasks into phases and records each phase's start, end, duration, status and changed tasks.
-  - A task's phase is the literal value of the variable C(rollback_timeline_phase) or C(phase_name) where an
-    include sets one (the level roles name each phase - traffic_stop, database, config, app, traffic_resume,
+  - A task's phase is the value of the variable C(rollback_timeline_phase) or C(phase_name) where an include sets
+    one, templated with the task's own variables only (the level role names each phase from its row - traffic_stop,
+    database, config, app, traffic_resume,
     verify), else its role (preflight, lock, report, ...), else its play's name.
   - C(module_seconds) is the time the run waited in rollback.core modules (for each task, the longest duration
     a module reported across hosts); the rest of the total is Ansible's own overhead.
@@ -66,7 +67,9 @@ import os
 import tempfile
 import time
 
+from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.callback import CallbackBase
+from ansible.template import Templar
 
 
 # Tasks that only pull in other tasks or check a role's arguments: they belong to no phase of their own.
@@ -89,15 +92,24 @@ class CallbackModule(CallbackBase):
         self.module_wait = {}
         self.level = None
         self._play_name = ""
+        self._loader = DataLoader()
 
-    @staticmethod
-    def _named_phase(task):
+    def _named_phase(self, task):
         variables = task.get_vars()
         for key in ("rollback_timeline_phase", "phase_name"):
             value = variables.get(key)
+            if isinstance(value, str) and "{" in value:
+                # A phase named from a loop item (the level role's rows): the item is in the task's own vars.
+                value = self._template(value, variables)
             if isinstance(value, str) and value and "{" not in value:
                 return value
         return None
+
+    def _template(self, value, variables):
+        try:
+            return Templar(loader=self._loader, variables=variables).template(value)
+        except Exception:  # noqa: BLE001 - a name the task's own vars cannot give: fall back to the role
+            return None
 
     def _phase(self, task):
         role = getattr(task, "_role", None)

@@ -106,8 +106,9 @@ class Tools:
         listing = self.run("pg_restore", ["--list", dump], "reading the dump's table of contents (%s)" % dump)
         return [line for line in listing.splitlines() if line and not line.startswith(";")]
 
-    def dump_custom(self, database, path):
-        self.run("pg_dump", self._connection_args(database) + ["--format=custom", "--file", path],
+    def dump_custom(self, database, path, compression):
+        self.run("pg_dump", self._connection_args(database) + ["--format=custom", "--compress=%d" % compression,
+                                                               "--file", path],
                  "emergency pg_dump of %s" % database)
 
     def restore(self, dump, fmt, database, jobs, no_owner):

@@ -12,6 +12,7 @@ import urllib.request
 
 import docker
 import pytest
+from support.demo_images import demo_image
 from support.http_servers import free_port
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -68,7 +69,7 @@ def app(request, lab):
         process.wait()
     else:
         client = docker.DockerClient(base_url=lab["DOCKER_HOST"])
-        container = client.containers.run("rollback-demo:1.0.1", detach=True, network_mode="host",
+        container = client.containers.run(demo_image("1.0.1"), detach=True, network_mode="host",
                                           environment={"PORT": str(port)})
         try:
             wait_up("http://127.0.0.1:%d/version" % port)
