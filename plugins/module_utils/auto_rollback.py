@@ -458,8 +458,9 @@ class Assessment:
 
 def survey_vars(level, services, reason):
     """The launch variables of the production survey (awx/surveys): AWX checks that a multiplechoice value is one of
-    its string choices and a multiselect a list (awx/main/models/mixins.py, _survey_element_validation)."""
-    return dict(level=str(level), services=list(services), reason=reason,
+    its string choices and a multiselect a list (awx/main/models/mixins.py, _survey_element_validation). No databases:
+    the run restores the selected services' own databases (their blast radius from the inventory)."""
+    return dict(level=str(level), services=list(services), databases=[], reason=reason,
                 confirm_data_loss="yes" if level == 3 else "no", confirm="yes")
 
 

@@ -143,7 +143,7 @@ def test_a_level_3_recommendation_only_requests_approval_with_the_data_loss_conf
         else:
             assert isinstance(value, str)
     assert (extra_vars["level"], extra_vars["confirm_data_loss"]) == ("3", "yes")
-    assert extra_vars["services"] == ["demo-server"]
+    assert extra_vars["services"] == ["demo-server"] and extra_vars["databases"] == []
 
 
 def test_a_table_that_does_not_say_rollback_asks_for_approval(tmp_path):
