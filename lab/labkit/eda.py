@@ -16,6 +16,7 @@ import time
 
 from labkit.common import REPO, VENV_BIN, LabError, read_pid, spawn, stop_pid, wait_for
 from labkit.monitoring import WEBHOOK_PORT, WEBHOOK_TOKEN
+from labkit.sshd import REMOTE_PYTHON
 
 NAME = "rulebook"
 RULEBOOK = "rollback.core.auto_rollback"
@@ -46,7 +47,8 @@ def log_file(lab):
 
 def environment(lab):
     home = java_home()
-    return dict(os.environ, JAVA_HOME=home, JDK_HOME=home, LAB_DIR=lab.root,
+    # The playbooks it runs see a copy of the inventory in a temporary directory: the lab's paths come from here.
+    return dict(os.environ, JAVA_HOME=home, JDK_HOME=home, LAB_DIR=lab.root, LAB_REMOTE_PYTHON=REMOTE_PYTHON,
                 ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"),
                 PATH=os.pathsep.join([VENV_BIN, os.environ.get("PATH", "/usr/bin:/bin")]))
 
