@@ -46,6 +46,7 @@ KUBE_TARGET_SPEC = dict(
 
 REQUEST_BUDGET = 30.0  # seconds one call may take with its retries, outside a wait
 TRANSIENT_STATUS = frozenset([429, 500, 502, 503, 504])
+LAST_TRY = 0.2  # seconds a last attempt gets before a deadline (a request never gets less)
 
 # The resources the collection touches: plural -> (API path prefix, singular for messages).
 RESOURCES = {
@@ -144,7 +145,10 @@ class Kube:
                 if not _retryable(error, method, self.deadline is not None):
                     raise
                 delay = max(next(delays), error.retry_after)
-                if self._clock() + delay >= deadline:
+                remaining = deadline - self._clock()
+                if remaining - delay < LAST_TRY and not error.retry_after:
+                    delay = remaining - LAST_TRY  # a shorter last pause, so the call is tried until its deadline
+                if delay <= 0 or remaining - delay < LAST_TRY:
                     raise KubeError("%s (retried for %.0fs)" % (error.msg, self._clock() - started),
                                     status=error.status, transient=True)
                 self._sleeper(delay)

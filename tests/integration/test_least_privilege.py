@@ -73,6 +73,7 @@ def test_iam_policy_allows_exactly_the_aws_calls_the_code_makes():
 # What a Kube call's first argument names, when it is not a literal: (file, function, expression) -> resources.
 KUBE_ARGUMENTS = {
     ("kubernetes_undo.py", "undo", "PLURAL[kind]"): ("deployments", "statefulsets", "daemonsets"),
+    ("kubernetes_undo.py", "probe", "PLURAL[kind]"): ("deployments", "statefulsets", "daemonsets"),
     ("kubernetes_wait.py", "read", "PLURAL[kind]"): ("deployments", "statefulsets", "daemonsets"),
     ("kubernetes_traffic.py", "read", "self.plural"): ("deployments", "statefulsets"),
     ("kubernetes_traffic.py", "scale", "self.plural"): ("deployments", "statefulsets"),
