@@ -22,6 +22,8 @@ PSYCOPG2 = ("psycopg2", "psycopg2-binary")
 LIBRARIES = {
     "alb_traffic": [BOTO3],
     "cache_invalidate": [("redis", "redis")],
+    "auto_rollback": [],
+    "auto_rollback:etcd": [("etcd3gw", "etcd3gw")],
     "env_file_restore": [],
     "etcd_config_restore": [("etcd3gw", "etcd3gw")],
     "frontend_restore": [BOTO3],
