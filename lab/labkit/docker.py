@@ -89,8 +89,7 @@ def start(lab):
         _start_engine(lab)
         state = "started"
     _install_compose_plugin(lab)
-    _import_images(lab)
-    _push_images(lab)
+    _push_images(lab, _import_images(lab))
     _start_compose_project(lab)
     _start_swarm_service(lab)
     return state
@@ -149,6 +148,8 @@ def _release(tag):
 
 
 def _import_images(lab):
+    """Imports the releases missing from this image generation; returns the tags imported."""
+    imported = []
     present = set(_docker(lab, "images", "--filter", "label=rollback.core.lab.generation=" + IMAGE_GENERATION,
                           "--format", "{{.Tag}}", IMAGE).split())
     for tag in TAGS:
@@ -170,15 +171,26 @@ def _import_images(lab):
             args += ["--change", change]
         _docker(lab, *(args + [path, "%s:%s" % (IMAGE, tag)]), what="docker import %s:%s" % (IMAGE, tag))
         os.remove(path)
+        imported.append(tag)
+    return imported
 
 
-def _push_images(lab):
-    """The releases in the lab's registry, pushed with the credentials ``docker login`` would store."""
+def _push_images(lab, imported):
+    """The releases in the lab's registry, pushed with the credentials ``docker login`` would store. A new image
+    generation replaces the registry's older images: a pull (a rollback of an image not held locally) would bring
+    them back."""
     registry.login(lab.path("docker-config"))
     held = set(registry.tags(lab, IMAGE))
+    marker = lab.path("registry", "image-generation")
+    pushed = None
+    if os.path.exists(marker):
+        with open(marker) as handle:
+            pushed = handle.read().strip()
     for tag in TAGS:
-        if tag not in held:
+        if tag not in held or tag in imported or pushed != IMAGE_GENERATION:
             _docker(lab, "push", "%s:%s" % (IMAGE, tag), what="docker push %s:%s" % (IMAGE, tag))
+    with open(marker, "w") as handle:
+        handle.write(IMAGE_GENERATION)
 
 
 HISTORY_FILE = ".deploy-history.jsonl"
