@@ -13,6 +13,7 @@ import pytest
 
 COLLECTIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "..", ".collections")
 
+
 def imported_after(module):
     code = ("import importlib, json, sys; importlib.import_module(%r); "
             "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('kubernetes', 'docker'))))") % module
