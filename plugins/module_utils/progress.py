@@ -17,6 +17,8 @@ __metaclass__ = type
 import itertools
 import json
 import os
+import subprocess
+import tempfile
 import time
 
 PROGRESS_DIR_ENV = "ROLLBACK_PROGRESS_DIR"
@@ -68,3 +70,29 @@ class Record:
                 os.remove(self.path)
             except OSError:
                 pass
+
+
+def run_command(argv, what, env=None, timeout=None):
+    """``subprocess.run(argv, capture_output=True, text=True)`` for a long command (pg_restore, pg_dump), its
+    progress kept in a record while it runs: ``(returncode, stdout, stderr)``.
+
+    The output goes to temporary files, not pipes, so a large output never blocks the command.
+    """
+    record = Record(what, timeout)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        process = subprocess.Popen(argv, env=env, stdout=out, stderr=err)
+        try:
+            while True:
+                try:
+                    returncode = process.wait(timeout=MIN_WRITE_INTERVAL)
+                    break
+                except subprocess.TimeoutExpired:
+                    record.update("running (pid %d)" % process.pid)
+        finally:
+            record.close()
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        out.seek(0)
+        err.seek(0)
+        return (returncode, out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace"))

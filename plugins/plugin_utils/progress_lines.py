@@ -71,7 +71,8 @@ class ProgressLines:
 
     def stop(self):
         self._stop.set()
-        self._thread.join(5)
+        if self._thread.is_alive():
+            self._thread.join(5)
         os.environ.pop(PROGRESS_DIR_ENV, None)
         shutil.rmtree(self.directory, ignore_errors=True)
 
@@ -112,8 +113,9 @@ class ProgressLines:
 
     def line(self, record):
         elapsed = record["elapsed"] + max(0.0, time.time() - record.get("updated", time.time()))
-        return "waiting: %s %s state=%s %s (timeout %s)" % (
-            self.host_of(record), record["what"], record["state"], duration(elapsed), duration(record["timeout"]))
+        limit = "timeout %s" % duration(record["timeout"]) if record.get("timeout") else "no timeout"
+        return "waiting: %s %s state=%s %s (%s)" % (
+            self.host_of(record), record["what"], record["state"], duration(elapsed), limit)
 
     def host_of(self, record):
         workers = {}
