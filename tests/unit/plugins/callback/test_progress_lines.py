@@ -52,3 +52,26 @@ def test_a_short_wait_prints_nothing_and_zero_turns_progress_off(tmp_path):
     assert LINE.findall(run_playbook(tmp_path, "-e", "wait_seconds=2").stdout) == []
     completed = run_playbook(tmp_path, "-e", "wait_seconds=7", ROLLBACK_PROGRESS_INTERVAL="0")
     assert completed.returncode == 0 and "waiting:" not in completed.stdout
+
+
+def test_the_lines_are_job_events_under_ansible_runner_as_in_awx(tmp_path):
+    """AWX runs playbooks through ansible-runner, whose display callback turns every Display line printed outside
+    a callback event into an event of its own (ansible_runner/display_callback/callback/awx_display.py,
+    display_with_context): the job output shows them as they come."""
+    import ansible_runner
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "progress_playbook.yml").write_text(open(os.path.join(HERE, "files", "progress_playbook.yml")).read())
+    run = ansible_runner.run(
+        private_data_dir=str(tmp_path), playbook="progress_playbook.yml", inventory="localhost,", quiet=True,
+        cmdline="-c local -e ansible_python_interpreter=%s -e wait_seconds=7" % sys.executable,
+        envvars=dict(ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"),
+                     ANSIBLE_CALLBACKS_ENABLED="rollback.core.timeline",
+                     ANSIBLE_LIBRARY=os.path.join(HERE, "files", "library"), ROLLBACK_PROGRESS_INTERVAL="4",
+                     ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".collections"),
+                     ROLLBACK_TIMELINE_FILE=str(tmp_path / "timeline.json"),
+                     PATH=os.pathsep.join([os.path.join(REPO, ".venv", "bin"), os.environ.get("PATH", "")])))
+    assert run.status == "successful", run.stdout.read()
+    events = [event for event in run.events if "waiting: localhost the test clock" in event.get("stdout", "")]
+    assert events and all(event["event"] == "verbose" for event in events), [e.get("stdout") for e in run.events]
