@@ -4,6 +4,10 @@ A module process imports everything its file names at the top: the kubernetes cl
 of CPU, paid by every compose, server and Swarm task of rollout_undo and traffic if imported there.
 """
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import json
 import os
 import subprocess

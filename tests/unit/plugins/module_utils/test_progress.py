@@ -1,5 +1,9 @@
 """Progress records of running waits (module_utils/progress.py) and the lines the controller prints from them."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import json
 import os
 import sys

@@ -1,6 +1,6 @@
 """A long wait is not silent: the timeline callback prints the running waits while the task runs (issue 22).
 
-The module is a fixture (files/library/slow_wait.py) that waits through the collection's one waiter
+The module is a fixture (files_progress/library/slow_wait.py) that waits through the collection's one waiter
 (module_utils/wait.py wait_until), the path every module's wait takes (RDS status, rollout, Swarm tasks,
 target draining, CloudFront invalidation, nginx, systemd units, sessions to end).
 """
@@ -11,19 +11,19 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(HERE))))
+REPO = os.path.dirname(os.path.dirname(HERE))
 LINE = re.compile(r"^waiting: (\S+) the test clock state=countdown-(\d+)s (\d+)s \(timeout 10m\)$", re.M)
 
 
 def run_playbook(tmp_path, *extra, **env):
     environ = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"),
                    ANSIBLE_CALLBACKS_ENABLED="rollback.core.timeline",
-                   ANSIBLE_LIBRARY=os.path.join(HERE, "files", "library"),
+                   ANSIBLE_LIBRARY=os.path.join(HERE, "files_progress", "library"),
                    ROLLBACK_TIMELINE_FILE=str(tmp_path / "timeline.json"),
                    PATH=os.pathsep.join([os.path.join(REPO, ".venv", "bin"), os.environ.get("PATH", "")]), **env)
     return subprocess.run(["ansible-playbook", "-i", "localhost,one,two,", "-c", "local", "-e",
                            "ansible_python_interpreter=" + sys.executable,
-                           os.path.join(HERE, "files", "progress_playbook.yml")] + list(extra),
+                           os.path.join(HERE, "files_progress", "progress_playbook.yml")] + list(extra),
                           env=environ, capture_output=True, text=True, check=False)
 
 
@@ -62,13 +62,14 @@ def test_the_lines_are_job_events_under_ansible_runner_as_in_awx(tmp_path):
 
     project = tmp_path / "project"
     project.mkdir()
-    (project / "progress_playbook.yml").write_text(open(os.path.join(HERE, "files", "progress_playbook.yml")).read())
+    with open(os.path.join(HERE, "files_progress", "progress_playbook.yml")) as playbook:
+        (project / "progress_playbook.yml").write_text(playbook.read())
     run = ansible_runner.run(
         private_data_dir=str(tmp_path), playbook="progress_playbook.yml", inventory="localhost,", quiet=True,
         cmdline="-c local -e ansible_python_interpreter=%s -e wait_seconds=7" % sys.executable,
         envvars=dict(ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"),
                      ANSIBLE_CALLBACKS_ENABLED="rollback.core.timeline",
-                     ANSIBLE_LIBRARY=os.path.join(HERE, "files", "library"), ROLLBACK_PROGRESS_INTERVAL="4",
+                     ANSIBLE_LIBRARY=os.path.join(HERE, "files_progress", "library"), ROLLBACK_PROGRESS_INTERVAL="4",
                      ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".collections"),
                      ROLLBACK_TIMELINE_FILE=str(tmp_path / "timeline.json"),
                      PATH=os.pathsep.join([os.path.join(REPO, ".venv", "bin"), os.environ.get("PATH", "")])))
