@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import atexit
 import json
 import multiprocessing
 import os
@@ -59,6 +60,7 @@ class ProgressLines:
         self.display = display
         self.interval = float(interval)
         self.directory = tempfile.mkdtemp(prefix="rollback-progress-")
+        atexit.register(shutil.rmtree, self.directory, True)  # a run that never reaches the stats (interrupted)
         os.environ[PROGRESS_DIR_ENV] = self.directory  # the workers, and the local modules they run, inherit it
         self._clock = clock
         self._running = {}  # (host, task uuid) -> module short name
