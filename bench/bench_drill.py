@@ -50,7 +50,9 @@ def playbook(inventory, *extra):
                                env=env, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - began
     if completed.returncode != 0:
-        raise SystemExit("bench: the rollback failed:\n" + completed.stdout[-3000:] + completed.stderr[-2000:])
+        failures = [line for line in completed.stdout.splitlines() if line.startswith(("fatal:", "failed:"))]
+        raise SystemExit("bench: the rollback failed:\n" + "\n".join(failures[:5]) + "\n" + completed.stdout[-3000:]
+                         + completed.stderr[-2000:])
     with open(timeline) as handle:
         return wall, json.load(handle)["module_seconds"]
 
