@@ -1,4 +1,3 @@
-#!/usr/bin/python
 # Copyright: rollback.core contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Test fixture: a module that waits O(seconds) through the collection's one waiter, as the real modules do."""
