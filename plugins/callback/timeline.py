@@ -50,6 +50,21 @@ options:
     ini:
       - section: callback_timeline
         key: clock_start
+  progress_interval:
+    description:
+      - 'While a task runs, each wait of a rollback.core module that runs on the controller (RDS status, a
+        rollout, Swarm tasks, target draining, an invalidation, ...) is shown as a line
+        C(waiting: <host> <what> state=<state> <elapsed> (timeout <timeout>)) after half this many seconds,
+        then every this many seconds. C(0) shows none.'
+      - The modules keep the record in a directory the callback makes for the run and names in the environment
+        variable C(ROLLBACK_PROGRESS_DIR); a module run over SSH on another host does not see it.
+    type: float
+    default: 10
+    env:
+      - name: ROLLBACK_PROGRESS_INTERVAL
+    ini:
+      - section: callback_timeline
+        key: progress_interval
   budgets:
     description: RTO budget in seconds per level, as C(level=seconds) pairs.
     type: list
@@ -70,6 +85,7 @@ import time
 from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.callback import CallbackBase
 from ansible.template import Templar
+from ansible_collections.rollback.core.plugins.plugin_utils.progress_lines import ProgressLines
 
 
 # Tasks that only pull in other tasks or check a role's arguments: they belong to no phase of their own.
@@ -93,6 +109,7 @@ class CallbackModule(CallbackBase):
         self.level = None
         self._play_name = ""
         self._loader = DataLoader()
+        self._progress = None
 
     def _named_phase(self, task):
         variables = task.get_vars()
@@ -129,6 +146,9 @@ class CallbackModule(CallbackBase):
             self.set_option("output", path)
         # Workers fork from this process: the report play reads the path from its environment.
         os.environ["ROLLBACK_TIMELINE_FILE"] = self.get_option("output")
+        if self.get_option("progress_interval") > 0:
+            self._progress = ProgressLines(self._display, self.get_option("progress_interval"))
+            self._progress.start()
 
     def v2_playbook_on_play_start(self, play):
         self._play_name = play.get_name().strip()
@@ -150,6 +170,8 @@ class CallbackModule(CallbackBase):
             return
         phase = self._phase(result._task)
         phase["end"] = time.time()
+        if self._progress is not None:
+            self._progress.task_ended(result._host.get_name(), result._task)
         # rollback.core modules report their own duration: the longest across hosts is what the task waited.
         duration = result._result.get("duration")
         if isinstance(duration, (int, float)):
@@ -187,7 +209,14 @@ class CallbackModule(CallbackBase):
                     within_budget=None if budget is None else total <= budget,
                     started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(origin)), phases=phases)
 
+    def v2_runner_on_start(self, host, task):
+        if self._progress is not None:
+            self._progress.task_started(host.get_name(), task)
+
     def v2_playbook_on_stats(self, stats):
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
         timeline = self.timeline()
         self._display.banner("ROLLBACK TIMELINE")
         for phase in timeline["phases"]:

@@ -18,23 +18,17 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import importlib.util
 import json
 import time
-import traceback
 
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
 from ansible_collections.rollback.core.plugins.module_utils.kubernetes_auth import KUBE_AUTH_SPEC, configuration_for
 from ansible_collections.rollback.core.plugins.module_utils.retry import backoff_delays
 
-try:
-    from kubernetes.client.api_client import ApiClient
-    from kubernetes.client.exceptions import ApiException
-    from urllib3.exceptions import ConnectTimeoutError, ReadTimeoutError
-    from urllib3.exceptions import HTTPError as Urllib3Error
-except ImportError:
-    KUBERNETES_IMPORT_ERROR = traceback.format_exc()
-else:
-    KUBERNETES_IMPORT_ERROR = None
+# The client is imported when a Kube is made (client()): about half a second of CPU that the compose and server
+# platforms of the same modules, and a module's check of its arguments, should not pay.
+KUBERNETES_IMPORT_ERROR = None if importlib.util.find_spec("kubernetes") else "No module named 'kubernetes'"
 
 __all__ = ("KUBE_AUTH_SPEC", "KUBE_TARGET_SPEC", "Kube", "KubeError", "images", "pruned", "template_without_hash")
 
@@ -78,6 +72,27 @@ class KubeError(RollbackError):
         self.body = body
 
 
+class _Client:
+    """The parts of the kubernetes client and urllib3 that Kube uses, imported on first use."""
+
+    loaded = False
+
+    @classmethod
+    def load(cls):
+        if not cls.loaded:
+            try:
+                from kubernetes.client.api_client import ApiClient
+                from kubernetes.client.exceptions import ApiException
+                from urllib3.exceptions import ConnectTimeoutError, HTTPError, ReadTimeoutError
+            except ImportError as error:
+                raise RollbackError("the kubernetes Python client is missing (pip install kubernetes): %s" % error)
+            cls.ApiClient, cls.ApiException = ApiClient, ApiException
+            cls.ConnectTimeoutError, cls.ReadTimeoutError = ConnectTimeoutError, ReadTimeoutError
+            cls.HTTPError = HTTPError
+            cls.loaded = True
+        return cls
+
+
 class Kube:
     """JSON over the official client's ApiClient, which brings the kubeconfig, auth, TLS and proxies.
 
@@ -88,7 +103,7 @@ class Kube:
 
     def __init__(self, params, dry_run=False, clock=time.monotonic, sleeper=time.sleep):
         configuration, self.server = configuration_for(params)
-        self.api = ApiClient(configuration)
+        self.api = _Client.load().ApiClient(configuration)
         self.dry_run = dry_run
         self.budget = max(1.0, min(REQUEST_BUDGET, float(params.get("wait_timeout") or REQUEST_BUDGET)))
         self.deadline = None  # set by a wait: calls inside it end by the wait's deadline
@@ -146,14 +161,17 @@ class Kube:
                     raise
                 delay = max(next(delays), error.retry_after)
                 remaining = deadline - self._clock()
-                if remaining - delay < LAST_TRY and not error.retry_after:
+                shortened = remaining - delay < LAST_TRY and not error.retry_after
+                if shortened:
                     delay = remaining - LAST_TRY  # a shorter last pause, so the call is tried until its deadline
-                if delay <= 0 or remaining - delay < LAST_TRY:
+                # Not compared again once shortened: remaining - delay may round to just below LAST_TRY.
+                if delay <= 0 or (not shortened and remaining - delay < LAST_TRY):
                     raise KubeError("%s (retried for %.0fs)" % (error.msg, self._clock() - started),
                                     status=error.status, transient=True)
                 self._sleeper(delay)
 
     def _once(self, method, path, query, headers, body, what, timeout):
+        client = _Client.load()
         try:
             method, url, headers, body, _post = self.api.param_serialize(
                 method, path, query_params=query, header_params=dict(headers), body=body,
@@ -161,13 +179,13 @@ class Kube:
             response = self.api.call_api(method, url, header_params=headers, body=body,
                                          _request_timeout=min(timeout, REQUEST_BUDGET))
             response.read()
-        except ApiException as error:  # TLS failures and the like: not worth a retry
+        except client.ApiException as error:  # TLS failures and the like: not worth a retry
             raise KubeError("%s failed: %s %s" % (what, error.status, error.reason), status=error.status)
-        except ReadTimeoutError:
+        except client.ReadTimeoutError:
             raise KubeError("%s failed: Kubernetes API did not answer within %.1fs" % (what, timeout), transient=True)
-        except (Urllib3Error, OSError) as error:
+        except (client.HTTPError, OSError) as error:
             raise KubeError("%s failed: Kubernetes API unreachable: %s" % (what, _reason(error)), transient=True,
-                            sent=not isinstance(error, ConnectTimeoutError))
+                            sent=not isinstance(error, client.ConnectTimeoutError))
         try:
             data = json.loads(response.data or b"null")
         except ValueError:

@@ -25,12 +25,6 @@ from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
 
-try:
-    from kubernetes.client.configuration import Configuration
-    from kubernetes.config import incluster_config, kube_config
-    from kubernetes.config.config_exception import ConfigException
-except ImportError:
-    pass  # kubernetes.KUBERNETES_IMPORT_ERROR reports it
 
 KUBE_AUTH_SPEC = dict(
     kubeconfig=dict(type="path"),
@@ -83,6 +77,13 @@ def configuration_for(params, environ=None):
     """(Configuration, where it came from) following the precedence above; one clear error when none fits."""
     environ = os.environ if environ is None else environ
     settings, origin = auth_settings(params, environ)
+    # Imported here, with the client (kubernetes.py): only the Kubernetes platforms pay for it.
+    try:
+        from kubernetes.client.configuration import Configuration
+        from kubernetes.config import incluster_config
+        from kubernetes.config.config_exception import ConfigException
+    except ImportError as error:
+        raise RollbackError("the kubernetes Python client is missing (pip install kubernetes): %s" % error)
     configuration = Configuration()
     from_env = origin == "K8S_AUTH_*"
     try:
@@ -135,6 +136,8 @@ def _default_kubeconfig(environ):
 def _load_kubeconfig(path, context, configuration):
     if path is None:
         raise RollbackError("context %s given but no kubeconfig: give kubeconfig or set KUBECONFIG" % context)
+    from kubernetes.config import kube_config
+
     # persist_config=False: a token refresh never rewrites the operator's kubeconfig.
     kube_config.load_kube_config(config_file=path, context=context, client_configuration=configuration,
                                  persist_config=False)
