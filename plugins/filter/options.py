@@ -27,7 +27,9 @@ COLLECTION = "rollback.core"
 # Keys of a role's own (never passed to a module as such), with their types.
 ROLE_KEYS = {
     "bluegreen_app": dict(to_color=dict(type="str"), to_version=dict(type="str"), to_target_group=dict(type="str")),
-    "config_source": dict(type=dict(type="str", choices=["etcd", "kubernetes", "env_file"])),
+    # configmaps/secrets: what rollback.core.backup takes of a kubernetes source (the restore reads its backup).
+    "config_source": dict(type=dict(type="str", choices=["etcd", "kubernetes", "env_file"]),
+                          configmaps=dict(type="list", elements="str"), secrets=dict(type="list", elements="str")),
     "migrations": dict(stamp_after_restore=dict(type="bool"), stamp_revision=dict(type="str")),
     "cache": dict(name=dict(type="str")),
 }
