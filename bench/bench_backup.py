@@ -63,9 +63,9 @@ def main():
                            "bench-bare-%d" % int(time.time() * 1e6)], env=aws_env)),
     ]
     for kind, options, baseline in kinds:
-        ours = timed(lambda: run_module("backup", dict(options, kind=kind, owner="bench", manifest_dir=manifests)),
-                     args.repeat)
-        theirs = timed(lambda: baseline(os.path.join(work, "bare-%s" % kind)), args.repeat)
+        item = dict(options, kind=kind, owner="bench", manifest_dir=manifests)
+        ours = timed(lambda item=item: run_module("backup", item), args.repeat)
+        theirs = timed(lambda baseline=baseline, kind=kind: baseline(os.path.join(work, "bare-%s" % kind)), args.repeat)
         ratio_line("backup %-10s" % kind, ours, "bare command", theirs)
 
     playbook_env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"),

@@ -151,27 +151,21 @@ class Postgres(Item):
         _require(self.params, ("db", "dump_dir"), "postgres")
         from ansible_collections.rollback.core.plugins.module_utils.postgres import login_of
         from ansible_collections.rollback.core.plugins.module_utils.postgres_dump import Tools, find_bin_dir
-        self.executed = []
-        self.tools = Tools(find_bin_dir(self.params["pg_bin_dir"]), login_of(self.params), self.executed)
+        self.tools = Tools(find_bin_dir(self.params["pg_bin_dir"]), login_of(self.params), [])
         plan = self.file_plan(self.params["dump_dir"], self.params["dump_pattern"] or self.params["db"] + "-*.dump")
         plan.update(location=plan["path"], db=self.params["db"], format=self.params["dump_format"])
         return plan
 
     def take(self, plan):
         partial = _partial(plan["path"])
-        args = self.tools._connection_args(self.params["db"]) + ["--format=%s" % self.params["dump_format"],
-                                                                  "--file", partial]
-        if self.params["dump_format"] == "directory" and self.params["jobs"] > 1:
-            args += ["--jobs", str(self.params["jobs"])]
         try:
-            self.tools.run("pg_dump", args, "pg_dump of %s" % self.params["db"])
+            self.tools.dump(self.params["db"], partial, self.params["dump_format"], self.params["jobs"])
             _finish(partial, plan["path"])
         finally:
             if os.path.isdir(partial):
                 shutil.rmtree(partial, ignore_errors=True)
             elif os.path.lexists(partial):
                 os.unlink(partial)
-        plan["executed_commands"] = self.executed
         return plan
 
 
@@ -241,7 +235,6 @@ def take(module):
     if taken.get("path"):
         taken["size"], taken["sha256"] = points.digest(taken["path"])
     taken.update(taken_at=utc_iso(), seconds=round(time.time() - started, 3))
-    taken.pop("executed_commands", None)
     manifest = points.add_item(params["manifest_dir"], params["restore_point"], params["owner"],
                                params["deploy_id"], taken, warnings)
     result.update(item=taken, manifest=manifest["manifest"], items=manifest["items"])
