@@ -149,15 +149,21 @@ def test_verify_catches_a_missing_snapshot(lab, ansible_module, where):
     assert run.result["msg"] == "restore point rp-rds: RDS snapshot %s does not exist (deleted?)" % snapshot
 
 
-def test_files_are_0600_in_0700_directories_and_the_manifest_matches(lab, ansible_module, where):
-    for restore_point, args in (("rp-1", pg_args(lab)), ("rp-1", etcd_args(lab))):
+def test_files_are_0600_in_0700_directories_and_a_directory_dump_verifies(lab, ansible_module, where):
+    directory_dump = dict(pg_args(lab), dump_format="directory", jobs=2)
+    for restore_point, args in (("rp-1", directory_dump), ("rp-1", etcd_args(lab))):
         assert not take(ansible_module, where, restore_point, args).failed
     with open(os.path.join(where["manifests"], "rp-1.json")) as handle:
         manifest = json.load(handle)
-    paths = [i["path"] for i in manifest["items"]] + [os.path.join(where["manifests"], "rp-1.json")]
+    dump = next(i["path"] for i in manifest["items"] if i["kind"] == "postgres")
+    assert os.path.exists(os.path.join(dump, "toc.dat")), "pg_dump -Fd, as postgres_restore reads it"
+    paths = [i["path"] for i in manifest["items"] if i["kind"] == "etcd"] + [
+        os.path.join(dump, name) for name in os.listdir(dump)] + [os.path.join(where["manifests"], "rp-1.json")]
     for path in paths:
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, path
         assert stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode) == 0o700, path
+    assert stat.S_IMODE(os.stat(os.path.dirname(dump)).st_mode) == 0o700
+    assert verify(ansible_module, where).result["problems"] == []
     assert not [n for d in (os.path.dirname(p) for p in paths) for n in os.listdir(d) if n.startswith(".")], \
         "no partial file is left"
 
