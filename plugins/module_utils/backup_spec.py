@@ -11,10 +11,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.rollback.core.plugins.module_utils.aws import AWS_CONNECTION_SPEC
-from ansible_collections.rollback.core.plugins.module_utils.etcd import ETCD_CONNECTION_SPEC
-from ansible_collections.rollback.core.plugins.module_utils.kubernetes_auth import KUBE_AUTH_SPEC
-from ansible_collections.rollback.core.plugins.module_utils.postgres import POSTGRES_LOGIN_SPEC
+from ansible_collections.rollback.core.plugins.module_utils.connection_specs import (
+    AWS_CONNECTION_SPEC,
+    ETCD_CONNECTION_SPEC,
+    KUBE_AUTH_SPEC,
+    POSTGRES_LOGIN_SPEC,
+)
 from ansible_collections.rollback.core.plugins.module_utils.restore_points import KINDS
 from ansible_collections.rollback.core.plugins.module_utils.wait import WAIT_SPEC
 

@@ -24,6 +24,8 @@ import os
 import shutil
 import time
 
+from ansible.module_utils.basic import missing_required_lib
+
 from ansible_collections.rollback.core.plugins.module_utils import restore_points as points
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
 from ansible_collections.rollback.core.plugins.module_utils.config_backup import dump_backup, read_text
@@ -54,6 +56,12 @@ def _finish(partial, path):
     os.rename(partial, path)
 
 
+def need_library(name, import_error):
+    """The client library of one kind, imported only when that kind is taken (a module start stays light)."""
+    if import_error is not None:
+        raise RollbackError(missing_required_lib(name, reason="for this kind", url=None) + " (pip install %s)" % name)
+
+
 def _require(params, names, kind):
     missing = [name for name in names if not params.get(name)]
     if missing:
@@ -76,7 +84,8 @@ class Item:
 class Etcd(Item):
     def plan(self):
         _require(self.params, ("prefix", "backup_dir"), "etcd")
-        from ansible_collections.rollback.core.plugins.module_utils.etcd import EtcdStore
+        from ansible_collections.rollback.core.plugins.module_utils.etcd import ETCD_IMPORT_ERROR, EtcdStore
+        need_library("etcd3gw", ETCD_IMPORT_ERROR)
         self.store = EtcdStore(self.params)
         self.revision, self.keys = self.store.read_prefix(self.params["prefix"])
         if not self.keys:
@@ -98,7 +107,9 @@ class Kubernetes(Item):
         names += [("Secret", "secrets", n) for n in self.params["secrets"]]
         if not names:
             raise RollbackError("kind kubernetes needs the configmaps or secrets to back up")
-        from ansible_collections.rollback.core.plugins.module_utils.kubernetes import Kube, KubeError
+        from ansible_collections.rollback.core.plugins.module_utils.kubernetes import (
+            KUBERNETES_IMPORT_ERROR, Kube, KubeError)
+        need_library("kubernetes", KUBERNETES_IMPORT_ERROR)
         kube, namespace = Kube(self.params), self.params["namespace"]
         self.objects = []
         for kind, resource, name in names:
@@ -172,7 +183,8 @@ class Postgres(Item):
 class Rds(Item):
     def plan(self):
         _require(self.params, ("db_instance_identifier",), "rds")
-        from ansible_collections.rollback.core.plugins.module_utils.aws import AwsClient
+        from ansible_collections.rollback.core.plugins.module_utils.aws import BOTO3_IMPORT_ERROR, AwsClient
+        need_library("boto3", BOTO3_IMPORT_ERROR)
         self.rds = AwsClient(self.params, "rds")
         instance = self.params["db_instance_identifier"]
         found = self.rds.not_found("describe_db_instances", ("DBInstanceNotFound", "DBInstanceNotFoundFault"),

@@ -97,7 +97,9 @@ class Checker:
 
     def snapshot(self, item):
         if self._rds is None:
-            from ansible_collections.rollback.core.plugins.module_utils.aws import AwsClient
+            from ansible_collections.rollback.core.plugins.module_utils.aws import BOTO3_IMPORT_ERROR, AwsClient
+            from ansible_collections.rollback.core.plugins.module_utils.backup_take import need_library
+            need_library("boto3", BOTO3_IMPORT_ERROR)
             self._rds = AwsClient(self.params, "rds")
         name = item.get("snapshot")
         found = self._rds.not_found("describe_db_snapshots", ("DBSnapshotNotFound", "DBSnapshotNotFoundFault"),

@@ -302,15 +302,10 @@ duration:
   type: float
 """
 
-from ansible_collections.rollback.core.plugins.module_utils.aws import BOTO3_IMPORT_ERROR
 from ansible_collections.rollback.core.plugins.module_utils.backup_spec import BACKUP_SPEC
-from ansible_collections.rollback.core.plugins.module_utils.etcd import ETCD_IMPORT_ERROR
-from ansible_collections.rollback.core.plugins.module_utils.kubernetes import KUBERNETES_IMPORT_ERROR
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackModule
 from ansible_collections.rollback.core.plugins.module_utils import backup_take, backup_verify
 
-LIBRARIES = dict(etcd=("etcd3gw", ETCD_IMPORT_ERROR), kubernetes=("kubernetes", KUBERNETES_IMPORT_ERROR),
-                 rds=("boto3", BOTO3_IMPORT_ERROR), postgres=(None, None))
 ACTIONS = dict(take=backup_take.take, list=backup_verify.list_points, verify=backup_verify.verify,
                retain=backup_verify.retain)
 
@@ -321,10 +316,6 @@ def main():
         required_if=[("action", "take", ("owner", "kind"))],
         supports_check_mode=True,
     )
-    if module.params["action"] == "take":
-        name, error = LIBRARIES.get(module.params["kind"], (None, None))
-        if name:
-            module.require_library(name, error)
     module.run(ACTIONS[module.params["action"]])
 
 
