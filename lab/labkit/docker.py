@@ -35,10 +35,10 @@ SWARM_PORT = 58090
 SWARM_LISTEN = "127.0.0.1:52377"
 IMAGE = registry.DEMO_IMAGE
 TAGS = ("1.0.0", "1.0.1", "1.0.2")
-APPLETS = ("sh", "nc", "sleep", "cat", "printf", "wget")
+APPLETS = ("sh", "nc", "sleep", "cat", "printf", "wget", "awk", "mkdir", "rmdir", "mv", "rm")
 UNIX_PATH_MAX = 107
 # Bump when the image contents or command change: images of another generation are re-imported.
-IMAGE_GENERATION = "2"
+IMAGE_GENERATION = "4"
 # sh as PID 1 with a TERM trap, so containers stop at once instead of after docker's 10 s kill timeout.
 IMAGE_COMMAND = 'CMD ["/bin/sh", "-c", "trap \'exit 0\' TERM; nc -ll -p $PORT -e /app/handler.sh & wait"]'
 
@@ -159,8 +159,9 @@ def _import_images(lab):
         with open(path, "wb") as handle:
             handle.write(_rootfs_tar(release))
         changes = [
-            "ENV RELEASE_VERSION=%s RELEASE_HEALTH_STATUS=%d RELEASE_DELAY_MS=%d PORT=%d" % (
-                release["version"], release["health_status"], release["delay_ms"], COMPOSE_PORT),
+            "ENV RELEASE_VERSION=%s RELEASE_HEALTH_STATUS=%d RELEASE_DELAY_MS=%d RELEASE_ERROR_PERCENT=%d PORT=%d" % (
+                release["version"], release["health_status"], release["delay_ms"], release.get("error_percent", 0),
+                COMPOSE_PORT),
             "LABEL org.opencontainers.image.version=%s rollback.core.lab.generation=%s" % (tag, IMAGE_GENERATION),
             IMAGE_COMMAND,
         ]

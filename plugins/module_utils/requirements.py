@@ -26,6 +26,8 @@ LIBRARIES = {
     "backup:kubernetes": [KUBERNETES],
     "backup:rds": [BOTO3],
     "cache_invalidate": [("redis", "redis")],
+    "auto_rollback": [],
+    "auto_rollback:etcd": [("etcd3gw", "etcd3gw")],
     "env_file_restore": [],
     "etcd_config_restore": [("etcd3gw", "etcd3gw")],
     "frontend_restore": [BOTO3],

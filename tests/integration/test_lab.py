@@ -31,7 +31,8 @@ def test_status_reports_every_service_up(lab_env):
     completed = subprocess.run([sys.executable, LABCTL, "status"], env=lab_env, capture_output=True, text=True,
                                check=False)
     assert completed.returncode == 0, completed.stdout
-    for name in ("postgres", "etcd", "moto", "docker", "server", "kubernetes", "redis", "nginx", "sshd"):
+    for name in ("postgres", "etcd", "moto", "docker", "server", "kubernetes", "redis", "nginx", "sshd", "monitoring",
+                 "users"):
         assert "lab: %-8s up" % name in completed.stdout
 
 
