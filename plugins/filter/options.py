@@ -27,7 +27,9 @@ COLLECTION = "rollback.core"
 # Keys of a role's own (never passed to a module as such), with their types.
 ROLE_KEYS = {
     "bluegreen_app": dict(to_color=dict(type="str"), to_version=dict(type="str"), to_target_group=dict(type="str")),
-    "config_source": dict(type=dict(type="str", choices=["etcd", "kubernetes", "env_file"])),
+    # configmaps/secrets: what rollback.core.backup takes of a kubernetes source (the restore reads its backup).
+    "config_source": dict(type=dict(type="str", choices=["etcd", "kubernetes", "env_file"]),
+                          configmaps=dict(type="list", elements="str"), secrets=dict(type="list", elements="str")),
     "migrations": dict(stamp_after_restore=dict(type="bool"), stamp_revision=dict(type="str")),
     "cache": dict(name=dict(type="str")),
 }
@@ -48,6 +50,7 @@ RESERVED = {
     "rds_snapshot_restore": ("wait",),  # wait_timeout: per database (RDS steps take far longer)
     "migration_status": ("state", "revision", "allow_downgrade"),
     "cache_invalidate": (),
+    "backup": ("action", "owner", "restore_point", "deploy_id", "manifest_dir", "kind", "keep", "keep_days") + WAIT,
     "rollback_lock": ("name", "run_id", "state", "owner", "info", "ttl", "backend", "lock_dir", "force"),
 }
 

@@ -17,6 +17,7 @@ __metaclass__ = type
 import traceback
 
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
+from ansible_collections.rollback.core.plugins.module_utils import connection_specs
 from ansible_collections.rollback.core.plugins.module_utils.retry import retry_call
 
 try:
@@ -28,15 +29,8 @@ except ImportError:
 else:
     BOTO3_IMPORT_ERROR = None
 
-AWS_CONNECTION_SPEC = dict(
-    region=dict(type="str", aliases=["aws_region"]),
-    endpoint_url=dict(type="str", aliases=["aws_endpoint_url"]),
-    profile=dict(type="str", aliases=["aws_profile"]),
-    access_key=dict(type="str", aliases=["aws_access_key_id"], no_log=False),
-    secret_key=dict(type="str", aliases=["aws_secret_access_key"], no_log=True),
-    session_token=dict(type="str", aliases=["aws_session_token"], no_log=True),
-    validate_certs=dict(type="bool", default=True),
-)
+
+AWS_CONNECTION_SPEC = connection_specs.AWS_CONNECTION_SPEC  # spec kept apart from the client library
 
 THROTTLING_CODES = frozenset([
     "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException", "TooManyRequestsException",

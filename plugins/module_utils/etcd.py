@@ -23,6 +23,7 @@ from urllib.parse import urlparse
 from ansible_collections.rollback.core.plugins.module_utils import config_backup
 from ansible_collections.rollback.core.plugins.module_utils.backups import chosen_backup
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
+from ansible_collections.rollback.core.plugins.module_utils import connection_specs
 
 try:
     import etcd3gw
@@ -32,15 +33,8 @@ except ImportError:
 else:
     ETCD_IMPORT_ERROR = None
 
-ETCD_CONNECTION_SPEC = dict(
-    endpoints=dict(type="list", elements="str", default=["http://127.0.0.1:2379"]),
-    user=dict(type="str"),
-    password=dict(type="str", no_log=True),
-    ca_cert=dict(type="path"),
-    client_cert=dict(type="path"),
-    client_key=dict(type="path"),
-    timeout=dict(type="float", default=10.0),
-)
+
+ETCD_CONNECTION_SPEC = connection_specs.ETCD_CONNECTION_SPEC  # spec kept apart from the client library
 
 ETCD_DEFAULT_MAX_TXN_OPS = 128
 TOO_MANY_OPS = "too many operations in txn request"

@@ -24,18 +24,11 @@ import os
 from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
+from ansible_collections.rollback.core.plugins.module_utils import connection_specs
 
 
-KUBE_AUTH_SPEC = dict(
-    kubeconfig=dict(type="path"),
-    context=dict(type="str"),
-    host=dict(type="str"),
-    api_key=dict(type="str", no_log=True),
-    ca_cert=dict(type="path", aliases=["ssl_ca_cert"]),
-    client_cert=dict(type="path", aliases=["cert_file"]),
-    client_key=dict(type="path", aliases=["key_file"]),
-    validate_certs=dict(type="bool", aliases=["verify_ssl"]),
-)
+
+KUBE_AUTH_SPEC = connection_specs.KUBE_AUTH_SPEC  # spec kept apart from the client library
 
 # Option -> the variables kubernetes.core reads for it, in its order (K8S_AUTH_<option>, then K8S_AUTH_<alias>).
 ENVIRONMENT = dict(

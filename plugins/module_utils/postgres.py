@@ -15,6 +15,7 @@ __metaclass__ = type
 import traceback
 
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
+from ansible_collections.rollback.core.plugins.module_utils import connection_specs
 
 try:
     import psycopg2
@@ -25,13 +26,8 @@ except ImportError:
 else:
     PSYCOPG2_IMPORT_ERROR = None
 
-POSTGRES_LOGIN_SPEC = dict(
-    login_host=dict(type="str", default="localhost"),
-    login_port=dict(type="int", default=5432),
-    login_user=dict(type="str", default="postgres"),
-    login_password=dict(type="str", no_log=True),
-    maintenance_db=dict(type="str", default="postgres"),
-)
+
+POSTGRES_LOGIN_SPEC = connection_specs.POSTGRES_LOGIN_SPEC  # spec kept apart from the client library
 
 MAX_IDENTIFIER = 63
 # Our own sessions are not cut short by the database's or a role's timeouts (as pg_dump sets them to 0): client

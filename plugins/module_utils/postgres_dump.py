@@ -111,6 +111,13 @@ class Tools:
                                                                "--file", path],
                  "emergency pg_dump of %s" % database)
 
+    def dump(self, database, path, fmt, jobs=1):
+        """``pg_dump --format=<fmt>`` (custom or directory, ``--jobs`` with directory) of ``database`` to ``path``."""
+        args = self._connection_args(database) + ["--format=%s" % fmt, "--file", path]
+        if fmt == "directory" and jobs > 1:
+            args += ["--jobs", str(jobs)]
+        self.run("pg_dump", args, "pg_dump of %s" % database)
+
     def restore(self, dump, fmt, database, jobs, no_owner):
         if fmt == "plain":
             self.run("psql", self._connection_args(database) + ["--no-psqlrc", "--quiet", "--set", "ON_ERROR_STOP=1",

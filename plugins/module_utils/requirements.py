@@ -21,6 +21,10 @@ PSYCOPG2 = ("psycopg2", "psycopg2-binary")
 
 LIBRARIES = {
     "alb_traffic": [BOTO3],
+    "backup": [],
+    "backup:etcd": [("etcd3gw", "etcd3gw")],
+    "backup:kubernetes": [KUBERNETES],
+    "backup:rds": [BOTO3],
     "cache_invalidate": [("redis", "redis")],
     "auto_rollback": [],
     "auto_rollback:etcd": [("etcd3gw", "etcd3gw")],
