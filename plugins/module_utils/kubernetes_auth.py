@@ -26,8 +26,6 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
 from ansible_collections.rollback.core.plugins.module_utils import connection_specs
 
-
-
 KUBE_AUTH_SPEC = connection_specs.KUBE_AUTH_SPEC  # spec kept apart from the client library
 
 # Option -> the variables kubernetes.core reads for it, in its order (K8S_AUTH_<option>, then K8S_AUTH_<alias>).
