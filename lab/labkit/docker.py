@@ -148,13 +148,16 @@ def _release(tag):
 
 
 def _import_images(lab):
-    """Imports the releases missing from this image generation; returns the tags imported."""
+    """Imports the releases when one is missing from this image generation; returns the tags imported.
+
+    All of them, in release order, so that their creation times keep that order: rollout_undo's guess of the
+    previous image without a deploy history is the newest older local image."""
     imported = []
     present = set(_docker(lab, "images", "--filter", "label=rollback.core.lab.generation=" + IMAGE_GENERATION,
                           "--format", "{{.Tag}}", IMAGE).split())
+    if present.issuperset(TAGS):
+        return imported
     for tag in TAGS:
-        if tag in present:
-            continue
         release = _release(tag)
         path = lab.path("docker", "rootfs-%s.tar" % tag)
         with open(path, "wb") as handle:

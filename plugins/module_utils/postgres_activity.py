@@ -68,9 +68,12 @@ def refuse_blockers(server, database, up_front=True):
             database, why, ", ".join(describe(s) for s in blockers), unchanged), sessions=blockers)
 
 
-def drain(server, database, timeout, sleep=0.2):
-    """Wait up to ``timeout`` s for the sessions on ``database`` to end by themselves; return (seen, left)."""
-    seen = {}
+def drain(server, database, timeout, sleep=0.2, before=()):
+    """Wait up to ``timeout`` s for the sessions on ``database`` to end by themselves; return (ended, left).
+
+    ``before``: the sessions listed just before new connections were refused; one that leaves in between (a pool
+    closing on its first refused connection) has ended by itself too."""
+    seen = dict((session["pid"], session) for session in before)
 
     def probe():
         current = sessions(server, database)

@@ -369,9 +369,10 @@ def _rows(connection, statement, label):
 def _swap(server, plan, options, result):
     """Refuse new connections, drain, end the rest, rename both in one transaction. True once committed."""
     live, side, previous, db = plan["live"], plan["side"], plan["previous"], options["db"]
+    before = postgres_activity.sessions(server, db)
     server.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(ident(db)))
     try:
-        ended, left = postgres_activity.drain(server, db, options["drain_timeout"])
+        ended, left = postgres_activity.drain(server, db, options["drain_timeout"], before=before)
         result["sessions"]["ended_by_themselves"] = [postgres_activity.describe(s) for s in ended]
         for attempt in range(SWAP_TRIES):
             _end_sessions(server, db, side, left, result)
