@@ -15,7 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from labkit import (deploy, docker, eda, etcd, kubernetes, monitoring, moto, nginx, postgres, redis,  # noqa: E402
                     registry, server, sshd, users)
-from labkit.common import REPO, Lab, LabError  # noqa: E402
+from labkit.common import REPO, Lab, LabError, reserve_ports  # noqa: E402
 
 SERVICES = {service.NAME: service for service in (postgres, etcd, moto, registry, docker, server, kubernetes, redis,
                                                   nginx, sshd, monitoring, users)}
@@ -31,8 +31,17 @@ def selected(only):
     return [SERVICES[name] for name in names]
 
 
+# Every fixed port a lab service listens on (the rulebook's too, started later on demand).
+PORTS = (postgres.PORT, etcd.CLIENT_PORT, etcd.PEER_PORT, moto.PORT, registry.PORT, docker.COMPOSE_PORT,
+         docker.SWARM_PORT, int(docker.SWARM_LISTEN.rsplit(":", 1)[1]), server.PORT, kubernetes.PORT, redis.PORT,
+         redis.TLS_PORT, nginx.PORT) + tuple(port for port, _ in nginx.COLORS.values()) + (
+         sshd.PORT, monitoring.PROMETHEUS_PORT, monitoring.ALERTMANAGER_PORT, monitoring.BLACKBOX_PORT,
+         monitoring.WEBHOOK_PORT)
+
+
 def start(lab, services):
     os.makedirs(lab.root, exist_ok=True)
+    reserve_ports(PORTS)
     for service in SERVICES.values():
         lab.facts.update(service.facts(lab))
     lab.facts.update(deploy.paths(lab))

@@ -253,3 +253,17 @@ def test_the_remote_host_runs_its_own_python_over_ssh_with_its_host_key_checked(
     no_key = ssh(lab, "true", extra=("-o", "IdentitiesOnly=yes", "-o", "IdentityFile=/dev/null",
                                      "-o", "PreferredAuthentications=password"))
     assert no_key.returncode != 0, "no password login"
+
+
+def test_the_lab_ports_are_kept_out_of_the_ephemeral_range():
+    # They all lie in Linux's default ephemeral range (32768-60999): without the reservation a client connection may
+    # hold one as its local port and the rulebook's webhook, started later, fails with EADDRINUSE.
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "lab"))
+    import labctl
+
+    with open("/proc/sys/net/ipv4/ip_local_reserved_ports") as handle:
+        reserved = set()
+        for part in handle.read().strip().split(","):
+            low, _, high = part.partition("-")
+            reserved.update(range(int(low), int(high or low) + 1))
+    assert set(labctl.PORTS) <= reserved and 59500 in labctl.PORTS
