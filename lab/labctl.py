@@ -34,9 +34,8 @@ def selected(only):
 # Every fixed port a lab service listens on (the rulebook's too, started later on demand).
 PORTS = (postgres.PORT, etcd.CLIENT_PORT, etcd.PEER_PORT, moto.PORT, registry.PORT, docker.COMPOSE_PORT,
          docker.SWARM_PORT, int(docker.SWARM_LISTEN.rsplit(":", 1)[1]), server.PORT, kubernetes.PORT, redis.PORT,
-         redis.TLS_PORT, nginx.PORT) + tuple(port for port, _ in nginx.COLORS.values()) + (
-         sshd.PORT, monitoring.PROMETHEUS_PORT, monitoring.ALERTMANAGER_PORT, monitoring.BLACKBOX_PORT,
-         monitoring.WEBHOOK_PORT)
+         redis.TLS_PORT, nginx.PORT, sshd.PORT, monitoring.PROMETHEUS_PORT, monitoring.ALERTMANAGER_PORT,
+         monitoring.BLACKBOX_PORT, monitoring.WEBHOOK_PORT) + tuple(color[0] for color in nginx.COLORS.values())
 
 
 def start(lab, services):

@@ -264,6 +264,6 @@ def test_the_lab_ports_are_kept_out_of_the_ephemeral_range():
     with open("/proc/sys/net/ipv4/ip_local_reserved_ports") as handle:
         reserved = set()
         for part in handle.read().strip().split(","):
-            low, _, high = part.partition("-")
-            reserved.update(range(int(low), int(high or low) + 1))
+            bounds = part.split("-")
+            reserved.update(range(int(bounds[0]), int(bounds[-1]) + 1))
     assert set(labctl.PORTS) <= reserved and 59500 in labctl.PORTS
