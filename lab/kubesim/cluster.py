@@ -6,6 +6,7 @@ every change they run again until nothing changes, and they sleep until the next
 time something is due (a pod turning Ready, a container stopping, a progress deadline, the HPA period).
 """
 
+import sys
 import threading
 import time
 
@@ -23,6 +24,17 @@ from .statefulset import StatefulSetController
 from .store import ApiError
 
 MAX_PASSES = 50  # controller passes per wake-up before yielding to requests
+
+
+def handle_error(error, where):
+    """A controller's handleErr: a vanished object or a conflict (404, 409) is retried on the next pass; a
+    refusal because the namespace is terminating is dropped (replica_set.go and the controllers' handleErr:
+    HasStatusCause(err, NamespaceTerminatingCause)); anything else is reported (utilruntime.HandleError) and
+    retried. The controller loop itself never stops on an API error."""
+    causes = (error.details or {}).get("causes") or []
+    if error.code in (404, 409) or any(cause.get("reason") == "NamespaceTerminating" for cause in causes):
+        return
+    sys.stderr.write("kubesim: %s: %s %s\n" % (where, error.code, error.message))
 
 
 class Cluster:
@@ -62,8 +74,7 @@ class Cluster:
             try:
                 sync(obj)
             except ApiError as error:
-                if error.code not in (404, 409):
-                    raise
+                handle_error(error, "%s %s" % (resource.plural, obj["metadata"]["name"]))
 
     def run_once(self):
         """Controller passes until the store stops changing; returns the store revision reached."""
@@ -75,8 +86,7 @@ class Cluster:
                     try:
                         controller.sync()
                     except ApiError as error:
-                        if error.code not in (404, 409):  # a conflict or a vanished object: retried next pass
-                            raise
+                        handle_error(error, type(controller).__name__)
                 if store.revision == before:
                     break
             return store.revision

@@ -3,7 +3,7 @@ count and lastTimestamp when the same event repeats (the recorder's EventCorrela
 
 from . import meta
 from .resources import RESOURCES
-from .store import now
+from .store import ApiError, now
 
 EVENTS = RESOURCES[("", "v1", "events")]
 
@@ -13,6 +13,15 @@ class Recorder:
         self.api = api
 
     def event(self, obj, kind, reason, message, component):
+        """Writes the event; one the API server rejects is dropped, never raised to the controller: client-go's
+        recordToSink logs a StatusError as "Server rejected event ... (will not retry!)" and goes on (a pod that
+        starts while its namespace is terminating is refused its Started event, with cause NamespaceTerminating)."""
+        try:
+            return self._write(obj, kind, reason, message, component)
+        except ApiError:
+            return None
+
+    def _write(self, obj, kind, reason, message, component):
         namespace = obj["metadata"].get("namespace") or "default"
         involved = {"kind": obj["kind"], "namespace": obj["metadata"].get("namespace", ""),
                     "name": obj["metadata"]["name"], "uid": obj["metadata"]["uid"], "apiVersion": obj["apiVersion"],
