@@ -50,7 +50,9 @@ def playbook(inventory, *extra):
                                env=env, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - began
     if completed.returncode != 0:
-        raise SystemExit("bench: the rollback failed:\n" + completed.stdout[-3000:] + completed.stderr[-2000:])
+        failures = [line for line in completed.stdout.splitlines() if line.startswith(("fatal:", "failed:"))]
+        raise SystemExit("bench: the rollback failed:\n" + "\n".join(failures[:5]) + "\n" + completed.stdout[-3000:]
+                         + completed.stderr[-2000:])
     with open(timeline) as handle:
         return wall, json.load(handle)["module_seconds"]
 
@@ -68,7 +70,7 @@ def manual_level1(lab):
         ["ln", "-sfn", os.path.join(releases, "releases", "v1.0.0"), os.path.join(releases, "current.new")],
         ["mv", "-T", os.path.join(releases, "current.new"), os.path.join(releases, "current")],
         ["systemctl", "restart", lab["LAB_SERVER_UNIT"]],
-        ["docker", "service", "update", "--detach=false", "--quiet", "--image", "rollback-demo:1.0.0",
+        ["docker", "service", "update", "--detach=false", "--quiet", "--image", lab["LAB_DEMO_IMAGE"] + ":1.0.0",
          lab["LAB_SWARM_SERVICE"]],
         ["sh", "-c", "sed -i 's/:58182;/:58181;/' " + lab["LAB_NGINX_UPSTREAM_FILE"]],
         nginx + ["-t", "-q"],
@@ -96,7 +98,7 @@ def kube(method, url, body=None):
     request = urllib.request.Request(url, data=json.dumps(body).encode() if body else None, method=method,
                                      headers={"Content-Type": "application/merge-patch+json"})
     try:
-        with urllib.request.urlopen(request, timeout=5) as response:
+        with urllib.request.urlopen(request, timeout=60) as response:  # the simulator under a loaded machine
             return json.load(response)
     except urllib.error.HTTPError as error:
         if error.code != 404:
@@ -117,7 +119,7 @@ def fleet(count):
                                                               "spec": {"replicas": 1,
                                                                        "selector": {"matchLabels": {"app": name}},
                                                                        "template": template}}).encode())
-            urllib.request.urlopen(request, timeout=5).close()
+            urllib.request.urlopen(request, timeout=60).close()
         for image in ("rollback-demo:1.0.0", "rollback-demo:1.0.1"):
             kube("PATCH", KUBE + "/" + name, {"spec": {"template": {"spec": {"containers": [
                 {"name": "web", "image": image}]}}}})

@@ -1,4 +1,4 @@
-"""lab/labctl.py start|stop|status|deploy|versions: the local lab of real services for rollback.core.
+"""lab/labctl.py start|stop|status|deploy|versions|rulebook: the local lab of real services for rollback.core.
 
 All state lives under one directory (default .lab/ in the repo, or $LAB_DIR).
 Start is idempotent; facts for tests and playbooks go to lab.json and lab.env.
@@ -13,10 +13,12 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from labkit import deploy, docker, etcd, kubernetes, moto, nginx, postgres, redis, server  # noqa: E402
-from labkit.common import REPO, Lab, LabError  # noqa: E402
+from labkit import (deploy, docker, eda, etcd, kubernetes, monitoring, moto, nginx, postgres, redis,  # noqa: E402
+                    registry, server, sshd, users)
+from labkit.common import REPO, Lab, LabError, reserve_ports  # noqa: E402
 
-SERVICES = {service.NAME: service for service in (postgres, etcd, moto, docker, server, kubernetes, redis, nginx)}
+SERVICES = {service.NAME: service for service in (postgres, etcd, moto, registry, docker, server, kubernetes, redis,
+                                                  nginx, sshd, monitoring, users)}
 
 
 def selected(only):
@@ -29,8 +31,16 @@ def selected(only):
     return [SERVICES[name] for name in names]
 
 
+# Every fixed port a lab service listens on (the rulebook's too, started later on demand).
+PORTS = (postgres.PORT, etcd.CLIENT_PORT, etcd.PEER_PORT, moto.PORT, registry.PORT, docker.COMPOSE_PORT,
+         docker.SWARM_PORT, int(docker.SWARM_LISTEN.rsplit(":", 1)[1]), server.PORT, kubernetes.PORT, redis.PORT,
+         redis.TLS_PORT, nginx.PORT, sshd.PORT, monitoring.PROMETHEUS_PORT, monitoring.ALERTMANAGER_PORT,
+         monitoring.BLACKBOX_PORT, monitoring.WEBHOOK_PORT) + tuple(color[0] for color in nginx.COLORS.values())
+
+
 def start(lab, services):
     os.makedirs(lab.root, exist_ok=True)
+    reserve_ports(PORTS)
     for service in SERVICES.values():
         lab.facts.update(service.facts(lab))
     lab.facts.update(deploy.paths(lab))
@@ -69,8 +79,9 @@ def status(lab, services):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=("start", "stop", "status", "deploy", "versions"))
-    parser.add_argument("version", nargs="?", help="with deploy: the demo app version (1.0.0, 1.0.1, 1.0.2)")
+    parser.add_argument("command", choices=("start", "stop", "status", "deploy", "versions", "rulebook"))
+    parser.add_argument("version", nargs="?", help="with deploy: the demo app version (1.0.0, 1.0.1, 1.0.2); "
+                                                   "with rulebook: start, stop or status (the automatic rollback)")
     parser.add_argument("--no-backup", action="store_true", help="with deploy: skip the pre-deploy backups")
     parser.add_argument("--only", help="comma-separated services: " + ",".join(SERVICES))
     parser.add_argument("--purge", action="store_true", help="with stop: remove the lab dir")
@@ -83,12 +94,24 @@ def main():
         if not args.version:
             raise LabError("deploy needs a version: labctl.py deploy 1.0.1")
         return deploy.deploy(lab, args.version, backups=not args.no_backup)
+    if args.command == "rulebook":
+        action = {"start": eda.start, "stop": eda.stop, "status": eda.status}.get(args.version)
+        if action is None:
+            raise LabError("rulebook needs start, stop or status: labctl.py rulebook start")
+        state = action(lab)
+        if args.version == "status":
+            print("lab: %-8s %-4s %s" % (eda.NAME, "up" if state[0] else "DOWN", state[1]))
+            return 0 if state[0] else 1
+        print("lab: %-8s %s" % (eda.NAME, state), flush=True)
+        return 0
     if args.command == "versions":
         print(json.dumps(deploy.versions(lab), sort_keys=True))
         return 0
     if args.command == "start":
         return start(lab, services)
     if args.command == "stop":
+        if not args.only:
+            print("lab: %-8s %s" % (eda.NAME, eda.stop(lab)), flush=True)
         return stop(lab, services, args.purge)
     return status(lab, services)
 

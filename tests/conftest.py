@@ -21,3 +21,9 @@ os.environ["ANSIBLE_COLLECTIONS_PATH"] = COLLECTIONS
 for path in (COLLECTIONS, os.path.join(REPO, "tests")):
     if path not in sys.path:
         sys.path.insert(0, path)
+
+# Ansible's collection finder serves ansible_collections.* from here on, as in a real run: filters that read the
+# modules' documentation through the plugin loader (plugins/filter/options.py) work in any test order.
+from ansible.plugins.loader import init_plugin_loader  # noqa: E402
+
+init_plugin_loader([COLLECTIONS])

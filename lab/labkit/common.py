@@ -58,6 +58,25 @@ def port_in_use(port, host="127.0.0.1"):
         return sock.connect_ex((host, port)) == 0
 
 
+RESERVED_PORTS = "/proc/sys/net/ipv4/ip_local_reserved_ports"
+
+
+def reserve_ports(ports):
+    """Keep the lab's fixed ports out of the kernel's ephemeral range (32768-60999, where they all lie): a client
+    connection of any process (Prometheus' scrapes, the traffic generator) may otherwise hold one as its local port,
+    and a service started later (the rulebook's webhook) fails with EADDRINUSE. Merged with what is reserved already;
+    skipped, with a line saying so, where the sysctl is not writable."""
+    try:
+        with open(RESERVED_PORTS) as handle:
+            current = handle.read().strip()
+        wanted = set(str(port) for port in ports) - set(current.split(",") if current else ())
+        if wanted:
+            with open(RESERVED_PORTS, "w") as handle:
+                handle.write(",".join(([current] if current else []) + sorted(wanted)))
+    except OSError as error:
+        print("lab: could not reserve the lab's ports (%s): a port may be taken by a client connection" % error)
+
+
 def ensure_port_free(port, service):
     if port_in_use(port):
         raise LabError("port %d (%s) is already in use by another process" % (port, service))

@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import time
+import uuid
 import urllib.error
 import urllib.request
 
@@ -38,6 +39,7 @@ def paths(lab):
         "LAB_SERVER_ENV_FILE": lab.path("server", "shared", "app.env"),
         "LAB_SERVER_MAINTENANCE_FILE": lab.path("server", "shared", "maintenance.json"),
         "LAB_RDS_INSTANCE": RDS_INSTANCE,
+        "LAB_DEPLOY_MARKER_DIR": lab.path("deploys"),
     }
 
 
@@ -163,15 +165,14 @@ def migrate(version):
 def deploy_kubernetes(version):
     path = "/apis/apps/v1/namespaces/default/deployments/demo"
     _kube("PATCH", path, {"spec": {"replicas": 2, "template": {"spec": {"containers": [
-        {"name": "web", "image": "rollback-demo:%s" % version, "ports": [{"containerPort": 8080}]}]}}}})
+        {"name": "web", "image": "%s:%s" % (docker.IMAGE, version), "ports": [{"containerPort": 8080}]}]}}}})
 
 
 def deploy_compose(lab, version):
-    project = lab.path("compose", "demo")
-    with open(os.path.join(project, ".env"), "w") as handle:
+    """The pipeline of a compose team: the tag in the project's .env, ``docker compose up -d``, the history line."""
+    with open(lab.path("compose", "demo", ".env"), "w") as handle:
         handle.write("DEMO_TAG=%s\n" % version)
-    run([os.path.join(VENV_BIN, "docker-compose"), "--project-directory", project, "-p", "demo", "up", "-d"],
-        "docker compose up (demo %s)" % version, docker._env(lab))
+    docker.compose_up(lab, "demo %s" % version)
 
 
 def deploy_server(lab, version):
@@ -189,18 +190,63 @@ def deploy_server(lab, version):
              lab.path("systemd-root", "var", "log"), timeout=30)
 
 
+def _iso(epoch):
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch)) + ".%03dZ" % (epoch % 1 * 1000)
+
+
+class Markers:
+    """The deploy markers of one deploy: one JSON file per inventory host, replaced atomically."""
+
+    def __init__(self, lab, version, services):
+        self.dir = lab.makedirs("deploys")
+        self.started = time.time()
+        self.base = {"deploy_id": "lab-%s-%s" % (_stamp(), uuid.uuid4().hex[:6]), "version": version,
+                     "deployed_by": "labctl deploy", "services": list(services), "started_at": _iso(self.started)}
+        self.previous = dict((service, (self._read(service) or {}).get("version")) for service in services)
+
+    def _path(self, service):
+        return os.path.join(self.dir, service + ".json")
+
+    def _read(self, service):
+        try:
+            with open(self._path(service)) as handle:
+                return json.load(handle)
+        except (OSError, ValueError):
+            return None
+
+    def write(self, service, status):
+        marker = dict(self.base, service=service, status=status, previous_version=self.previous.get(service),
+                      finished_at=_iso(time.time()) if status != "in_progress" else None)
+        with open(self._path(service) + ".tmp", "w") as handle:
+            json.dump(marker, handle, indent=2, sort_keys=True)
+        os.rename(self._path(service) + ".tmp", self._path(service))
+
+
 def deploy(lab, version, backups=True):
     if version not in VERSIONS:
         raise LabError("unknown version %s; the lab has %s" % (version, ", ".join(VERSIONS)))
     made = backup(lab) if backups else {}
-    apply_config(lab, version)
-    migrate(version)
-    deploy_kubernetes(version)
-    deploy_compose(lab, version)
-    docker.deploy_swarm(lab, version)
-    deploy_server(lab, version)
-    # Blue/green behind nginx: blue serves 1.0.0, green the newer release.
-    nginx.select(lab, "blue" if version == "1.0.0" else "green")
+    # Inventory host (inventories/lab) -> how the lab deploys it; in this order.
+    steps = [("demo-kubernetes", lambda: deploy_kubernetes(version)),
+             ("demo-compose", lambda: deploy_compose(lab, version)),
+             ("demo-swarm", lambda: docker.deploy_swarm(lab, version)),
+             ("demo-server", lambda: deploy_server(lab, version)),
+             # Blue/green behind nginx: blue serves 1.0.0, green the newer release.
+             ("demo-bluegreen", lambda: nginx.select(lab, "blue" if version == "1.0.0" else "green"))]
+    markers = Markers(lab, version, [service for service, _step in steps])
+    for service, _step in steps:
+        markers.write(service, "in_progress")
+    pending = [service for service, _step in steps]
+    try:
+        apply_config(lab, version)
+        migrate(version)
+        for service, step in steps:
+            step()
+            markers.write(service, "done")
+            pending.remove(service)
+    finally:
+        for service in pending:
+            markers.write(service, "failed")
     for name, path in sorted(made.items()):
         print("lab: backup   %-10s %s" % (name, path))
     print("lab: deployed %s (kubernetes, compose, swarm, server, nginx blue/green, config%s)"

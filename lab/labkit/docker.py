@@ -2,8 +2,14 @@
 
 The engine has its own data root, exec root, pidfile and socket under the lab
 dir and no bridge or iptables rules: containers use host networking, so no
-traffic leaves loopback. No registry is reachable, so the demo images are
-imported from a busybox-static root filesystem.
+traffic leaves loopback. No public registry is reachable, so the demo images are
+imported from a busybox-static root filesystem, named after the lab's registry
+(127.0.0.1:55050/rollback-demo) and pushed there, with the registry's credentials
+in the lab's Docker client config (what ``docker login`` writes).
+
+The compose project ``demo`` interpolates its tag from ``DEMO_TAG`` in its ``.env``;
+every deploy appends to its deploy history (``.deploy-history.jsonl``), as a
+pipeline does (format: docs/compose-history.md).
 
 The engine is also a single-node swarm manager (on loopback) running the demo
 app as the swarm service demo-swarm, on the host network at port 58090.
@@ -14,6 +20,9 @@ import json
 import os
 import subprocess
 import tarfile
+import time
+
+from labkit import registry
 
 from labkit.common import (LAB_SRC, VENV_BIN, LabError, http_json, http_ok, read_pid, require_binary, run, spawn,
                            stop_pid, wait_for)
@@ -24,12 +33,12 @@ SWARM_SERVICE = "demo-swarm"
 SWARM_PORT = 58090
 # The single-node swarm's manager listens on loopback only.
 SWARM_LISTEN = "127.0.0.1:52377"
-IMAGE = "rollback-demo"
+IMAGE = registry.DEMO_IMAGE
 TAGS = ("1.0.0", "1.0.1", "1.0.2")
-APPLETS = ("sh", "nc", "sleep", "cat", "printf", "wget")
+APPLETS = ("sh", "nc", "sleep", "cat", "printf", "wget", "awk", "mkdir", "rmdir", "mv", "rm")
 UNIX_PATH_MAX = 107
 # Bump when the image contents or command change: images of another generation are re-imported.
-IMAGE_GENERATION = "2"
+IMAGE_GENERATION = "4"
 # sh as PID 1 with a TERM trap, so containers stop at once instead of after docker's 10 s kill timeout.
 IMAGE_COMMAND = 'CMD ["/bin/sh", "-c", "trap \'exit 0\' TERM; nc -ll -p $PORT -e /app/handler.sh & wait"]'
 
@@ -48,7 +57,7 @@ def facts(lab):
         "LAB_COMPOSE_PROJECT": "demo",
         "LAB_COMPOSE_SERVICE": "web",
         "LAB_COMPOSE_PORT": COMPOSE_PORT,
-        "LAB_DEMO_IMAGE": IMAGE,
+        "LAB_COMPOSE_HISTORY": lab.path("compose", "demo", HISTORY_FILE),
         "LAB_SWARM_SERVICE": SWARM_SERVICE,
         "LAB_SWARM_PORT": SWARM_PORT,
     }
@@ -80,7 +89,7 @@ def start(lab):
         _start_engine(lab)
         state = "started"
     _install_compose_plugin(lab)
-    _import_images(lab)
+    _push_images(lab, _import_images(lab))
     _start_compose_project(lab)
     _start_swarm_service(lab)
     return state
@@ -133,20 +142,30 @@ def _rootfs_tar(release):
     return buffer.getvalue()
 
 
+def _release(tag):
+    with open(os.path.join(LAB_SRC, "demo_app", "releases", tag + ".json")) as handle:
+        return json.load(handle)
+
+
 def _import_images(lab):
+    """Imports the releases when one is missing from this image generation; returns the tags imported.
+
+    All of them, in release order, so that their creation times keep that order: rollout_undo's guess of the
+    previous image without a deploy history is the newest older local image."""
+    imported = []
     present = set(_docker(lab, "images", "--filter", "label=rollback.core.lab.generation=" + IMAGE_GENERATION,
                           "--format", "{{.Tag}}", IMAGE).split())
+    if present.issuperset(TAGS):
+        return imported
     for tag in TAGS:
-        if tag in present:
-            continue
-        with open(os.path.join(LAB_SRC, "demo_app", "releases", tag + ".json")) as handle:
-            release = json.load(handle)
+        release = _release(tag)
         path = lab.path("docker", "rootfs-%s.tar" % tag)
         with open(path, "wb") as handle:
             handle.write(_rootfs_tar(release))
         changes = [
-            "ENV RELEASE_VERSION=%s RELEASE_HEALTH_STATUS=%d RELEASE_DELAY_MS=%d PORT=%d" % (
-                release["version"], release["health_status"], release["delay_ms"], COMPOSE_PORT),
+            "ENV RELEASE_VERSION=%s RELEASE_HEALTH_STATUS=%d RELEASE_DELAY_MS=%d RELEASE_ERROR_PERCENT=%d PORT=%d" % (
+                release["version"], release["health_status"], release["delay_ms"], release.get("error_percent", 0),
+                COMPOSE_PORT),
             "LABEL org.opencontainers.image.version=%s rollback.core.lab.generation=%s" % (tag, IMAGE_GENERATION),
             IMAGE_COMMAND,
         ]
@@ -155,12 +174,33 @@ def _import_images(lab):
             args += ["--change", change]
         _docker(lab, *(args + [path, "%s:%s" % (IMAGE, tag)]), what="docker import %s:%s" % (IMAGE, tag))
         os.remove(path)
+        imported.append(tag)
+    return imported
 
 
+def _push_images(lab, imported):
+    """The releases in the lab's registry, pushed with the credentials ``docker login`` would store. A new image
+    generation replaces the registry's older images: a pull (a rollback of an image not held locally) would bring
+    them back."""
+    registry.login(lab.path("docker-config"))
+    held = set(registry.tags(lab, IMAGE))
+    marker = lab.path("registry", "image-generation")
+    pushed = None
+    if os.path.exists(marker):
+        with open(marker) as handle:
+            pushed = handle.read().strip()
+    for tag in TAGS:
+        if tag not in held or tag in imported or pushed != IMAGE_GENERATION:
+            _docker(lab, "push", "%s:%s" % (IMAGE, tag), what="docker push %s:%s" % (IMAGE, tag))
+    with open(marker, "w") as handle:
+        handle.write(IMAGE_GENERATION)
+
+
+HISTORY_FILE = ".deploy-history.jsonl"
 COMPOSE_FILE = """\
 services:
   web:
-    image: rollback-demo:${DEMO_TAG:-1.0.0}
+    image: %s:${DEMO_TAG:-1.0.0}
     network_mode: host
     environment:
       PORT: "%d"
@@ -175,15 +215,51 @@ services:
 def _start_compose_project(lab):
     project = lab.makedirs("compose", "demo")
     compose_file = os.path.join(project, "compose.yaml")
-    if not os.path.exists(compose_file):
+    wanted = COMPOSE_FILE % (IMAGE, COMPOSE_PORT, COMPOSE_PORT)
+    if not os.path.exists(compose_file) or open(compose_file).read() != wanted:
         with open(compose_file, "w") as handle:
-            handle.write(COMPOSE_FILE % (COMPOSE_PORT, COMPOSE_PORT))
+            handle.write(wanted)
+    if not os.path.exists(os.path.join(project, ".env")):
         with open(os.path.join(project, ".env"), "w") as handle:
             handle.write("DEMO_TAG=1.0.0\n")
-    if http_ok("http://127.0.0.1:%d/health" % COMPOSE_PORT):
+    if compose_running_image(lab) == "%s:%s" % (IMAGE, compose_tag(lab)):
         return
-    run([os.path.join(VENV_BIN, "docker-compose"), "--project-directory", project, "-p", "demo",
-         "up", "-d", "--wait"], "docker compose up (demo project)", _env(lab))
+    compose_up(lab, "demo project", wait=_release(compose_tag(lab))["health_status"] == 200)
+
+
+def compose_tag(lab):
+    with open(lab.path("compose", "demo", ".env")) as handle:
+        values = dict(line.strip().split("=", 1) for line in handle if "=" in line)
+    return values.get("DEMO_TAG", "1.0.0")
+
+
+def compose_running_image(lab):
+    return _docker(lab, "ps", "--filter", "label=com.docker.compose.project=demo", "--format", "{{.Image}}").strip()
+
+
+def compose_up(lab, what, wait=False):
+    """``docker compose up -d`` of the demo project, then the deploy recorded as a pipeline does."""
+    project = lab.path("compose", "demo")
+    run([os.path.join(VENV_BIN, "docker-compose"), "--project-directory", project, "-p", "demo", "up", "-d"]
+        + (["--wait"] if wait else []), "docker compose up (%s)" % what, _env(lab))
+    record_deploy(lab, "%s:%s" % (IMAGE, compose_tag(lab)))
+
+
+def record_deploy(lab, image):
+    """One line of the deploy history (docs/compose-history.md), unless it already ends with this release."""
+    path = lab.path("compose", "demo", HISTORY_FILE)
+    last = None
+    if os.path.exists(path):
+        with open(path) as handle:
+            lines = [line for line in handle if line.strip()]
+        last = json.loads(lines[-1]) if lines else None
+    if last and last.get("service") == "web" and last.get("image") == image:
+        return
+    image_id = _docker(lab, "image", "inspect", "--format", "{{.Id}}", image).strip()
+    entry = {"project": "demo", "service": "web", "image": image, "image_id": image_id, "event": "deploy",
+             "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "source": "lab deploy"}
+    with open(path, "a") as handle:
+        handle.write(json.dumps(entry, sort_keys=True) + "\n")
 
 
 def _swarm_state(lab):
@@ -200,15 +276,26 @@ def _start_swarm_service(lab):
     if _swarm_state(lab) != "active":
         _docker(lab, "swarm", "init", "--advertise-addr", "127.0.0.1", "--listen-addr", SWARM_LISTEN,
                 what="docker swarm init")
+    if _swarm_service_exists(lab) and not _swarm_image(lab).startswith(IMAGE + ":"):
+        # A lab made before the images were named after the registry.
+        _docker(lab, "service", "rm", SWARM_SERVICE)
+        wait_for(lambda: not http_ok("http://127.0.0.1:%d/version" % SWARM_PORT), "old swarm service gone",
+                 lab.path("docker", "dockerd.log"), timeout=30)
     if not _swarm_service_exists(lab):
         # No healthcheck: the bad release 1.0.1 must deploy like it does everywhere else in the lab.
         _docker(lab, "service", "create", "--name", SWARM_SERVICE, "--network", "host", "--replicas", "1",
+                "--with-registry-auth",
                 "--env", "PORT=%d" % SWARM_PORT, "--label", "rollback.core.lab=demo",
                 "--update-order", "stop-first", "--update-monitor", "2s", "--update-failure-action", "pause",
                 "--rollback-order", "stop-first", "--rollback-monitor", "2s", "--no-resolve-image",
                 "--detach", "--quiet", "%s:%s" % (IMAGE, TAGS[0]), what="docker service create " + SWARM_SERVICE)
     wait_for(lambda: http_ok("http://127.0.0.1:%d/version" % SWARM_PORT), "swarm service " + SWARM_SERVICE,
              lab.path("docker", "dockerd.log"), timeout=90)
+
+
+def _swarm_image(lab):
+    return _docker(lab, "service", "inspect", "--format", "{{.Spec.TaskTemplate.ContainerSpec.Image}}",
+                   SWARM_SERVICE, what="docker service inspect " + SWARM_SERVICE).strip()
 
 
 def swarm_version(lab):
@@ -222,12 +309,11 @@ def deploy_swarm(lab, version):
 
     Already at the version, nothing is sent: a no-op update would still replace the service's PreviousSpec.
     """
-    image = _docker(lab, "service", "inspect", "--format", "{{.Spec.TaskTemplate.ContainerSpec.Image}}",
-                    SWARM_SERVICE, what="docker service inspect " + SWARM_SERVICE).strip()
-    if image == "%s:%s" % (IMAGE, version) and swarm_version(lab) == version:
+    if _swarm_image(lab) == "%s:%s" % (IMAGE, version) and swarm_version(lab) == version:
         return
     _docker(lab, "service", "update", "--image", "%s:%s" % (IMAGE, version), "--no-resolve-image", "--detach=false",
-            "--quiet", SWARM_SERVICE, what="docker service update %s (%s)" % (SWARM_SERVICE, version))
+            "--with-registry-auth", "--quiet", SWARM_SERVICE,
+            what="docker service update %s (%s)" % (SWARM_SERVICE, version))
     wait_for(lambda: swarm_version(lab) == version, "swarm service %s %s" % (SWARM_SERVICE, version),
              lab.path("docker", "dockerd.log"), timeout=60)
 

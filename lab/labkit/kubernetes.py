@@ -9,6 +9,7 @@ import os
 import sys
 import urllib.request
 
+from labkit import registry
 from labkit.common import LAB_SRC, ensure_port_free, http_ok, read_pid, spawn, stop_pid, wait_for
 
 NAME = "kubernetes"
@@ -19,7 +20,7 @@ DEPLOYMENT = {
     "metadata": {"name": "demo", "labels": {"app": "demo"}},
     "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "demo"}},
              "template": {"metadata": {"labels": {"app": "demo"}},
-                          "spec": {"containers": [{"name": "web", "image": "rollback-demo:1.0.0",
+                          "spec": {"containers": [{"name": "web", "image": registry.DEMO_IMAGE + ":1.0.0",
                                                    "ports": [{"containerPort": 8080}]}]}}},
 }
 DEPLOYMENT_URL = HOST + "/apis/apps/v1/namespaces/default/deployments"
@@ -40,8 +41,9 @@ def start(lab):
         ensure_port_free(PORT, NAME)
         lab.makedirs("kubernetes")
         log = lab.path("kubernetes", "kubesim.log")
-        spawn([sys.executable, os.path.join(LAB_SRC, "kubesim", "server.py"), "--port", str(PORT),
-               "--kubeconfig", lab.path("kubernetes", "kubeconfig")], lab.path("kubernetes", "kubesim.pid"), log)
+        spawn([sys.executable, "-m", "kubesim.server", "--port", str(PORT),
+               "--kubeconfig", lab.path("kubernetes", "kubeconfig")], lab.path("kubernetes", "kubesim.pid"), log,
+              env=dict(os.environ, PYTHONPATH=LAB_SRC))
         wait_for(lambda: is_up(lab), "kubesim", log)
         state = "started"
     if not http_ok(DEPLOYMENT_URL + "/demo"):

@@ -66,8 +66,10 @@ def start(lab):
     if not os.path.exists(os.path.join(_data(lab), "PG_VERSION")):
         _initdb(lab)
     log = lab.path("postgres", "postgres.log")
-    options = "-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off" % (
-        PORT, lab.path("postgres", "run"))
+    # wal_level=logical and prepared transactions: what production databases with CDC and XA have, which
+    # postgres_restore must detect (logical slots, prepared transactions) before a swap.
+    options = ("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c wal_level=logical "
+               "-c max_prepared_transactions=10" % (PORT, lab.path("postgres", "run")))
     run([_pg(lab, "pg_ctl"), "-D", _data(lab), "-l", log, "-o", options, "-w", "-t", "60", "start"],
         "pg_ctl start (see %s)" % log, user=USER)
     wait_for(lambda: is_up(lab), NAME, log)

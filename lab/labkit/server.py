@@ -82,16 +82,24 @@ def _install_releases(lab):
     releases = lab.makedirs("server", "releases")
     for version in VERSIONS:
         target = os.path.join(releases, version)
-        if os.path.exists(os.path.join(target, "release.json")):
-            continue
         os.makedirs(target, exist_ok=True)
-        shutil.copy(os.path.join(LAB_SRC, "demo_app", "app.py"), target)
-        shutil.copy(os.path.join(LAB_SRC, "demo_app", "releases", version[1:] + ".json"),
-                    os.path.join(target, "release.json"))
+        # Copied again when the lab's demo app changed (a lab made by an older checkout).
+        for source, name in ((os.path.join(LAB_SRC, "demo_app", "app.py"), "app.py"),
+                             (os.path.join(LAB_SRC, "demo_app", "releases", version[1:] + ".json"), "release.json")):
+            if not _same_file(source, os.path.join(target, name)):
+                shutil.copy(source, os.path.join(target, name))
     current = lab.path("server", "current")
     if not os.path.lexists(current):
         os.symlink(os.path.join(releases, VERSIONS[0]), current)
     _install_repo(lab)
+
+
+def _same_file(source, target):
+    try:
+        with open(source, "rb") as one, open(target, "rb") as other:
+            return one.read() == other.read()
+    except FileNotFoundError:
+        return False
 
 
 def _install_repo(lab):

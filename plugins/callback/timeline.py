@@ -11,8 +11,9 @@ type: aggregate
 short_description: Time each rollback phase against the level's RTO budget
 description:
   - Groups tasks into phases and records each phase's start, end, duration, status and changed tasks.
-  - A task's phase is the literal value of the variable C(rollback_timeline_phase) or C(phase_name) where an
-    include sets one (the level roles name each phase - traffic_stop, database, config, app, traffic_resume,
+  - A task's phase is the value of the variable C(rollback_timeline_phase) or C(phase_name) where an include sets
+    one, templated with the task's own variables only (the level role names each phase from its row - traffic_stop,
+    database, config, app, traffic_resume,
     verify), else its role (preflight, lock, report, ...), else its play's name.
   - C(module_seconds) is the time the run waited in rollback.core modules (for each task, the longest duration
     a module reported across hosts); the rest of the total is Ansible's own overhead.
@@ -49,6 +50,21 @@ options:
     ini:
       - section: callback_timeline
         key: clock_start
+  progress_interval:
+    description:
+      - 'While a task runs, each wait of a rollback.core module that runs on the controller (RDS status, a
+        rollout, Swarm tasks, target draining, an invalidation, ...) is shown as a line
+        C(waiting: <host> <what> state=<state> <elapsed> (timeout <timeout>)) after half this many seconds,
+        then every this many seconds. C(0) shows none.'
+      - The modules keep the record in a directory the callback makes for the run and names in the environment
+        variable C(ROLLBACK_PROGRESS_DIR); a module run over SSH on another host does not see it.
+    type: float
+    default: 10
+    env:
+      - name: ROLLBACK_PROGRESS_INTERVAL
+    ini:
+      - section: callback_timeline
+        key: progress_interval
   budgets:
     description: RTO budget in seconds per level, as C(level=seconds) pairs.
     type: list
@@ -66,7 +82,10 @@ import os
 import tempfile
 import time
 
+from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.callback import CallbackBase
+from ansible.template import Templar
+from ansible_collections.rollback.core.plugins.plugin_utils.progress_lines import ProgressLines
 
 
 # Tasks that only pull in other tasks or check a role's arguments: they belong to no phase of their own.
@@ -89,15 +108,25 @@ class CallbackModule(CallbackBase):
         self.module_wait = {}
         self.level = None
         self._play_name = ""
+        self._loader = DataLoader()
+        self._progress = None
 
-    @staticmethod
-    def _named_phase(task):
+    def _named_phase(self, task):
         variables = task.get_vars()
         for key in ("rollback_timeline_phase", "phase_name"):
             value = variables.get(key)
+            if isinstance(value, str) and "{" in value:
+                # A phase named from a loop item (the level role's rows): the item is in the task's own vars.
+                value = self._template(value, variables)
             if isinstance(value, str) and value and "{" not in value:
                 return value
         return None
+
+    def _template(self, value, variables):
+        try:
+            return Templar(loader=self._loader, variables=variables).template(value)
+        except Exception:  # noqa: BLE001 - a name the task's own vars cannot give: fall back to the role
+            return None
 
     def _phase(self, task):
         role = getattr(task, "_role", None)
@@ -117,6 +146,9 @@ class CallbackModule(CallbackBase):
             self.set_option("output", path)
         # Workers fork from this process: the report play reads the path from its environment.
         os.environ["ROLLBACK_TIMELINE_FILE"] = self.get_option("output")
+        if self.get_option("progress_interval") > 0:
+            self._progress = ProgressLines(self._display, self.get_option("progress_interval"))
+            self._progress.start()
 
     def v2_playbook_on_play_start(self, play):
         self._play_name = play.get_name().strip()
@@ -138,6 +170,8 @@ class CallbackModule(CallbackBase):
             return
         phase = self._phase(result._task)
         phase["end"] = time.time()
+        if self._progress is not None:
+            self._progress.task_ended(result._host.get_name(), result._task)
         # rollback.core modules report their own duration: the longest across hosts is what the task waited.
         duration = result._result.get("duration")
         if isinstance(duration, (int, float)):
@@ -175,7 +209,14 @@ class CallbackModule(CallbackBase):
                     within_budget=None if budget is None else total <= budget,
                     started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(origin)), phases=phases)
 
+    def v2_runner_on_start(self, host, task):
+        if self._progress is not None:
+            self._progress.task_started(host.get_name(), task)
+
     def v2_playbook_on_stats(self, stats):
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
         timeline = self.timeline()
         self._display.banner("ROLLBACK TIMELINE")
         for phase in timeline["phases"]:

@@ -8,8 +8,6 @@ __metaclass__ = type
 
 from collections.abc import Mapping
 
-from ansible.errors import AnsibleFilterError
-from ansible.module_utils.six import string_types
 
 # What a report keeps of a module result; everything else (invocation, diff, tracebacks) is dropped.
 KEPT = (
@@ -19,26 +17,11 @@ KEPT = (
     "db_instance", "previous_db_instance_identifier", "added", "updated", "removed", "saved_to", "created",
     "unchanged", "restarted", "backup_used", "path", "source", "verified", "passed", "success_rate", "latency_ms",
     "failed_checks", "decision", "reasons", "switched", "holder", "duration", "caches_invalidated",
-    "migrations_stamped",
+    "migrations_stamped", "served_version", "previous_db_cluster_identifier", "old_instance", "dns", "restore_time",
+    "read_replicas_left", "carried_over", "not_carried", "sessions", "dropped_leftovers",
 )
 
-# Phases each level runs, in order, by the kind of host they run on (../shared/DESIGN.md, the one flow).
-LEVEL_PHASES = {
-    1: {"service": ["app", "verify"], "database": []},
-    2: {"service": ["config", "app", "verify"], "database": []},
-    3: {"service": ["traffic_stop", "config", "app", "traffic_resume", "verify"], "database": ["database"]},
-}
-
-
-def name_list(value):
-    """Services given as a list, or as a comma/space/newline separated string (AWX multiselect)."""
-    if value is None:
-        return []
-    if isinstance(value, string_types):
-        return [item for item in value.replace(",", " ").split() if item]
-    if isinstance(value, (list, tuple)):
-        return [str(item).strip() for item in value if str(item).strip()]
-    raise AnsibleFilterError("expected a list of names or a comma-separated string, got %s" % type(value).__name__)
+RDS_CUTOVER = ("old_instance", "dns", "read_replicas_left")
 
 
 def _kept(result):
@@ -52,7 +35,7 @@ def _kept(result):
 
 
 def _status(result):
-    if result.get("failed"):
+    if result.get("failed") or result.get("unreachable"):
         return "failed"
     if result.get("skipped"):
         return "skipped"
@@ -69,55 +52,92 @@ def phase_record(result, phase, host, planned=False, task=None):
     return record
 
 
-def _expected(level, host, groups):
-    phases = LEVEL_PHASES[level]
-    if host in (groups.get("rollback_databases") or []):
-        return phases["database"]
-    return phases["service"]
-
-
-def _outcome(failure, check_mode):
+def _outcome(failure, check_mode, not_verified, require_verification):
     if failure:
         return "refused" if failure.get("planned") else "failed"
-    return "checked" if check_mode else "succeeded"
+    if check_mode:
+        return "checked"
+    return "not verified" if not_verified and require_verification else "succeeded"
 
 
-def rollback_report(hosts, request, timeline, groups):
-    """The report of a run from each host's records, the request and the callback's timeline."""
-    level = int(request["level"])
-    records, failures, per_host = [], [], []
+def _traffic_left_stopped(run, done):
+    """Services whose traffic this run stopped and did not resume."""
+    stopped = []
+    for host in run.get("traffic") or []:
+        phases = done.get(host, {})
+        resumed = phases.get("traffic_resume", {}).get("status") in ("changed", "unchanged")
+        if "traffic_stop" in phases and not resumed:
+            stopped.append(host)
+    return stopped
+
+
+def rollback_report(hosts, request, timeline):
+    """The report of a run from each host's records, the run context (with its phases) and the timeline."""
+    records, failures, per_host, done, targets = [], [], [], {}, {}
     for hostvars in hosts:
         host = hostvars.get("inventory_hostname")
+        targets[host] = hostvars.get("rollback_service_target")
         mine = list(hostvars.get("_phase_records") or [])
         records.extend(mine)
         if hostvars.get("_phase_failure"):
             failures.append(hostvars.get("_phase_failure"))
-        done = dict((r["phase"], r) for r in mine if not r["planned"])
+        done[host] = dict((r["phase"], r) for r in mine if not r["planned"])
         phases = []
-        for phase in _expected(level, host, groups):
-            record = done.get(phase)
-            phases.append(dict(phase=phase, status=record["status"] if record else "not run",
+        for row in request["phases"]:
+            if host not in (request.get(row["hosts"]) or []):
+                continue
+            record = done[host].get(row["name"])
+            phases.append(dict(phase=row["name"], status=record["status"] if record else "not run",
                                details=record["details"] if record else {}, msg=(record or {}).get("msg")))
         per_host.append(dict(host=host, phases=phases))
     failures.sort(key=lambda f: (not f.get("planned"), f.get("phase") or ""))
     failure = failures[0] if failures else None
+    if failure is None and not request.get("check_mode"):
+        # Every phase records itself or its failure: a phase that never ran on a run that was never halted means
+        # the host failed outside a phase (or Ansible dropped it) - never a success.
+        lost = [(h["host"], p["phase"]) for h in per_host for p in h["phases"] if p["status"] == "not run"]
+        if lost:
+            failure = dict(phase=lost[0][1], host=lost[0][0], planned=False, status="failed", task=None,
+                           details={}, msg="never ran: the host failed outside a phase or stopped answering (see "
+                                           "the Ansible output); not run: %s" % ", ".join(
+                                               "%s %s" % item for item in lost))
     applied = [r for r in records if not r["planned"]]
+    verification = [dict(service=r["host"], status=r["status"], verified=r["details"].get("verified", True),
+                         passed=r["details"].get("passed"), decision=r["details"].get("decision"),
+                         success_rate=r["details"].get("success_rate"), latency_ms=r["details"].get("latency_ms"),
+                         failed_checks=r["details"].get("failed_checks"))
+                    for r in applied if r["phase"] == "verify"]
+    not_verified = [v["service"] for v in verification if v["verified"] is False]
+    left_stopped = _traffic_left_stopped(request, done)
+    database_failed = bool(failure and failure.get("phase") == "database" and not failure.get("planned"))
     report = dict(
-        request, outcome=_outcome(failure, request.get("check_mode")), failure=failure, hosts=per_host,
+        request, run_id=request["id"],
+        outcome=_outcome(failure, request.get("check_mode"), not_verified, request.get("require_verification")),
+        failure=failure, hosts=per_host, not_verified=not_verified, traffic_left_stopped=left_stopped,
         changed=sorted("%s: %s" % (r["host"], r["phase"]) for r in applied if r["status"] == "changed"),
-        versions=[dict(service=r["host"], platform=r["details"].get("platform"),
-                       from_version=r["details"].get("from_version"), to_version=r["details"].get("to_version"),
+        versions=[dict(service=r["host"], platform=r["details"].get("platform") or targets.get(r["host"]),
+                       from_version=r["details"].get("from_version"), to_version=_to_version(r["details"]),
                        status=r["status"]) for r in applied if r["phase"] == "app"],
         databases_restored=[_database(r) for r in applied if r["phase"] == "database"],
-        verification=[dict(service=r["host"], status=r["status"], passed=r["details"].get("passed"),
-                           decision=r["details"].get("decision"), success_rate=r["details"].get("success_rate"),
-                           latency_ms=r["details"].get("latency_ms"), failed_checks=r["details"].get("failed_checks"))
-                      for r in applied if r["phase"] == "verify"],
+        verification=verification,
         plan=[r for r in records if r["planned"]],
         timeline=dict(timeline or {}),
     )
+    report["traffic_notice"] = ""
+    if left_stopped:
+        report["traffic_notice"] = (
+            "TRAFFIC IS STILL STOPPED for %s%s: resume it (a re-run, or rollback.core.traffic state=started) only "
+            "once the databases are checked. " % (
+                ", ".join(left_stopped), " because the database phase failed" if database_failed else ""))
     report["summary"] = _summary(report)
     return report
+
+
+def _to_version(details):
+    """What a service runs after the app phase; a blue/green front's colour with the version it serves."""
+    version = details.get("to_version")
+    served = details.get("served_version")
+    return "%s (%s)" % (version, served) if version and served and served != version else version
 
 
 def _database(record):
@@ -126,9 +146,12 @@ def _database(record):
     return dict(host=record["host"], status=record["status"],
                 backup_used=details.get("backup_used") or snapshot.get("id"),
                 emergency_backup=details.get("emergency_backup"), restored_db=details.get("restored_db"),
-                previous=details.get("previous_db") or details.get("previous_db_instance_identifier"),
+                previous=details.get("previous_db") or details.get("previous_db_instance_identifier")
+                or details.get("previous_db_cluster_identifier"),
                 data_loss_window=details.get("data_loss_window"), caches_invalidated=details.get("caches_invalidated"),
-                migrations_stamped=details.get("migrations_stamped"))
+                migrations_stamped=details.get("migrations_stamped"),
+                # RDS cutover (rds_snapshot_restore): only when the module says something of it.
+                **dict((key, details[key]) for key in RDS_CUTOVER if details.get(key)))
 
 
 def cache_summary(result):
@@ -145,10 +168,15 @@ def _summary(report):
     text = "Rollback %s: %s level %s (%s). Reason: %s. %s." % (
         report["outcome"].upper(), report["environment"], report["level"], ", ".join(report["services"]),
         report["reason"], versions)
+    if report.get("blast_radius"):
+        text += " Databases restored: %s; traffic stopped for %s." % (
+            ", ".join(report["databases"]) or "none", ", ".join(report["traffic"]) or "none")
     if report["failure"]:
-        text += " Failed in %s on %s: %s. Changed before the failure: %s. Escalate." % (
+        text += " Failed in %s on %s: %s. Changed before the failure: %s. %sEscalate." % (
             report["failure"]["phase"], report["failure"]["host"], report["failure"].get("msg"),
-            ", ".join(report["changed"]) or "nothing")
+            ", ".join(report["changed"]) or "nothing", report["traffic_notice"])
+    if report["not_verified"]:
+        text += " NOT VERIFIED (no checks): %s." % ", ".join(report["not_verified"])
     total = report["timeline"].get("total_seconds")
     if total is not None:
         text += " Took %.0f s" % total
@@ -160,5 +188,4 @@ def _summary(report):
 
 class FilterModule(object):
     def filters(self):
-        return dict(name_list=name_list, phase_record=phase_record, rollback_report=rollback_report,
-                    cache_summary=cache_summary)
+        return dict(phase_record=phase_record, rollback_report=rollback_report, cache_summary=cache_summary)

@@ -3,8 +3,11 @@
 """AWS connection options, a boto3 client factory and the one AWS error path.
 
 Every API call goes through ``AwsClient.call``: throttling is retried with
-jittered backoff (retry.py), anything else becomes one RollbackError that
-names the operation, the AWS error code and its message.
+jittered backoff (retry.py), and so are the codes a caller names as "not now"
+(``retry_codes``: a resource in a state that refuses the call for a while, as
+amazon.aws's rds module_utils retries InvalidDBInstanceState); anything else
+becomes one RollbackError that names the operation, the AWS error code and its
+message.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -14,6 +17,7 @@ __metaclass__ = type
 import traceback
 
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
+from ansible_collections.rollback.core.plugins.module_utils import connection_specs
 from ansible_collections.rollback.core.plugins.module_utils.retry import retry_call
 
 try:
@@ -25,15 +29,8 @@ except ImportError:
 else:
     BOTO3_IMPORT_ERROR = None
 
-AWS_CONNECTION_SPEC = dict(
-    region=dict(type="str", aliases=["aws_region"]),
-    endpoint_url=dict(type="str", aliases=["aws_endpoint_url"]),
-    profile=dict(type="str", aliases=["aws_profile"]),
-    access_key=dict(type="str", aliases=["aws_access_key_id"], no_log=False),
-    secret_key=dict(type="str", aliases=["aws_secret_access_key"], no_log=True),
-    session_token=dict(type="str", aliases=["aws_session_token"], no_log=True),
-    validate_certs=dict(type="bool", default=True),
-)
+
+AWS_CONNECTION_SPEC = connection_specs.AWS_CONNECTION_SPEC  # spec kept apart from the client library
 
 THROTTLING_CODES = frozenset([
     "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException", "TooManyRequestsException",
@@ -53,6 +50,11 @@ def is_throttling(error):
 class AwsClient:
     """One boto3 client whose calls retry throttling and fail as RollbackError."""
 
+    tries = 6
+    sleeper = None
+    # A resource busy with another change (backing up, modifying) refuses calls for minutes, not seconds.
+    state_tries, state_cap = 10, 60.0
+
     def __init__(self, params, service, tries=6, sleeper=None):
         if bool(params.get("access_key")) != bool(params.get("secret_key")):
             raise RollbackError("access_key and secret_key must be given together")
@@ -70,11 +72,32 @@ class AwsClient:
         self.tries = tries
         self.sleeper = sleeper
 
-    def call(self, operation, **kwargs):
+    @classmethod
+    def around(cls, client, tries=6, sleeper=None):
+        """An AwsClient over an existing boto3 client (a Stubber's, in tests)."""
+        wrapped = cls.__new__(cls)
+        wrapped.client, wrapped.tries, wrapped.sleeper = client, tries, sleeper
+        return wrapped
+
+    def call(self, operation, retry_codes=(), **kwargs):
+        """The operation's response; ``retry_codes`` are retried with a longer backoff than throttling."""
         method = getattr(self.client, operation)
+        return self._guarded(operation, lambda: method(**kwargs), retry_codes)
+
+    def paginate(self, operation, result_key, retry_codes=(), **kwargs):
+        """Every item of ``result_key`` over all pages (botocore's paginator follows the Marker)."""
+        paginator = self.client.get_paginator(operation)
+        return self._guarded(operation, lambda: [item for page in paginator.paginate(**kwargs)
+                                                 for item in page.get(result_key, [])], retry_codes)
+
+    def _guarded(self, operation, func, retry_codes):
         extra = {} if self.sleeper is None else {"sleeper": self.sleeper}
         try:
-            return retry_call(lambda: method(**kwargs), is_throttling, tries=self.tries, **extra)
+            if retry_codes:
+                return retry_call(lambda: retry_call(func, is_throttling, tries=self.tries, **extra),
+                                  lambda error: error_code(error) in retry_codes, tries=self.state_tries,
+                                  base=2.0, cap=self.state_cap, **extra)
+            return retry_call(func, is_throttling, tries=self.tries, **extra)
         except ClientError as error:
             details = error.response.get("Error", {})
             raise RollbackError("%s failed: %s: %s" % (operation, details.get("Code"), details.get("Message")),

@@ -17,6 +17,8 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.rollback.core.plugins.module_utils import progress
+
 
 class RollbackError(Exception):
     """A failure whose message is meant for the on-call engineer as it is.
@@ -45,6 +47,7 @@ class RollbackModule(AnsibleModule):
         spec.update(argument_spec)
         super(RollbackModule, self).__init__(argument_spec=spec, **kwargs)
         self.started = time.monotonic()
+        progress.set_module(self._name)
 
     def elapsed(self):
         return round(time.monotonic() - self.started, 3)

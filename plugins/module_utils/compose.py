@@ -1,12 +1,11 @@
 # Copyright: rollback.core contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Undo a Docker Compose rollout: run the previous image of each service.
+"""A Docker Compose project as the Compose v2 CLI loads it, and its containers as the engine runs them.
 
-The Compose v2 CLI reads the project (``docker compose config``) and applies the
-change (``up -d --wait``) through a temporary override file that pins each
-service's image, so the user's compose files are never edited. The Docker SDK
-reads what really runs: the running containers' images are the truth for
-``changed`` and for the check after the switch.
+``docker compose config`` is the truth for the model (files, ``.env``, ``COMPOSE_FILE``, includes,
+interpolation), read twice at once: interpolated, and with ``--no-interpolate`` to see which variable an
+image comes from. The Docker SDK reads what really runs. The two config reads run while the SDK is
+imported and the engine pinged: each costs about a third of a second.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -16,14 +15,27 @@ __metaclass__ = type
 import importlib.util
 import json
 import os
-import tempfile
+import subprocess
 import traceback
 
-from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
+from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError, one_line
 
 # The Docker SDK is imported when a Compose project is opened: it costs a third of a second that the
 # Kubernetes and server platforms of the same modules should not pay.
 DOCKER_IMPORT_ERROR = None if importlib.util.find_spec("docker") else "No module named 'docker'"
+
+COMPOSE_SPEC = dict(
+    project_src=dict(type="path"),
+    files=dict(type="list", elements="path"),
+    env_files=dict(type="list", elements="path"),
+    project_name=dict(type="str"),
+    services=dict(type="list", elements="str"),
+)
+
+# compose-go cli/options.go: DefaultFileNames and DefaultOverrideFileNames, in order of preference.
+DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
+DEFAULT_OVERRIDES = ("compose.override.yml", "compose.override.yaml", "docker-compose.override.yml",
+                     "docker-compose.override.yaml")
 
 
 def _sdk():
@@ -35,14 +47,6 @@ def _sdk():
     return docker, errors
 
 
-COMPOSE_SPEC = dict(
-    project_src=dict(type="path"),
-    files=dict(type="list", elements="path"),
-    project_name=dict(type="str"),
-    services=dict(type="list", elements="str"),
-)
-
-
 def split_image(reference):
     """``repo:tag`` -> (repo, tag); a registry port is not a tag."""
     name, _sep, digest = reference.partition("@")
@@ -52,29 +56,46 @@ def split_image(reference):
     return name, "latest" if not digest else digest
 
 
+def docker_host():
+    return os.environ.get("DOCKER_HOST", "default")
+
+
 class ComposeProject:
-    def __init__(self, module):
+    """One project: its model (``config``, ``raw``), its CLI invocations and its containers."""
+
+    def __init__(self, module, raw=False):
         self.module = module
         params = module.params
         if not params["project_src"]:
             raise RollbackError("platform compose needs project_src (the directory of the compose project)")
         if not os.path.isdir(params["project_src"]):
             raise RollbackError("project_src %s is not a directory" % params["project_src"])
-        self.src = params["project_src"]
-        self.files = [f if os.path.isabs(f) else os.path.join(self.src, f) for f in params["files"] or []]
-        for path in self.files:
+        self.src = os.path.abspath(params["project_src"])
+        self.files = [self.path(f) for f in params["files"] or []]
+        self.env_files = [self.path(f) for f in params.get("env_files") or []]
+        for path in self.files + self.env_files:
             if not os.path.exists(path):
-                raise RollbackError("compose file %s does not exist" % path)
+                kind = "compose file" if path in self.files else "env file"
+                raise RollbackError("%s %s does not exist" % (kind, path))
         self.compose = self._compose_command()
-        sdk, self.errors = _sdk()
+        pending = [self._start(self.base() + ["config", "--format", "json"])]
+        if raw:
+            pending.append(self._start(self.base() + ["config", "--no-interpolate", "--format", "json"]))
         try:
-            self.docker = sdk.from_env()
-            self.docker.ping()
-        except self.errors.DockerException as error:
-            raise RollbackError("cannot reach the Docker engine (DOCKER_HOST=%s): %s"
-                                % (os.environ.get("DOCKER_HOST", "default"), error))
-        self.config = self._config()
+            sdk, self.errors = _sdk()
+            self.docker = self._connect(sdk)
+        except BaseException:
+            for process in pending:
+                process.kill()
+                process.communicate()
+            raise
+        outputs = [self._finish(process, "docker compose config") for process in pending]
+        self.config = self._json(outputs[0])
+        self.raw = self._json(outputs[1]) if raw else None
         self.name = self.config["name"]
+
+    def path(self, name):
+        return name if os.path.isabs(name) else os.path.join(self.src, name)
 
     def _compose_command(self):
         # The standalone v2 binary starts faster than the docker CLI plugin (no docker CLI in between).
@@ -86,125 +107,101 @@ class ComposeProject:
             return [plugin, "compose"]
         raise RollbackError("Docker Compose v2 not found: install the docker compose plugin or docker-compose v2")
 
-    def _base(self, extra_files=()):
+    def _connect(self, sdk):
+        try:
+            # Asks the engine for its API version already (docker-py's version="auto"): no ping needed.
+            client = sdk.from_env()
+        except self.errors.DockerException as error:
+            raise RollbackError("cannot reach the Docker engine (DOCKER_HOST=%s): %s" % (docker_host(), error))
+        return client
+
+    def base(self, files=None):
+        """The compose command line of this project; ``files`` replaces the project's ``-f`` list."""
         argv = list(self.compose) + ["--project-directory", self.src]
-        for path in list(self.files) + list(extra_files):
+        for path in self.files if files is None else files:
             argv += ["-f", path]
+        for path in self.env_files:
+            argv += ["--env-file", path]
         if self.module.params["project_name"]:
             argv += ["-p", self.module.params["project_name"]]
         return argv
 
-    def _config(self):
-        rc, out, err = self.module.run_command(self._base() + ["config", "--format", "json"], cwd=self.src)
+    def _start(self, argv, env=None):
+        return subprocess.Popen(argv, cwd=self.src, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=env, universal_newlines=True)
+
+    @staticmethod
+    def _finish(process, what):
+        out, err = process.communicate()
+        if process.returncode != 0:
+            raise RollbackError("%s failed (Compose v2 is needed): %s"
+                                % (what, (err.strip().splitlines() or ["exit %d" % process.returncode])[-1]))
+        return out
+
+    @staticmethod
+    def _json(text):
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise RollbackError("docker compose config did not print JSON (Compose v2 is needed): %s" % text[:200])
+
+    def config_of(self, files, env=None):
+        """The model compose would load from another list of files (and environment)."""
+        argv = self.base(files) + ["config", "--format", "json"]
+        return self._json(self._finish(self._start(argv, env), "docker compose config"))
+
+    def run(self, args, what, files=None):
+        rc, out, err = self.module.run_command(self.base(files) + list(args), cwd=self.src)
         if rc != 0:
-            raise RollbackError("docker compose config failed (Compose v2 is needed): %s"
-                                % (err.strip().splitlines() or ["exit %d" % rc])[-1])
-        return json.loads(out)
+            raise RollbackError("%s failed: %s" % (what, one_line(err.strip().splitlines()[-1] if err.strip()
+                                                                  else "exit %d" % rc)))
+        return out
+
+    def services(self):
+        return sorted(self.config.get("services", {}))
+
+    def select(self, wanted):
+        """``services`` given, checked against the model; else every service of the model."""
+        known = self.services()
+        unknown = sorted(set(wanted or ()) - set(known))
+        if unknown:
+            raise RollbackError("service(s) %s not in compose project %s" % (", ".join(unknown), self.name))
+        return list(wanted) if wanted else known
 
     def engine(self, what, func, *args, **kwargs):
         """One Docker SDK call; an engine that goes away mid-run is one clear error, not a traceback."""
         try:
             return func(*args, **kwargs)
-        except self.errors.ImageNotFound:
+        except (self.errors.ImageNotFound, self.errors.NotFound):
             raise
         except (self.errors.DockerException, OSError, ValueError) as error:
             raise RollbackError("the Docker engine did not answer while %s (DOCKER_HOST=%s): %s"
-                                % (what, os.environ.get("DOCKER_HOST", "default"), error))
+                                % (what, docker_host(), error))
         except Exception as error:  # noqa: BLE001 - requests' connection errors, without importing requests
             if type(error).__module__.startswith(("requests", "urllib3")):
                 raise RollbackError("the Docker engine did not answer while %s (DOCKER_HOST=%s): %s"
-                                    % (what, os.environ.get("DOCKER_HOST", "default"), error))
+                                    % (what, docker_host(), error))
             raise
+
+    def containers(self, service, stopped=False):
+        return self.engine("listing the containers of %s" % service, self.docker.containers.list, all=stopped,
+                           filters={"label": ["com.docker.compose.project=%s" % self.name,
+                                              "com.docker.compose.service=%s" % service]})
 
     def running_images(self, service, stopped=False):
         """Images of the service's running containers (and of its stopped ones with ``stopped``)."""
-        containers = self.engine("listing the containers of %s" % service, self.docker.containers.list,
-                                 all=stopped, filters={"label": ["com.docker.compose.project=%s" % self.name,
-                                                                 "com.docker.compose.service=%s" % service]})
-        return sorted(set(container.attrs["Config"]["Image"] for container in containers))
+        return sorted(set(container.attrs["Config"]["Image"] for container in self.containers(service, stopped)))
 
-    def previous_image(self, current):
-        """The newest local image of the same repository created before ``current``."""
-        repository, _tag = split_image(current)
-        try:
-            running = self.engine("reading image " + current, self.docker.images.get, current)
-        except self.errors.ImageNotFound:
-            raise RollbackError("the running image %s is no longer present locally" % current)
-        candidates = []
-        for image in self.engine("listing images of " + repository, self.docker.images.list, name=repository):
-            if image.id == running.id:
-                continue
-            if image.attrs["Created"] < running.attrs["Created"]:
-                tags = [tag for tag in image.tags if split_image(tag)[0] == repository]
-                if tags:
-                    candidates.append((image.attrs["Created"], sorted(tags)[-1]))
-        if not candidates:
-            raise RollbackError("no local image of %s older than %s: give to_version" % (repository, current))
-        return max(candidates)[1]
-
-    def require_image(self, reference):
-        try:
-            self.engine("reading image " + reference, self.docker.images.get, reference)
-        except self.errors.ImageNotFound:
-            raise RollbackError("image %s is not present on this Docker host: pull or load it first (nothing was "
-                                "changed)" % reference)
-
-    def up(self, targets, wait, timeout):
-        override = {"services": dict((service, {"image": image}) for service, image in targets.items())}
-        handle, path = tempfile.mkstemp(prefix="rollback-core-", suffix=".override.json")
-        with os.fdopen(handle, "w") as stream:
-            json.dump(override, stream)
-        try:
-            base = self._base([path]) if self.files else self._base(self._default_files() + [path])
-            argv = base + ["up", "-d", "--no-deps"]
-            if wait:
-                argv += ["--wait", "--wait-timeout", str(timeout)]
-            rc, out, err = self.module.run_command(argv + sorted(targets), cwd=self.src)
-        finally:
-            os.remove(path)
-        if rc != 0:
-            raise RollbackError("docker compose up failed: %s" % (err.strip().splitlines() or ["exit %d" % rc])[-1])
-
-    def _default_files(self):
-        """The files compose would pick by itself: needed once an extra -f is given."""
-        for names in (("compose.yaml", "compose.override.yaml"), ("compose.yml", "compose.override.yml"),
-                      ("docker-compose.yaml", "docker-compose.override.yaml"),
-                      ("docker-compose.yml", "docker-compose.override.yml")):
-            found = [os.path.join(self.src, name) for name in names if os.path.exists(os.path.join(self.src, name))]
-            if found and os.path.basename(found[0]) == names[0]:
-                return found
-        raise RollbackError("no compose file in %s (compose.yaml, docker-compose.yml, ...)" % self.src)
+    def up(self, services, wait, timeout, files=None):
+        """``up -d --no-deps``: compose starts the services in dependency order, waiting on health conditions."""
+        argv = ["up", "-d", "--no-deps", "--pull", "never"]
+        if wait:
+            argv += ["--wait", "--wait-timeout", str(timeout)]
+        self.run(argv + sorted(services), "docker compose up", files)
 
 
-def undo(module, waiter_enabled):
-    params = module.params
-    project = ComposeProject(module)
-    services = params["services"] or sorted(project.config.get("services", {}))
-    unknown = sorted(set(services) - set(project.config.get("services", {})))
-    if unknown:
-        raise RollbackError("service(s) %s not in compose project %s" % (", ".join(unknown), project.name))
-    before, after = {}, {}
-    for service in services:
-        # A service whose traffic was stopped (level 3) is undone too: its stopped container tells the image.
-        running = project.running_images(service, stopped=True)
-        if len(running) != 1:
-            raise RollbackError("service %s of project %s runs %s: expected exactly one image"
-                                % (service, project.name, ", ".join(running) or "no container"))
-        before[service] = running[0]
-        repository = split_image(running[0])[0]
-        after[service] = ("%s:%s" % (repository, params["to_version"]) if params["to_version"]
-                          else project.previous_image(running[0]))
-        project.require_image(after[service])
-    result = module.changed_result(before, after, from_version=split_image(before[services[0]])[1],
-                                   to_version=split_image(after[services[0]])[1], project=project.name,
-                                   services=services)
-    if not result["changed"] or module.check_mode:
-        return result
-    changing = dict((s, after[s]) for s in services if before[s] != after[s])
-    project.up(changing, waiter_enabled, params["wait_timeout"])
-    for service, image in changing.items():
-        running = project.running_images(service)
-        if running != [image]:
-            raise RollbackError("after docker compose up, service %s runs %s instead of %s"
-                                % (service, ", ".join(running) or "nothing", image))
-    return result
+def undo(module, wait):
+    """``rollout_undo platform=compose``: compose_undo.py (imported here, as it imports this file)."""
+    from ansible_collections.rollback.core.plugins.module_utils.compose_undo import undo as compose_undo
+
+    return compose_undo(module, wait)

@@ -19,9 +19,9 @@ import binascii
 import fnmatch
 import json
 import os
-import tempfile
 
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
+from ansible_collections.rollback.core.plugins.module_utils.toolkit import atomic_write
 
 MASK = "********"
 
@@ -147,9 +147,4 @@ def save_backup_file(module, data, fmt, path):
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise RollbackError("cannot save the current state: directory %s does not exist" % directory)
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".rollback-save-")
-    with os.fdopen(handle, "w") as stream:
-        stream.write(dump_backup(data, fmt))
-    os.chmod(temporary, 0o600)
-    module.atomic_move(temporary, os.path.abspath(path))
-    return os.path.abspath(path)
+    return atomic_write(path, dump_backup(data, fmt), mode=0o600, what="saved state")

@@ -25,6 +25,10 @@ DEFAULT_THRESHOLDS = dict(
     health_failures_rollback=3,  # 001 "3 consecutive checks", 003 "3 consecutive failures" (002 uses 2)
     smoke_failure_rate_evaluate=50.0,  # % - 001 manual criteria "smoke test failure rate > 50%"
     memory_percent_rollback=90.0,  # 002 "memory usage > 90%", 003 "memory > 90% for 10 minutes"
+    oom_kills_rollback=3,  # 001 automatic trigger "OOMKilled > 3 pods in 5 minutes"
+    # 001 automatic trigger "p95 > 200ms for 10 minutes": off by default (004 only evaluates below 5 s); an
+    # environment on runbook 001 sets it to 200 for sustained figures (its Prometheus alert's value).
+    latency_p95_rollback_ms=None,
 )
 
 ACTIONS = ("MONITOR", "EVALUATE", "ROLLBACK")
@@ -49,7 +53,7 @@ def _at_least(value, threshold):
 
 def decide(signals, thresholds=None):
     """``signals``: error_rate_percent, latency_p95_ms, latency_p99_ms, latency_ratio,
-    consecutive_health_failures, smoke_failure_rate_percent, memory_percent, the flags of
+    consecutive_health_failures, smoke_failure_rate_percent, memory_percent, oom_killed_pods, the flags of
     FLAG_RULES plus all_providers_down, migration_ran, migration_failed, config_changed.
     Returns action, urgency, level, reasons, rules (names of the rules that matched)."""
     limits = dict(DEFAULT_THRESHOLDS, **(thresholds or {}))
@@ -77,6 +81,12 @@ def decide(signals, thresholds=None):
     if _at_least(signals.get("latency_ratio"), limits["latency_ratio_rollback"]):
         rule("latency_ratio", "ROLLBACK", "immediate", "p99 latency %.1fx baseline >= %gx (002)"
              % (signals["latency_ratio"], limits["latency_ratio_rollback"]))
+    if _above(signals.get("oom_killed_pods"), limits["oom_kills_rollback"]):
+        rule("oom_kills", "ROLLBACK", "immediate", "%d pods OOMKilled > %g (001 memory leak trigger)"
+             % (signals["oom_killed_pods"], limits["oom_kills_rollback"]))
+    if _above(signals.get("latency_p95_ms"), limits["latency_p95_rollback_ms"]):
+        rule("latency_p95", "ROLLBACK", "immediate", "p95 latency %.0fms > %.0fms (001 response time trigger)"
+             % (signals["latency_p95_ms"], limits["latency_p95_rollback_ms"]))
     if _above(signals.get("memory_percent"), limits["memory_percent_rollback"]):
         rule("memory", "ROLLBACK", "immediate", "memory %.0f%% > %g%% (002, 003)"
              % (signals["memory_percent"], limits["memory_percent_rollback"]))
@@ -145,25 +155,32 @@ def signals_from_smoke(smoke):
 
 
 SIGNAL_NAMES = ("error_rate_percent", "latency_p95_ms", "latency_p99_ms", "latency_ratio",
-                "consecutive_health_failures", "smoke_failure_rate_percent", "memory_percent")
+                "consecutive_health_failures", "smoke_failure_rate_percent", "memory_percent", "oom_killed_pods")
+FLAG_NAMES = tuple(flag for flag, _reason in FLAG_RULES) + ("all_providers_down", "migration_ran", "migration_failed",
+                                                            "config_changed")
+
+
+def checked_thresholds(overrides):
+    """DEFAULT_THRESHOLDS with ``overrides`` applied; an unknown name or a non-number is a RollbackError."""
+    unknown = sorted(set(overrides or {}) - set(DEFAULT_THRESHOLDS))
+    if unknown:
+        raise RollbackError("unknown threshold(s) %s; known: %s" % (", ".join(unknown),
+                                                                    ", ".join(sorted(DEFAULT_THRESHOLDS))))
+    thresholds = dict(DEFAULT_THRESHOLDS)
+    for name, value in (overrides or {}).items():
+        try:
+            thresholds[name] = float(value)
+        except (TypeError, ValueError):
+            raise RollbackError("threshold %s must be a number, got %r" % (name, value))
+    return thresholds
 
 
 def decide_from_params(module):
     """The rollback_decision module's flow: gather signals, check thresholds, decide."""
     params = module.params
-    unknown = sorted(set(params["thresholds"]) - set(DEFAULT_THRESHOLDS))
-    if unknown:
-        raise RollbackError("unknown threshold(s) %s; known: %s" % (", ".join(unknown),
-                                                                    ", ".join(sorted(DEFAULT_THRESHOLDS))))
-    thresholds = dict(DEFAULT_THRESHOLDS)
-    for name, value in params["thresholds"].items():
-        try:
-            thresholds[name] = float(value)
-        except (TypeError, ValueError):
-            raise RollbackError("threshold %s must be a number, got %r" % (name, value))
+    thresholds = checked_thresholds(params["thresholds"])
     signals = signals_from_smoke(params["smoke"]) if params["smoke"] else {}
-    for name in SIGNAL_NAMES + ("baseline_p99_ms",) + tuple(flag for flag, _reason in FLAG_RULES) + (
-            "all_providers_down", "migration_ran", "migration_failed", "config_changed"):
+    for name in SIGNAL_NAMES + ("baseline_p99_ms",) + FLAG_NAMES:
         if params.get(name) not in (None, False):
             signals[name] = params[name]
     if signals.get("latency_ratio") is None and signals.get("baseline_p99_ms") and signals.get("latency_p99_ms"):

@@ -19,14 +19,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import datetime
 import json
 import os
 import re
-import tempfile
 
 from ansible_collections.rollback.core.plugins.module_utils.aws import AwsClient
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
+from ansible_collections.rollback.core.plugins.module_utils.toolkit import atomic_write, utc_iso
 from ansible_collections.rollback.core.plugins.module_utils.wait import Waiter
 
 SAVED_TARGETS_TAG = "rollback.core/targets-before-drain"
@@ -104,12 +103,8 @@ def record_tags(targets, saved_at=None, limit=TAG_VALUE_MAX):
     """
     chunks = encode_record(targets, limit)
     tags = dict(("%s/%d" % (SAVED_TARGETS_TAG, index + 1), chunk) for index, chunk in enumerate(chunks))
-    tags[SAVED_TARGETS_TAG] = "tags=%d targets=%d saved=%s" % (len(chunks), len(targets), saved_at or _utc_stamp())
+    tags[SAVED_TARGETS_TAG] = "tags=%d targets=%d saved=%s" % (len(chunks), len(targets), saved_at or utc_iso())
     return tags
-
-
-def _utc_stamp():
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def record_keys(tags):
@@ -263,20 +258,8 @@ class FileStore:
 
     def save(self, targets):
         self.check(targets)
-        record = dict(target_group_arn=self.arn, targets=targets,
-                      saved_at=datetime.datetime.now(datetime.timezone.utc).isoformat())
-        directory = os.path.dirname(os.path.abspath(self.path))
-        descriptor, temporary = tempfile.mkstemp(prefix=".alb-targets-", dir=directory)
-        try:
-            with os.fdopen(descriptor, "w") as handle:
-                json.dump(record, handle, indent=2, sort_keys=True)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, self.path)
-        except OSError as error:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
-            raise RollbackError("cannot write state_file %s: %s" % (self.path, error))
+        record = dict(target_group_arn=self.arn, targets=targets, saved_at=utc_iso())
+        atomic_write(self.path, json.dumps(record, indent=2, sort_keys=True), what="state_file")
 
     def clear(self):
         if os.path.exists(self.path):
@@ -440,7 +423,10 @@ class AlbTraffic:
         after = dict(default_action=[("forward", name)])
         result = self.module.changed_result(before, after, listener_arn=listener["ListenerArn"],
                                             target_group=dict(arn=arn, name=name),
-                                            live_before=live_before, live_after=live_after)
+                                            live_before=live_before, live_after=live_after,
+                                            from_version=", ".join(str(entry.get("name") or entry.get("type"))
+                                                                   for entry in live_before) or None,
+                                            to_version=name)
         if not result["changed"]:
             return result
         if not self.registered(arn):

@@ -10,15 +10,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import fnmatch
 import os
 import re
-import shutil
-import tempfile
-import time
 
+from ansible_collections.rollback.core.plugins.module_utils.backups import newest_backup
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
 from ansible_collections.rollback.core.plugins.module_utils.server import check_units, restart_units
+from ansible_collections.rollback.core.plugins.module_utils.toolkit import atomic_write, save_previous
 from ansible_collections.rollback.core.plugins.module_utils.config_backup import (
     Masker,
     plan_restore,
@@ -48,23 +46,12 @@ def _shape(line):
     return line.split("=", 1)[0][:40] + ("=..." if "=" in line else "")
 
 
-def newest_backup(directory, pattern):
-    """The newest file in ``directory`` matching ``pattern`` (by name: dated names sort by time)."""
-    try:
-        names = sorted(name for name in os.listdir(directory) if fnmatch.fnmatchcase(name, pattern))
-    except OSError as error:
-        raise RollbackError("cannot list backup_dir %s: %s" % (directory, error.strerror or error))
-    if not names:
-        raise RollbackError("no backup matching %s in %s" % (pattern, directory))
-    return os.path.join(directory, names[-1])
-
-
 def restore(module, waiter):
     params = module.params
     path = params["path"]
     backup = params["backup"] or newest_backup(
         params["backup_dir"] or os.path.dirname(os.path.abspath(path)),
-        params["backup_pattern"] or os.path.basename(path) + ".backup-*")
+        params["backup_pattern"] or os.path.basename(path) + ".backup-*", "env file backup")
     wanted_raw, wanted_text = read_text(backup, "backup")
     desired = parse_env(wanted_text, backup)
     if not desired:
@@ -83,13 +70,7 @@ def restore(module, waiter):
     if not result["changed"] or module.check_mode:
         return result
     if current_raw is not None and params["save_current"]:
-        saved = "%s.pre-rollback-%s" % (path, time.strftime("%Y%m%d-%H%M%S", time.gmtime()))
-        shutil.copy2(path, saved)
-        result["saved_to"] = saved
-    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".rollback-env-")
-    with os.fdopen(handle, "wb") as stream:
-        stream.write(wanted_raw)
-    # atomic_move keeps the replaced file's mode and owner.
-    module.atomic_move(temporary, os.path.abspath(path))
+        result["saved_to"] = save_previous(path)
+    atomic_write(path, wanted_raw, what="env file")
     result["restarted"] = restart_units(module, waiter, params["restart_units"])
     return result

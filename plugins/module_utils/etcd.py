@@ -21,7 +21,9 @@ import traceback
 from urllib.parse import urlparse
 
 from ansible_collections.rollback.core.plugins.module_utils import config_backup
+from ansible_collections.rollback.core.plugins.module_utils.backups import chosen_backup
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
+from ansible_collections.rollback.core.plugins.module_utils import connection_specs
 
 try:
     import etcd3gw
@@ -31,15 +33,8 @@ except ImportError:
 else:
     ETCD_IMPORT_ERROR = None
 
-ETCD_CONNECTION_SPEC = dict(
-    endpoints=dict(type="list", elements="str", default=["http://127.0.0.1:2379"]),
-    user=dict(type="str"),
-    password=dict(type="str", no_log=True),
-    ca_cert=dict(type="path"),
-    client_cert=dict(type="path"),
-    client_key=dict(type="path"),
-    timeout=dict(type="float", default=10.0),
-)
+
+ETCD_CONNECTION_SPEC = connection_specs.ETCD_CONNECTION_SPEC  # spec kept apart from the client library
 
 ETCD_DEFAULT_MAX_TXN_OPS = 128
 TOO_MANY_OPS = "too many operations in txn request"
@@ -158,16 +153,17 @@ def restore(module):
     prefix = params["prefix"]
     if not prefix:
         raise RollbackError("prefix must not be empty: it bounds what a restore may touch")
-    fmt, desired = config_backup.load_backup_file(params["backup"])
+    backup = chosen_backup(params["backup"], params["backup_dir"], params["backup_pattern"], "etcd backup")
+    fmt, desired = config_backup.load_backup_file(backup)
     outside = sorted(key for key in desired if not key.startswith(prefix))
     if outside:
         raise RollbackError("backup %s has %d key(s) outside prefix %s, e.g. %s" % (
-            params["backup"], len(outside), prefix, outside[0]))
+            backup, len(outside), prefix, outside[0]))
     store = EtcdStore(params)
     revision, current = store.read_prefix(prefix)
     added, updated, removed = config_backup.plan_restore(current, desired, params["prune"])
     masker = config_backup.Masker(params["mask"])
-    result = dict(added=added, updated=updated, removed=removed, saved_to=None, transactions=0,
+    result = dict(added=added, updated=updated, removed=removed, saved_to=None, transactions=0, backup_used=backup,
                   revision=revision, endpoint=store.endpoint, changed=bool(added or updated or removed))
     if module._diff:
         result["diff"] = config_backup.restore_diff(current, desired, added, updated, removed, masker)

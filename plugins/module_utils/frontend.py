@@ -16,7 +16,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import datetime
 import os
 
 from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
@@ -24,6 +23,7 @@ from ansible.module_utils.urls import Request
 
 from ansible_collections.rollback.core.plugins.module_utils.aws import AwsClient
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
+from ansible_collections.rollback.core.plugins.module_utils.toolkit import utc_stamp
 from ansible_collections.rollback.core.plugins.module_utils.cloudfront import (
     Distribution, cache_may_be_stale, is_completed, serves_bucket)
 from ansible_collections.rollback.core.plugins.module_utils.s3 import (
@@ -97,7 +97,7 @@ class FrontendRestore:
             self.cloudfront = AwsClient(params, "cloudfront")
         self.waiter = waiter or Waiter(module)
         self.fetcher = fetcher or fetch
-        self.stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        self.stamp = utc_stamp()
 
     # --- reading, all before any change ------------------------------------------------------------------------
 
@@ -171,6 +171,8 @@ class FrontendRestore:
         index_before = (in_scope.get(verify_key) or {}).get("etag") if verify_key else None
         result = self.module.changed_result(
             before, after, bucket=site.name, prefix=site_prefix, source=description,
+            # The build put live, for reports: its directory or its S3 prefix.
+            to_version=description.get("path") or "s3://%s/%s" % (description["bucket"], description["prefix"]),
             uploaded=sorted(plan["create"] + plan["update"]), deleted=plan["delete"], unchanged=len(plan["unchanged"]),
             excluded_prefixes=excluded, backup=None, invalidation=None, verified=None,
             served_index_etag=dict(before=index_before, after=index_before if not changes else expected_md5))

@@ -21,6 +21,7 @@ from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
 from ansible.module_utils.urls import Request, make_context
 
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
+from ansible_collections.rollback.core.plugins.module_utils.progress import Record
 
 CHECK_SPEC = dict(
     name=dict(type="str", required=True),
@@ -182,18 +183,25 @@ def run_checks(checks, rounds, interval, consecutive_successes, max_failures, ti
     states = [CheckState(check) for check in checks]
     context = tls_context(validate_certs)
     done_rounds = 0
-    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(checks)))) as pool:
-        for number in range(rounds):
-            if number:
-                sleeper(interval)
-            results = list(pool.map(lambda check: probe(check, timeout, validate_certs, context), checks))
-            for state, (status, reason, latency_ms) in zip(states, results):
-                state.record(status, reason, latency_ms)
-            done_rounds += 1
-            if all(state.streak >= consecutive_successes for state in states):
-                break
-            if any(state.failures > max_failures for state in states):
-                break
+    # The longest the rounds can take: what the progress line shows as the timeout.
+    record = Record("smoke rounds of %d check(s)" % len(checks), round(rounds * (interval + timeout)))
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(checks)))) as pool:
+            for number in range(rounds):
+                if number:
+                    sleeper(interval)
+                results = list(pool.map(lambda check: probe(check, timeout, validate_certs, context), checks))
+                for state, (status, reason, latency_ms) in zip(states, results):
+                    state.record(status, reason, latency_ms)
+                done_rounds += 1
+                if all(state.streak >= consecutive_successes for state in states):
+                    break
+                if any(state.failures > max_failures for state in states):
+                    break
+                record.update("round %d/%d, %d of %d check(s) passing" % (
+                    done_rounds, rounds, sum(1 for state in states if state.streak), len(states)))
+    finally:
+        record.close()
     reports = [state.report(consecutive_successes, max_failures) for state in states]
     return reports, done_rounds, [sample for state in states for sample in state.latencies]
 

@@ -8,9 +8,9 @@ __metaclass__ = type
 
 import json
 import os
-import tempfile
 
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
+from ansible_collections.rollback.core.plugins.module_utils.toolkit import atomic_write
 
 LEVELS = {1: "application", 2: "application + configuration", 3: "application + configuration + database"}
 
@@ -42,6 +42,14 @@ def markdown(report):
         ["Operator", report.get("operator")],
         ["Run", "%s (%s - %s)" % (report.get("run_id"), report.get("started"), report.get("finished"))],
     ])
+    if level == 3:
+        out += ["", "## Blast radius", "",
+                "Traffic stopped while the databases were restored, for every service using one of them:", ""]
+        out += _table(["service", "selected", "restored databases it uses"], [
+            [b.get("service"), "yes" if b.get("selected") else "no (uses a restored database)",
+             ", ".join(b.get("databases") or []) or "-"] for b in report.get("blast_radius") or []])
+        if report.get("traffic_left_stopped"):
+            out += ["", "**TRAFFIC IS STILL STOPPED for %s.**" % ", ".join(report["traffic_left_stopped"])]
     out += ["", "## Versions", ""]
     versions = [[v.get("service"), v.get("platform"), _cell(v.get("from_version")), _cell(v.get("to_version")),
                  v.get("status")] for v in report.get("versions") or []]
@@ -57,6 +65,16 @@ def markdown(report):
                            _cell(d.get("emergency_backup"), "none (the old one is kept)"),
                            _cell(d.get("previous"), "(not swapped)"), _cell(window.get("start")),
                            _cell(window.get("end"))))
+            old = d.get("old_instance")
+            if old:
+                out.append("  - Old RDS %s: %s, %s (%s)." % (
+                    old.get("id"), old.get("action"), "STILL WRITABLE" if old.get("writable") else "not writable",
+                    old.get("note")))
+            if d.get("dns"):
+                out.append("  - Endpoint %s: %s." % (d["dns"].get("address"), "resolves to the restored database"
+                                                     if d["dns"].get("verified") else "not verified"))
+            if d.get("read_replicas_left"):
+                out.append("  - Read replicas still on the old database: %s." % ", ".join(d["read_replicas_left"]))
             if d.get("migrations_stamped"):
                 out.append("  - Alembic version table stamped: %s." % ", ".join(d["migrations_stamped"]))
             for cache in d.get("caches_invalidated") or []:
@@ -90,6 +108,7 @@ def markdown(report):
                 "- Phase **%s** on **%s**%s: %s" % (
                     failure.get("phase"), failure.get("host"), planned, failure.get("msg")),
                 "- Changed before the failure: %s" % (", ".join(report.get("changed") or []) or "nothing"),
+                "- Traffic: %s" % (report.get("traffic_notice") or "nothing left stopped by this run"),
                 "- Escalate: %s" % " -> ".join(report.get("escalation") or []),
                 "- A re-run continues idempotently: phases already done report no change."]
     out += ["", "## Verification", ""]
@@ -99,7 +118,8 @@ def markdown(report):
             detail += ", success rate %s%%" % v["success_rate"]
         if v.get("failed_checks"):
             detail += ", failed: %s" % ", ".join(v["failed_checks"])
-        out.append("- %s: %s (%s)" % (v.get("service"), "PASSED" if v.get("passed") else "FAILED", detail))
+        verdict = "NOT VERIFIED" if v.get("verified") is False else "PASSED" if v.get("passed") else "FAILED"
+        out.append("- %s: %s (%s)" % (v.get("service"), verdict, detail))
     if not report.get("verification"):
         out.append("- Verification did not run.")
     out += ["", "## Next steps", "", "- [ ] Root cause analysis", "- [ ] Fix and retest",
@@ -118,11 +138,7 @@ def _write(path, text, mode):
                 return False
     except FileNotFoundError:
         pass
-    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".report-")
-    with os.fdopen(handle, "w") as stream:
-        stream.write(text)
-    os.chmod(temporary, mode)
-    os.rename(temporary, path)
+    atomic_write(path, text, mode=mode, what="report")
     return True
 
 
@@ -132,6 +148,10 @@ def write(module):
     files = {"json": os.path.join(directory, "report.json"), "markdown": os.path.join(directory, "report.md")}
     texts = {"json": json.dumps(params["report"], indent=2, sort_keys=True) + "\n",
              "markdown": markdown(params["report"])}
+    not_verified = params["report"].get("not_verified") or []
+    if not_verified:
+        module.warn("NOT VERIFIED: %s ha%s no checks (rollback_service_checks): the rollback is unconfirmed"
+                    % (", ".join(not_verified), "s" if len(not_verified) == 1 else "ve"))
     if module.check_mode:
         return dict(changed=True, paths=files, markdown=texts["markdown"])
     try:

@@ -21,6 +21,7 @@ import pwd
 import time
 
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
+from ansible_collections.rollback.core.plugins.module_utils.toolkit import utc_iso
 from ansible_collections.rollback.core.plugins.module_utils.etcd import EtcdKey, EtcdStore
 
 LOCK_SPEC = dict(
@@ -37,12 +38,9 @@ LOCK_SPEC = dict(
 )
 
 
-def _iso(epoch):
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
-
-
 def record(params, now):
-    return dict(owner=params["owner"], run_id=params["run_id"], since=_iso(now), expires=_iso(now + params["ttl"]),
+    return dict(owner=params["owner"], run_id=params["run_id"], since=utc_iso(now),
+                expires=utc_iso(now + params["ttl"]),
                 expires_epoch=int(now + params["ttl"]), info=params["info"])
 
 

@@ -18,12 +18,9 @@ __metaclass__ = type
 import json
 import os
 import re
-import shutil
 import signal
-import tempfile
-import time
 
-from ansible_collections.rollback.core.plugins.module_utils import http_checks
+from ansible_collections.rollback.core.plugins.module_utils import http_checks, toolkit
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError, one_line
 from ansible_collections.rollback.core.plugins.module_utils.wait import WaitTimeout
 
@@ -411,28 +408,10 @@ def read_file(path):
         raise RollbackError("conf_file %s is not UTF-8 text" % path)
 
 
-def write_atomic(module, path, data):
-    """Replace ``path`` by ``data`` (bytes) in one rename; the temporary is a dot file (no ``include *``)."""
-    try:
-        handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".rollback-nginx-", suffix=".tmp")
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-    except OSError as error:
-        raise RollbackError("cannot write %s: %s" % (path, error.strerror or error))
-    module.atomic_move(temporary, path)
-
-
 def save_previous(path, backup_dir):
-    """Copy ``path`` to ``backup_dir`` (mode and time kept); a dot file when beside ``path``."""
+    """Copy ``path`` to ``backup_dir`` (mode and time kept); a dot file when beside ``path`` (no ``include *``)."""
     hidden = os.path.realpath(backup_dir) == os.path.realpath(os.path.dirname(path))
-    stem = "%s%s.pre-rollback-%s" % ("." if hidden else "", os.path.basename(path),
-                                     time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()))
-    target, number = os.path.join(backup_dir, stem), 1
-    while os.path.exists(target):
-        number += 1
-        target = os.path.join(backup_dir, "%s-%d" % (stem, number))
-    shutil.copy2(path, target)
-    return target
+    return toolkit.save_previous(path, backup_dir, hidden=hidden)
 
 
 def check_paths(params):
@@ -477,7 +456,9 @@ def switch(module, waiter):
     master = master_pid(params["pid_file"] or nginx.pid_file(dump))
     new_text = render(want)
     result = dict(conf_file=conf_file, before=current, after=want, previous_file=None, reloaded=False,
-                  served_version=None, changed=current != want)
+                  served_version=None, changed=current != want,
+                  # A blue/green front's "versions" are its colours; the report adds the version served.
+                  from_version=current["active_color"], to_version=want["active_color"])
     if module._diff:
         result["diff"] = dict(before=text, after=new_text if result["changed"] else text,
                               before_header=conf_file, after_header=conf_file)
@@ -497,10 +478,10 @@ def switch(module, waiter):
 def _apply(module, nginx, waiter, master, conf_file, raw, new_text, result):
     """Write, test, reload, wait for new workers; the previous bytes are put back on any refusal."""
     old_workers = children(master)
-    write_atomic(module, conf_file, new_text.encode("utf-8"))
+    toolkit.atomic_write(conf_file, new_text, what="conf_file")
     ok, error = nginx.test()
     if not ok:
-        write_atomic(module, conf_file, raw)
+        toolkit.atomic_write(conf_file, raw, what="conf_file")
         os.remove(result["previous_file"])
         raise RollbackError("nginx -t refused the new %s, previous file put back and nginx not reloaded: %s"
                             % (conf_file, error), before=result["before"])
@@ -509,7 +490,7 @@ def _apply(module, nginx, waiter, master, conf_file, raw, new_text, result):
     try:
         waiter.wait(reloaded_probe(master, old_workers), "nginx (pid %d) to load the new config" % master)
     except WaitTimeout as timeout:
-        write_atomic(module, conf_file, raw)
+        toolkit.atomic_write(conf_file, raw, what="conf_file")
         os.kill(master, signal.SIGHUP)
         raise RollbackError("%s (see nginx's error log); previous %s put back" % (timeout.msg, conf_file),
                             before=result["before"], previous_file=result["previous_file"])

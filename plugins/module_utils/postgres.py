@@ -1,46 +1,38 @@
 # Copyright: rollback.core contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""PostgreSQL restore beside the live database, then an atomic swap by rename.
+"""PostgreSQL connections for the postgres modules: the login spec, one error path, statements recorded.
 
-The runbooks drop the live database and restore over it; if that restore
-fails, the data is gone. Here the dump goes into a side database, is verified
-there, and only then the two names are swapped in one transaction. The old
-database is kept under ``<db>_pre_rollback_<ts>``: this module never drops it.
-The only database it ever drops is its own side database when a step fails.
+``Server`` holds an autocommit connection to the maintenance database (server-level
+statements: create, rename, drop, terminate) and opens connections to other
+databases on demand. Every statement that changes something is recorded in
+``executed`` (the module's ``executed_commands``); reads are not.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import os
-import time
 import traceback
 
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
-from ansible_collections.rollback.core.plugins.module_utils.postgres_dump import (
-    Tools,
-    detect_format,
-    find_bin_dir,
-)
+from ansible_collections.rollback.core.plugins.module_utils import connection_specs
 
 try:
     import psycopg2
     from psycopg2 import sql
 except ImportError:
     PSYCOPG2_IMPORT_ERROR = traceback.format_exc()
+    sql = None
 else:
     PSYCOPG2_IMPORT_ERROR = None
 
-POSTGRES_LOGIN_SPEC = dict(
-    login_host=dict(type="str", default="localhost"),
-    login_port=dict(type="int", default=5432),
-    login_user=dict(type="str", default="postgres"),
-    login_password=dict(type="str", no_log=True),
-    maintenance_db=dict(type="str", default="postgres"),
-)
+
+POSTGRES_LOGIN_SPEC = connection_specs.POSTGRES_LOGIN_SPEC  # spec kept apart from the client library
 
 MAX_IDENTIFIER = 63
+# Our own sessions are not cut short by the database's or a role's timeouts (as pg_dump sets them to 0): client
+# options outrank ALTER DATABASE / ALTER ROLE settings. Verify checks as_role get the application's back.
+NO_TIMEOUTS = "-c statement_timeout=0 -c lock_timeout=0 -c idle_in_transaction_session_timeout=0"
 
 
 def login_of(params):
@@ -48,200 +40,134 @@ def login_of(params):
                 password=params["login_password"])
 
 
-class Server:
-    """An autocommit connection to the maintenance database, recording each statement."""
+def pg_message(error):
+    diag = getattr(error, "diag", None)
+    if diag is not None and diag.message_primary:
+        return diag.message_primary
+    text = (getattr(error, "pgerror", None) or str(error) or type(error).__name__).strip()
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()
+    return type(error).__name__
 
-    def __init__(self, params, executed):
-        self.params = params
+
+def ident(name):
+    return sql.Identifier(name)
+
+
+class Connection:
+    """One autocommit connection to one database."""
+
+    def __init__(self, params, database, executed, label=True):
+        self.database = database
         self.executed = executed
-        self.connection = self._connect(params["maintenance_db"])
-
-    def _connect(self, database):
+        self.label = label
         try:
-            connection = psycopg2.connect(host=self.params["login_host"], port=self.params["login_port"],
-                                          user=self.params["login_user"], password=self.params["login_password"],
-                                          dbname=database, connect_timeout=10)
+            self.raw = psycopg2.connect(host=params["login_host"], port=params["login_port"],
+                                        user=params["login_user"], password=params["login_password"],
+                                        dbname=database, connect_timeout=10, options=NO_TIMEOUTS,
+                                        application_name="rollback.core.postgres_restore")
         except psycopg2.Error as error:
             raise RollbackError("cannot connect to PostgreSQL %s:%s as %s (database %s): %s" % (
-                self.params["login_host"], self.params["login_port"], self.params["login_user"], database,
-                str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__))
-        connection.autocommit = True
-        return connection
+                params["login_host"], params["login_port"], params["login_user"], database, pg_message(error)))
+        self.raw.autocommit = True
 
-    def execute(self, statement, args=None, record=True):
-        with self.connection.cursor() as cursor:
-            text = cursor.mogrify(statement, args).decode("utf-8")
+    def _text(self, cursor, statement, args):
+        if not isinstance(statement, str):
+            statement = statement.as_string(self.raw)
+        return cursor.mogrify(statement, args).decode("utf-8") if args is not None else statement
+
+    def execute(self, statement, args=None, record=True, what=None):
+        """Run one statement; return its rows. A failure raises RollbackError naming the statement."""
+        with self.raw.cursor() as cursor:
+            text = self._text(cursor, statement, args)
             if record:
-                self.executed.append(text)
+                self.executed.append("[%s] %s" % (self.database, text) if self.label else text)
             try:
                 cursor.execute(text)
                 return cursor.fetchall() if cursor.description else []
             except psycopg2.Error as error:
-                raise RollbackError("%s failed: %s" % (text.split("\n")[0], _pg_message(error)))
+                raise RollbackError("%s failed: %s" % (what or text.split("\n")[0][:200], pg_message(error)),
+                                    sqlstate=getattr(error, "pgcode", None))
 
-    def database(self, name):
-        rows = self.execute("SELECT pg_get_userbyid(datdba), pg_encoding_to_char(encoding), datcollate, datctype "
-                            "FROM pg_database WHERE datname = %s", (name,), record=False)
-        return rows[0] if rows else None
+    def query(self, statement, args=None):
+        return self.execute(statement, args, record=False)
 
-    def comment(self, name):
-        rows = self.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
-                            (name,), record=False)
+    def value(self, statement, args=None):
+        rows = self.query(statement, args)
         return rows[0][0] if rows else None
 
-    def set_comment(self, name, text):
-        self.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(name), sql.Literal(text)))
-
-    def terminate(self, name):
-        self.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
-                     "AND pid <> pg_backend_pid()", (name,))
-
-    def allow_connections(self, name, allowed):
-        self.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS {}").format(
-            sql.Identifier(name), sql.SQL("true" if allowed else "false")))
-
-    def check_in(self, database, checks):
-        """Run verify checks in ``database``; return their results or raise naming the first failure."""
-        connection = self._connect(database)
-        connection.autocommit = True
-        results = []
+    def transaction(self, statements):
+        """Run the statements in one transaction: all or none."""
+        if not statements:
+            return
+        self.execute("BEGIN", record=False)
         try:
-            for check in checks:
-                results.append(_run_check(connection, check, self.executed))
+            for statement in statements:
+                self.execute(statement)
+            self.execute("COMMIT", record=False)
+        except BaseException:
+            self.rollback()
+            raise
+
+    def trial(self, statements):
+        """Run the statements in a transaction that is always rolled back: PostgreSQL's own checks, no change."""
+        self.execute("BEGIN", record=False)
+        try:
+            for statement in statements:
+                self.execute(statement, record=False)
+        finally:
+            self.rollback()
+
+    def rollback(self):
+        try:
+            with self.raw.cursor() as cursor:
+                cursor.execute("ROLLBACK")
+        except psycopg2.Error:
+            pass
+
+    def close(self):
+        try:
+            self.raw.close()
+        except psycopg2.Error:
+            pass
+
+
+class Server:
+    """The maintenance connection, the login's attributes, and connections to other databases."""
+
+    def __init__(self, params, executed):
+        self.params = params
+        self.executed = executed
+        self.main = Connection(params, params["maintenance_db"], executed, label=False)
+        row = self.main.query(
+            "SELECT current_user, r.rolsuper, r.rolcreatedb, r.rolreplication, "
+            "pg_has_role('pg_signal_backend', 'USAGE'), current_setting('server_version_num')::int "
+            "FROM pg_roles r WHERE r.rolname = current_user")[0]
+        self.user, self.superuser, self.createdb, self.replication, self.signal_backend, self.version = row
+
+    def execute(self, statement, args=None, record=True, what=None):
+        return self.main.execute(statement, args, record, what)
+
+    def query(self, statement, args=None):
+        return self.main.query(statement, args)
+
+    def connect(self, database):
+        return Connection(self.params, database, self.executed)
+
+    def in_database(self, database, func):
+        """``func(connection)`` on a fresh connection to ``database``, closed afterwards."""
+        connection = self.connect(database)
+        try:
+            return func(connection)
         finally:
             connection.close()
-        return results
 
+    def can_become(self, role, connection=None):
+        """Whether the login may act as ``role`` (SET ROLE, ALTER ... OWNER TO): superuser or a member.
 
-def _pg_message(error):
-    text = (getattr(error, "pgerror", None) or str(error) or type(error).__name__).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
-def _run_check(connection, check, executed):
-    executed.append(check["sql"])
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(check["sql"])
-            rows = cursor.fetchall() if cursor.description else []
-    except psycopg2.Error as error:
-        raise RollbackError("verify %s failed: %s" % (check["name"] or check["sql"], _pg_message(error)))
-    name = check["name"] or check["sql"]
-    if check.get("min_rows") is not None and len(rows) < check["min_rows"]:
-        raise RollbackError("verify %s failed: %d row(s), expected at least %d"
-                            % (name, len(rows), check["min_rows"]))
-    value = rows[0][0] if rows and rows[0] else None
-    if check.get("expect") is not None and str(value) != str(check["expect"]):
-        raise RollbackError("verify %s failed: got %s, expected %s" % (name, value, check["expect"]))
-    return dict(name=name, rows=len(rows), value=None if value is None else str(value))
-
-
-def restored_marker(dump):
-    """What the swapped-in database is labelled with, so a re-run of the same restore changes nothing."""
-    info = os.stat(dump)
-    return "rollback.core restored-from=%s size=%d mtime=%d" % (os.path.abspath(dump), info.st_size,
-                                                                int(info.st_mtime))
-
-
-def _names(db, stamp):
-    side = "%s_rb_%s" % (db, stamp)
-    previous = "%s_pre_rollback_%s" % (db, stamp)
-    for name in (side, previous):
-        if len(name) > MAX_IDENTIFIER:
-            raise RollbackError("database name %s would exceed PostgreSQL's %d characters; use a shorter db name"
-                                % (name, MAX_IDENTIFIER))
-    return side, previous
-
-
-def restore(module):
-    """The postgres_restore flow; see the module documentation for the steps."""
-    params = module.params
-    executed = []
-    stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime())
-    db = params["db"]
-    if params["emergency_backup"] and not params["emergency_backup_dir"]:
-        raise RollbackError("emergency_backup_dir is required while emergency_backup is true")
-    fmt = detect_format(params["dump"])
-    tools = Tools(find_bin_dir(params["pg_bin_dir"]), login_of(params), executed)
-    toc = tools.table_of_contents(params["dump"]) if fmt != "plain" else None
-    server = Server(params, executed)
-    live = server.database(db)
-    if live is None:
-        raise RollbackError("database %s does not exist on %s:%s" % (db, params["login_host"], params["login_port"]))
-    marker = restored_marker(params["dump"])
-    if params["swap"] and not params["force"] and server.comment(db) == marker:
-        return dict(format=fmt, dump=params["dump"], toc_entries=None if toc is None else len(toc), restored_db=db,
-                    side_db=None, previous_db=None, emergency_backup=None, verify=[], executed_commands=executed,
-                    changed=False, msg="%s was already restored from this dump by an earlier run (force=true "
-                                       "restores it again)" % db)
-    side, previous = _names(db, stamp)
-    for name in (side, previous):
-        if server.database(name) is not None:
-            raise RollbackError("database %s already exists; wait a second and re-run" % name)
-    jobs = params["jobs"]
-    if jobs > 1 and fmt in ("plain", "tar"):
-        module.warn("jobs=%d ignored: pg_restore restores %s dumps with one job" % (jobs, fmt))
-        jobs = 1
-    result = dict(format=fmt, dump=params["dump"], toc_entries=None if toc is None else len(toc), restored_db=db,
-                  side_db=side, previous_db=previous if params["swap"] else None, emergency_backup=None,
-                  verify=[], executed_commands=executed, changed=True)
-    if module.check_mode:
-        return result
-    if params["emergency_backup"]:
-        result["emergency_backup"] = _emergency_backup(tools, db, params["emergency_backup_dir"], stamp)
-    _restore_side(server, tools, params, live, side, fmt, jobs, result)
-    if not params["swap"]:
-        result.update(restored_db=side)
-        return result
-    _swap(server, db, side, previous)
-    server.set_comment(db, marker)
-    return result
-
-
-def _emergency_backup(tools, db, directory, stamp):
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o700)
-    path = os.path.join(directory, "%s-emergency-%s.dump" % (db, stamp))
-    tools.dump_custom(db, path)
-    tools.table_of_contents(path)
-    os.chmod(path, 0o600)
-    return path
-
-
-def _restore_side(server, tools, params, live, side, fmt, jobs, result):
-    owner, encoding, collate, ctype = live
-    server.execute(sql.SQL("CREATE DATABASE {} WITH TEMPLATE template0 OWNER {} ENCODING {} LC_COLLATE {} "
-                           "LC_CTYPE {}").format(sql.Identifier(side), sql.Identifier(owner), sql.Literal(encoding),
-                                                 sql.Literal(collate), sql.Literal(ctype)))
-    try:
-        tools.restore(params["dump"], fmt, side, jobs, params["no_owner"])
-        result["verify"] = server.check_in(side, params["verify"])
-    except RollbackError as error:
-        dropped = _drop_side(server, side)
-        raise RollbackError("%s; the live database %s is untouched and %s" % (
-            error.msg, params["db"], dropped), emergency_backup=result["emergency_backup"],
-            executed_commands=result["executed_commands"])
-
-
-def _drop_side(server, side):
-    try:
-        server.terminate(side)
-        server.execute(sql.SQL("DROP DATABASE {}").format(sql.Identifier(side)))
-    except RollbackError as error:
-        return "the side database %s could not be removed (%s): drop it by hand" % (side, error.msg)
-    return "the side database %s was removed" % side
-
-
-def _swap(server, db, side, previous):
-    """Rename live -> previous and side -> live in one transaction, with nobody connected."""
-    server.allow_connections(db, False)
-    try:
-        server.terminate(db)
-        server.terminate(side)
-        server.execute(sql.SQL("BEGIN; ALTER DATABASE {} RENAME TO {}; ALTER DATABASE {} RENAME TO {}; COMMIT").format(
-            sql.Identifier(db), sql.Identifier(previous), sql.Identifier(side), sql.Identifier(db)))
-    except RollbackError:
-        server.execute("ROLLBACK", record=False)  # leave the aborted swap transaction; a no-op otherwise
-        server.allow_connections(db, True)
-        raise
-    server.allow_connections(previous, True)
+        Ask on a ``connection`` to the database concerned: the database's owner is a member of
+        pg_database_owner there only."""
+        if self.superuser or role == self.user:
+            return True
+        return bool((connection or self.main).value("SELECT pg_has_role(%s, 'MEMBER')", (role,)))

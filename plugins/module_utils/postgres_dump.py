@@ -15,9 +15,9 @@ import glob
 import os
 import re
 import shlex
-import subprocess
 
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
+from ansible_collections.rollback.core.plugins.module_utils.progress import run_command
 
 FORMATS = ("custom", "directory", "tar", "plain")
 # What the start of a plain dump holds: pg_dump's header comment, or (hand-written) SQL statements.
@@ -95,20 +95,28 @@ class Tools:
     def run(self, tool, args, what):
         argv = [os.path.join(self.bin_dir, tool)] + args
         self.executed.append(" ".join(shlex.quote(part) for part in [tool] + args))
-        completed = subprocess.run(argv, env=self._env(), capture_output=True, text=True, check=False)
-        if completed.returncode != 0:
-            reason = _last_error(completed.stderr) or "exit %d" % completed.returncode
+        returncode, stdout, stderr = run_command(argv, what, env=self._env())
+        if returncode != 0:
+            reason = _last_error(stderr) or "exit %d" % returncode
             raise RollbackError("%s failed: %s" % (what, reason))
-        return completed.stdout
+        return stdout
 
     def table_of_contents(self, dump):
         """The entries of an archive's TOC; fails clearly on a corrupt or too-new archive."""
         listing = self.run("pg_restore", ["--list", dump], "reading the dump's table of contents (%s)" % dump)
         return [line for line in listing.splitlines() if line and not line.startswith(";")]
 
-    def dump_custom(self, database, path):
-        self.run("pg_dump", self._connection_args(database) + ["--format=custom", "--file", path],
+    def dump_custom(self, database, path, compression):
+        self.run("pg_dump", self._connection_args(database) + ["--format=custom", "--compress=%d" % compression,
+                                                               "--file", path],
                  "emergency pg_dump of %s" % database)
+
+    def dump(self, database, path, fmt, jobs=1):
+        """``pg_dump --format=<fmt>`` (custom or directory, ``--jobs`` with directory) of ``database`` to ``path``."""
+        args = self._connection_args(database) + ["--format=%s" % fmt, "--file", path]
+        if fmt == "directory" and jobs > 1:
+            args += ["--jobs", str(jobs)]
+        self.run("pg_dump", args, "pg_dump of %s" % database)
 
     def restore(self, dump, fmt, database, jobs, no_owner):
         if fmt == "plain":

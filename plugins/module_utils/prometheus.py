@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import math
 
 from ansible.module_utils.six.moves.urllib.parse import urlencode
 
@@ -24,7 +25,12 @@ METRIC_SPEC = dict(
 
 
 def query_values(url, query, headers, timeout, validate_certs):
-    """The values of an instant query; raises ValueError with the reason on any error."""
+    """The values of an instant query; raises ValueError with the reason on any error.
+
+    As Prometheus' HTTP API (web/api/v1) answers: errors are ``{"status": "error", "errorType", "error"}`` with
+    400 (bad_data: a parse error), 422 (execution) or 503 (timeout); a success's ``data.resultType`` is vector,
+    scalar, matrix (a range selector) or string, and sample values are strings that may be "NaN", "+Inf", "-Inf".
+    """
     status, text, error = request(url.rstrip("/") + "/api/v1/query?" + urlencode({"query": query}), "GET", headers,
                                   None, timeout, validate_certs)
     if error:
@@ -36,9 +42,15 @@ def query_values(url, query, headers, timeout, validate_certs):
     if status != 200 or document.get("status") != "success":
         raise ValueError("status %s: %s" % (status, document.get("error", "query failed")))
     data = document.get("data", {})
-    if data.get("resultType") == "scalar":
+    kind = data.get("resultType")
+    if kind == "scalar":
         return [float(data["result"][1])]
-    return [float(series["value"][1]) for series in data.get("result", [])]
+    if kind == "vector":
+        return [float(series["value"][1]) for series in data.get("result", [])]
+    if kind == "matrix":
+        raise ValueError("the query returns a range vector (matrix): gate on an instant vector, "
+                         "e.g. rate(metric[5m]) instead of metric[5m]")
+    raise ValueError("the query returns a %s, not a number" % kind)
 
 
 def check_metric(metric, timeout, validate_certs):
@@ -51,6 +63,12 @@ def check_metric(metric, timeout, validate_certs):
         return report
     if not values:
         report.update(verdict=metric["no_data"], reason="query returned no data")
+        return report
+    # NaN is 0/0, e.g. an error ratio over a window without requests: it says nothing, like no data (and any
+    # comparison with it is false, so it would otherwise pass every gate).
+    values = [value for value in values if not math.isnan(value)]
+    if not values:
+        report.update(verdict=metric["no_data"], reason="query returned NaN only (0/0: nothing to measure)")
         return report
     # The worst series decides: the highest against a max, the lowest against a min.
     high, low = max(values), min(values)

@@ -12,11 +12,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import os
 import re
 import shlex
 
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
+from ansible_collections.rollback.core.plugins.module_utils.toolkit import atomic_write, utc_iso
 
 SERVER_SPEC = dict(
     releases_dir=dict(type="path"),
@@ -111,19 +113,27 @@ class GitTags:
         self._run("checkout", "--quiet", version)
 
 
-def _systemctl(module):
-    return module.get_bin_path("systemctl", required=True)
+def systemctl(module, *args):
+    """``(rc, stdout, stderr)`` of ``systemctl <args>``, systemctl found on PATH."""
+    return module.run_command([module.get_bin_path("systemctl", required=True)] + list(args))
+
+
+def unit_action(module, action, unit):
+    """``systemctl <action> <unit>``; a failure is one RollbackError line."""
+    rc, _out, err = systemctl(module, action, unit)
+    if rc != 0:
+        raise RollbackError("systemctl %s %s failed: %s" % (action, unit, err.strip() or "exit %d" % rc))
 
 
 def unit_active(module, unit):
-    rc, out, _err = module.run_command([_systemctl(module), "is-active", unit])
+    _rc, out, _err = systemctl(module, "is-active", unit)
     return out.strip() == "active", "%s is %s" % (unit, out.strip() or "unknown")
 
 
 def check_units(module, units):
     """Fail before any change when a unit does not exist."""
     for unit in units:
-        rc, _out, err = module.run_command([_systemctl(module), "cat", unit])
+        rc, _out, err = systemctl(module, "cat", unit)
         if rc != 0:
             raise RollbackError("unit %s not found: %s" % (unit, err.strip()))
 
@@ -131,12 +141,43 @@ def check_units(module, units):
 def restart_units(module, waiter, units):
     """Restart each unit, then wait until each is active; return the units restarted."""
     for unit in units:
-        rc, _out, err = module.run_command([_systemctl(module), "restart", unit])
-        if rc != 0:
-            raise RollbackError("systemctl restart %s failed: %s" % (unit, err.strip()))
+        unit_action(module, "restart", unit)
     for unit in units:
         waiter.wait(lambda unit=unit: unit_active(module, unit), "unit %s to be active" % unit)
     return list(units)
+
+
+def traffic(module, waiter):
+    """Stop or resume a server's traffic: a maintenance flag file (JSON: reason, since) and its units."""
+    params = module.params
+    flag = params["maintenance_file"]
+    if not flag and not params["units"]:
+        raise RollbackError("platform server needs maintenance_file or units (or both) to stop traffic")
+    if flag and not os.path.isdir(os.path.dirname(os.path.abspath(flag))):
+        raise RollbackError("directory of maintenance_file %s does not exist" % flag)
+    check_units(module, params["units"])
+    before = dict(maintenance=bool(flag and os.path.exists(flag)),
+                  units=dict((u, unit_active(module, u)[0]) for u in params["units"]))
+    stopping = params["state"] == "stopped"
+    after = dict(maintenance=bool(flag and stopping), units=dict((u, not stopping) for u in params["units"]))
+    result = module.changed_result(before, after, maintenance_file=flag, units=params["units"])
+    if not result["changed"] or module.check_mode:
+        return result
+    if stopping:
+        if flag and not before["maintenance"]:
+            atomic_write(flag, json.dumps({"reason": params["reason"], "since": utc_iso()}), what="maintenance_file")
+        for unit in params["units"]:
+            if before["units"][unit]:
+                unit_action(module, "stop", unit)
+    else:
+        starting = [u for u in params["units"] if not before["units"][u]]
+        for unit in starting:
+            unit_action(module, "start", unit)
+        for unit in starting:
+            waiter.wait(lambda unit=unit: unit_active(module, unit), "unit %s to be active" % unit)
+        if flag and before["maintenance"]:
+            os.remove(flag)
+    return result
 
 
 def undo(module, waiter):

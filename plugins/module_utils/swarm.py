@@ -347,3 +347,91 @@ def _probe(engine, service_id, wanted):
         return convergence(service, engine.tasks(service), wanted)
 
     return probe
+
+
+# Traffic at level 3: scaled to 0 and back --------------------------------------------------------------------------
+
+SAVED_REPLICAS = "rollback.core/replicas-before-stop"
+# Task states before a task is done (moby api/types/swarm/task.go TaskState, new ... running).
+LIVE_TASK_STATES = ("new", "allocated", "pending", "assigned", "accepted", "preparing", "ready", "starting", "running")
+
+
+def replicated(service):
+    """The replica count of a replicated service; RollbackError for a global (or job) service, which cannot scale."""
+    mode = service["Spec"].get("Mode") or {}
+    if "Replicated" not in mode:
+        raise RollbackError("swarm service %s is in %s mode: it cannot be scaled to 0; stop its traffic at its front "
+                            "instead (rollback_service_traffic nginx or alb)" % (
+                                service["Spec"].get("Name"), (list(mode) or ["unknown"])[0].lower()))
+    return mode["Replicated"].get("Replicas", 1)
+
+
+def scaled(spec, replicas, saved):
+    """A copy of ``spec`` with ``replicas`` and the saved count label set (or removed when ``saved`` is None)."""
+    target = copy.deepcopy(spec)
+    target["Mode"] = {"Replicated": {"Replicas": replicas}}
+    labels = dict(target.get("Labels") or {})
+    if saved is None:
+        labels.pop(SAVED_REPLICAS, None)
+    else:
+        labels[SAVED_REPLICAS] = saved
+    target["Labels"] = labels
+    return target
+
+
+def tasks_gone(tasks):
+    """``(done, state)``: no task of the service is still starting or running."""
+    live = [task for task in tasks if task.get("Status", {}).get("State") in LIVE_TASK_STATES]
+    states = "/".join(sorted(set(task["Status"]["State"] for task in live))) or "running"
+    return not live, "%d task(s) still %s" % (len(live), states)
+
+
+def traffic(module, engine=None, waiter=None):
+    """``docker service scale <name>=0`` with the count kept in a service label, and back to exactly that count.
+
+    As ``docker service scale`` does (docker/cli cli/command/service/scale.go runServiceScale): the service's whole
+    spec is sent back with only the replica count changed, at the spec's version; the label rides along, so the
+    count survives an image rollback in between (swarm_service_rollback keeps labels) and a crashed run.
+    """
+    params = module.params
+    engine = engine or SwarmEngine(params)
+    engine.require_manager()
+    service = engine.service(params["name"])
+    name = service["Spec"]["Name"]
+    replicas = replicated(service)
+    saved = (service["Spec"].get("Labels") or {}).get(SAVED_REPLICAS)
+    if params["state"] == "stopped":
+        target_count, target_saved = 0, saved or str(replicas)
+        if replicas == 0 and saved is None:
+            module.warn("swarm service %s already has 0 replicas and no saved count: resume will need replicas" % name)
+            target_saved = None
+    else:
+        if params["replicas"] is not None:
+            target_count = params["replicas"]
+        elif saved is None and replicas > 0:
+            target_count = replicas  # never stopped: nothing to resume
+        else:
+            target_count = _saved_count(saved, name)
+        target_saved = None
+    result = module.changed_result(dict(replicas=replicas, saved=saved),
+                                   dict(replicas=target_count, saved=target_saved),
+                                   replicas_before=replicas, replicas_after=target_count)
+    if result["changed"] and not module.check_mode:
+        engine.update(service, scaled(service["Spec"], target_count, target_saved))
+    waiter = waiter or Waiter(module)
+    if target_count == 0:
+        waiter.wait(lambda: tasks_gone(engine.tasks(service)), "swarm service %s to have no task left" % name)
+    else:
+        wanted = spec_image(service["Spec"])
+        waiter.wait(_probe(engine, service["ID"], wanted), "swarm service %s to run %d task(s)" % (name, target_count))
+    return result
+
+
+def _saved_count(saved, name):
+    if saved is None:
+        raise RollbackError("swarm service %s has no saved replica count (label %s): give replicas to resume it"
+                            % (name, SAVED_REPLICAS))
+    try:
+        return int(saved)
+    except ValueError:
+        raise RollbackError("swarm service %s has an unreadable saved replica count %r: give replicas" % (name, saved))

@@ -14,6 +14,7 @@ __metaclass__ = type
 import time
 
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
+from ansible_collections.rollback.core.plugins.module_utils.progress import Record
 
 WAIT_SPEC = dict(
     wait=dict(type="bool", default=True),
@@ -30,23 +31,29 @@ def wait_until(probe, what, timeout, sleep, clock=time.monotonic, sleeper=time.s
     """Poll ``probe`` until done; return its last state or raise WaitTimeout.
 
     The probe runs at least once, even with a zero timeout, and never sleeps
-    past the deadline.
+    past the deadline. While it waits, the last state is kept in a progress
+    record the controller shows (progress.py).
     """
     deadline = clock() + timeout
     polls = 0
-    while True:
-        done, state = probe()
-        polls += 1
-        if done:
-            return state
-        remaining = deadline - clock()
-        if remaining <= 0:
-            raise WaitTimeout(
-                "timed out after %ss waiting for %s: %s" % (timeout, what, state),
-                wait_state=state,
-                wait_polls=polls,
-            )
-        sleeper(min(sleep, remaining))
+    record = Record(what, timeout, clock=clock)
+    try:
+        while True:
+            done, state = probe()
+            polls += 1
+            if done:
+                return state
+            remaining = deadline - clock()
+            if remaining <= 0:
+                raise WaitTimeout(
+                    "timed out after %ss waiting for %s: %s" % (timeout, what, state),
+                    wait_state=state,
+                    wait_polls=polls,
+                )
+            record.update(state)
+            sleeper(min(sleep, remaining))
+    finally:
+        record.close()
 
 
 class Waiter:

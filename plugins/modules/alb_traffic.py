@@ -132,6 +132,14 @@ listener_arn:
   description: The listener switched.
   returned: with forward_to
   type: str
+from_version:
+  description: The target group(s) the listener forwarded to before, for reports.
+  returned: with forward_to
+  type: str
+to_version:
+  description: The target group it forwards to after (O(forward_to)), for reports.
+  returned: with forward_to
+  type: str
 live_before:
   description: What the listener's default action did before (type, arn, name, weight of each forwarded group).
   returned: with forward_to

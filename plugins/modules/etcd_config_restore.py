@@ -22,6 +22,7 @@ version_added: 0.1.0
 author:
   - rollback.core maintainers (@rollback-core)
 extends_documentation_fragment:
+  - rollback.core.backup_selection
   - rollback.core.etcd
 options:
   prefix:
@@ -35,8 +36,8 @@ options:
       - 'Formats, detected from content: a flat JSON object C({"key": "value"}); a JSON list of
         C({"key": ..., "value": ...}); the output of C(etcdctl get --prefix -w json) (base64 keys and values).'
       - A malformed or empty backup fails with nothing changed.
+      - Required unless O(backup_dir) is given.
     type: path
-    required: true
   save_current_to:
     description:
       - Write the current state under O(prefix) to this path, in the backup's format and mode 0600,
@@ -91,9 +92,20 @@ EXAMPLES = r"""
     prune: true
     mask: ["*/password", "*/token", "/config/api/secrets/*"]
   diff: true
+
+- name: The newest of the deploy pipeline's dated backups
+  rollback.core.etcd_config_restore:
+    endpoints: [https://etcd-1.prod:2379]
+    prefix: /config/api/
+    backup_dir: /var/backups/etcd
+    backup_pattern: api-*.json
 """
 
 RETURN = r"""
+backup_used:
+  description: The backup restored (O(backup), or the newest in O(backup_dir)).
+  returned: always
+  type: str
 added:
   description: Keys the restore created.
   returned: always
@@ -131,6 +143,7 @@ duration:
   type: float
 """
 
+from ansible_collections.rollback.core.plugins.module_utils.backups import SELECTION_SPEC
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackModule
 from ansible_collections.rollback.core.plugins.module_utils.etcd import (
     ETCD_CONNECTION_SPEC,
@@ -144,14 +157,16 @@ def main():
     module = RollbackModule(
         dict(
             prefix=dict(type="str", required=True),
-            backup=dict(type="path", required=True),
+            backup=dict(type="path"),
             save_current_to=dict(type="path"),
             prune=dict(type="bool", default=False),
             atomic=dict(type="bool", default=True),
             max_txn_ops=dict(type="int", default=ETCD_DEFAULT_MAX_TXN_OPS),
             mask=dict(type="list", elements="str", default=[], no_log=False),
         ),
-        shared_specs=(ETCD_CONNECTION_SPEC,),
+        shared_specs=(ETCD_CONNECTION_SPEC, SELECTION_SPEC),
+        required_one_of=[("backup", "backup_dir")],
+        mutually_exclusive=[("backup", "backup_dir")],
         supports_check_mode=True,
     )
     module.require_library("etcd3gw", ETCD_IMPORT_ERROR)

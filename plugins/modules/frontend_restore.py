@@ -152,6 +152,10 @@ source:
   description: The source (type C(directory) with path, or C(s3) with bucket and prefix).
   returned: always
   type: dict
+to_version:
+  description: The build put live, for reports - the source directory, or C(s3://<bucket>/<prefix>).
+  returned: always
+  type: str
 uploaded:
   description: Keys (relative to the prefix) uploaded or copied, or planned in check mode.
   returned: always

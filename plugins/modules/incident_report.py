@@ -41,9 +41,9 @@ EXAMPLES = r"""
 - name: Write the report
   rollback.core.incident_report:
     report: >-
-      {{ groups['rollback_run'] | map('extract', hostvars) | list
-      | rollback.core.rollback_report(request, timeline, groups) }}
-    dest: /var/log/rollback-core/{{ run_id }}
+      {{ rollback_run.hosts | map('extract', hostvars) | list
+      | rollback.core.rollback_report(rollback_run, timeline) }}
+    dest: /var/log/rollback-core/{{ rollback_run.id }}
 """
 
 RETURN = r"""

@@ -175,6 +175,14 @@ served_version:
   description: Version O(verify_url) served at the end (text), when live and verified.
   returned: always
   type: str
+from_version:
+  description: The live colour before (C(active_color) of RV(before)), for reports.
+  returned: always
+  type: str
+to_version:
+  description: The live colour after (C(active_color) of RV(after)), for reports.
+  returned: always
+  type: str
 duration:
   description: Seconds the module took.
   returned: always

@@ -23,7 +23,10 @@ description:
     C(latency_ratio_rollback=2.0) (002 "p99 > 2x baseline");
     C(health_failures_rollback=3) (001, 003; 002 uses 2);
     C(smoke_failure_rate_evaluate=50) % (001 manual criteria);
-    C(memory_percent_rollback=90) % (002, 003).'
+    C(memory_percent_rollback=90) % (002, 003);
+    C(oom_kills_rollback=3) pods (001 "OOMKilled > 3 pods in 5 minutes");
+    C(latency_p95_rollback_ms) unset, so off (001 "p95 > 200ms for 10 minutes"; set it to 200 where runbook 001
+    applies and the p95 is a sustained figure, such as a Prometheus alert''s value).'
   - 'Level: 3 for data corruption or a lost database (004), or a migration that ran and failed (001 tree);
     2 when configuration or secrets changed (001 risk table); otherwise 1 (001 tree).'
   - Decides only; changes nothing.
@@ -63,6 +66,9 @@ options:
   memory_percent:
     description: Memory use in percent.
     type: float
+  oom_killed_pods:
+    description: Pods of the service OOMKilled within the trigger's window (runbook 001).
+    type: int
   data_corruption:
     description: Data corruption detected.
     type: bool
@@ -175,7 +181,7 @@ FLAGS = ("data_corruption", "security_breach", "database_lost", "complete_outage
 
 def main():
     spec = dict(smoke=dict(type="dict"), consecutive_health_failures=dict(type="int"),
-                thresholds=dict(type="dict", default={}))
+                oom_killed_pods=dict(type="int"), thresholds=dict(type="dict", default={}))
     spec.update((name, dict(type="float")) for name in FLOATS)
     spec.update((name, dict(type="bool", default=False)) for name in FLAGS)
     module = RollbackModule(spec, supports_check_mode=True)

@@ -12,23 +12,48 @@ short_description: Undo the last rollout of a service on Kubernetes, Docker Comp
 description:
   - Level 1 of a rollback (runbooks 000 option B/C, 001 level 1, 002 option B, 004 partial rollback).
     Puts the previous release of one service back and waits until it really runs.
-  - 'O(platform=compose): each service of the project (or O(services)) is switched to O(to_version), a tag of
-    the image it runs, or by default to the newest local image of the same repository created before the
-    running one. The image must be present locally; otherwise the task fails before anything changes. The
-    switch is C(docker compose up -d --no-deps --wait) with a temporary override that pins the images, so
-    the compose files are not edited (a later plain C(docker compose up) uses their tags again: fix them
-    forward). The running containers are checked to use the target image afterwards.'
+  - 'O(platform=compose): each service of the project (or O(services)) goes back to its previous image, and the
+    project''s own configuration is changed so that the next plain C(docker compose up) (a reboot, the next
+    pipeline run) keeps it. The target is, in this order, the compose files at the git commit O(to_version)
+    names when O(project_src) is in a git work tree (runbook 004); the tag O(to_version) of the running
+    image''s repository; or what ran before according to the project''s deploy history (O(history_file),
+    documented in docs/compose-history.md so a pipeline can write it; events the module sees are appended).
+    Without a history that knows the running image, the newest local image of the repository created before
+    it is taken, with a warning that it is a guess. A service whose last event is a rollback to what it runs
+    is not changed again (a re-run is a no-op; O(to_version) goes further back).'
+  - 'Where the target is written, per service: the compose files checked out at the commit (git); else the
+    variable its image interpolates (C(image: app:${APP_TAG})), written in the env file compose reads
+    (O(env_files) or C(.env)); else an override file C(compose.rollback.yaml) that pins the image, added to
+    C(COMPOSE_FILE) in that env file (with O(files) or C(COMPOSE_FILE) set in the environment it cannot be,
+    and a warning says the commands naming their files must add it). Each previous file is saved as
+    C(<file>.pre-rollback-<time>) first; C(--diff) shows the changes (env files: only the changed lines).'
+  - 'An image that is not on the Docker host is pulled from its registry (credentials O(registry_username) and
+    O(registry_password), else the Docker client config C(DOCKER_CONFIG)); in check mode the registry is
+    asked for it instead. Refused credentials or a missing tag fail the task with one line, before anything
+    changes. Then C(docker compose up -d --no-deps --pull never [--wait]) of the services that change, with
+    the files just written: compose starts them in dependency order and waits on their health conditions;
+    other services (infrastructure in another file, dependencies) are not touched. The running containers
+    are checked to use the target image afterwards.'
   - 'O(platform=server): with O(releases_dir), the C(current) symlink is switched atomically to
     C(releases/<to_version>) (default: the release before the current one in natural version order); with
     O(repo_dir), the work tree is checked out at the tag O(to_version) (default: the tag before the current
     one). O(before_start) runs in the target release first; then O(units) are restarted and waited for.
     Releases are never deleted.'
-  - 'O(platform=kubernetes): what C(kubectl rollout undo) does to a Deployment, through the official client: the
-    ReplicaSets the Deployment controls (by ownerReferences, not only by labels), the highest revision below
-    the current one or exactly O(to_revision) (an absent revision fails, listing the available ones), the
-    revision''s template without C(pod-template-hash), and one JSON patch of the template and annotations. A
-    paused Deployment is refused. Then it waits until the rollout has really finished (observed generation,
-    updated and available replicas, no old replicas left) and fails with the stuck state on timeout.'
+  - 'O(platform=kubernetes): what C(kubectl rollout undo) does, through the official client. A Deployment: the
+    ReplicaSets it controls (by ownerReferences, not only by labels); the revision to return to is the second highest
+    ReplicaSet revision, as kubectl derives it (never the Deployment''s own revision annotation, which may be stale),
+    or exactly O(to_revision) (an absent revision fails, listing the available ones); the revision''s template
+    without C(pod-template-hash) and one JSON patch of the template and annotations. A paused Deployment is refused.
+    A StatefulSet or DaemonSet: its ControllerRevisions, whose data is the patch kubectl sends; with
+    C(updateStrategy: OnDelete) the undo is refused before any change unless O(wait=false) (its pods change only when
+    deleted).'
+  - 'O(platform=kubernetes), waiting: exactly as C(kubectl rollout status). It fails as soon as the controller
+    reports C(ProgressDeadlineExceeded) for the current generation, and on failure or timeout the message gives the
+    newest pods'' waiting or terminated reasons (for example C(ImagePullBackOff)) and their recent Warning events.
+    The wait survives transient API errors.'
+  - 'O(platform=kubernetes): an object managed by Argo CD or Flux that would revert the undo is refused unless
+    O(force) (see O(force)). In check mode the patch is sent as a server-side dry run, so RBAC, validation and
+    admission are tried without changing anything.'
   - Already at the target release, nothing changes (C(changed=false)).
 version_added: 0.1.0
 author:
@@ -36,6 +61,7 @@ author:
 extends_documentation_fragment:
   - rollback.core.wait
   - rollback.core.kube_auth
+  - rollback.core.kube_gitops
 options:
   platform:
     description:
@@ -66,7 +92,9 @@ options:
     type: int
   to_version:
     description:
-      - Image tag (compose) or release name / git tag (server) to return to. Default, the previous one.
+      - Release to return to. Default, the previous one.
+      - Server, a release name or git tag. Compose, a git tag or commit of the work tree holding O(project_src)
+        (the compose files are checked out at it), else an image tag of the running image's repository.
     type: str
   project_src:
     description:
@@ -74,9 +102,32 @@ options:
     type: path
   files:
     description:
-      - Compose files, relative to O(project_src). Default, the ones compose finds there.
+      - Compose files, relative to O(project_src), as C(-f) gives them. With runbook 004's
+        C(-f docker-compose.app.yml), the services of the other files are not part of the project, and are not
+        touched. Default, what compose loads there (C(COMPOSE_FILE) from the environment or the env file, else
+        C(compose.yaml) and its override).
     type: list
     elements: path
+  env_files:
+    description:
+      - Env files compose reads for interpolation, as C(--env-file) gives them, relative to O(project_src).
+        Default, the project's C(.env).
+    type: list
+    elements: path
+  history_file:
+    description:
+      - Deploy history of the compose project (JSON Lines, docs/compose-history.md). Default,
+        C(.deploy-history.jsonl) in O(project_src).
+    type: path
+  registry_username:
+    description:
+      - User for the registry of an image that must be pulled. Default, the credentials of the Docker client
+        config (C(DOCKER_CONFIG), C(~/.docker/config.json)).
+    type: str
+  registry_password:
+    description:
+      - Password or token of O(registry_username).
+    type: str
   project_name:
     description:
       - Compose project name. Default, the one compose derives.
@@ -107,14 +158,16 @@ options:
     type: str
 attributes:
   check_mode:
-    description: Reads the running image or release and reports the target; changes nothing.
+    description: Reads the running image or release and reports the target; changes nothing. On Kubernetes the
+      patch is sent as a server-side dry run.
     support: full
   diff_mode:
-    description: Shows the image per service or the release before and after.
+    description: Shows the image per service (compose, running and configured) or the release before and after,
+      and the compose project's files that change.
     support: full
 requirements:
   - kubernetes (Python client) for O(platform=kubernetes)
-  - docker (Python SDK) and Docker Compose v2 for O(platform=compose)
+  - docker (Python SDK), Docker Compose v2 and, for the git layout, git for O(platform=compose)
   - systemctl on PATH for O(units)
 """
 
@@ -126,12 +179,22 @@ EXAMPLES = r"""
     namespace: catalytic-saas
     wait_timeout: 300
 
-- name: Undo the last compose rollout of the api
+- name: Undo the last compose rollout of the api (what ran before, from the project's deploy history)
   rollback.core.rollout_undo:
     platform: compose
     name: api
     project_src: /srv/api
     services: [api, worker]
+
+- name: Runbook 004 - the app file checked out at the previous tag, its images pulled, infrastructure untouched
+  rollback.core.rollout_undo:
+    platform: compose
+    name: platform
+    project_src: /srv/platform
+    files: [docker-compose.app.yml]
+    to_version: v2.3.0
+    registry_username: deploy
+    registry_password: "{{ registry_token }}"
 
 - name: Back to the previous release dir and restart the service
   rollback.core.rollout_undo:
@@ -164,11 +227,49 @@ revision:
   description: The Kubernetes revision rolled back to.
   returned: when platform is kubernetes
   type: int
+from_revision:
+  description: The Kubernetes revision that ran before (the revision of the ReplicaSet or ControllerRevision whose
+    template is the current one).
+  returned: when platform is kubernetes
+  type: int
+api_server:
+  description: The Kubernetes API server used and where its configuration came from (option, K8S_AUTH_*, KUBECONFIG,
+    in-cluster).
+  returned: when platform is kubernetes
+  type: str
 services:
   description: Compose services considered.
   returned: when platform is compose
   type: list
   elements: str
+layouts:
+  description: Compose, per service, where the target was written - V(git), V(env) or V(override).
+  returned: when platform is compose
+  type: dict
+  sample: {web: env}
+previous_from:
+  description: Compose, per service, how the target was chosen (O(to_version), the history and why, or the
+    creation-time guess).
+  returned: when platform is compose
+  type: dict
+images:
+  description: Compose, per target image not already running, V(local), V(pulled) or (check mode) V(in registry).
+  returned: when platform is compose
+  type: dict
+changed_files:
+  description: Compose, the project's files written (or that would be).
+  returned: when platform is compose
+  type: list
+  elements: str
+saved_to:
+  description: Compose, the copies of the previous files.
+  returned: when platform is compose
+  type: list
+  elements: str
+history_file:
+  description: Compose, the deploy history read and appended to.
+  returned: when platform is compose
+  type: str
 release_path:
   description: Directory of the target release.
   returned: when platform is server
@@ -179,16 +280,18 @@ duration:
   type: float
 """
 
-from ansible_collections.rollback.core.plugins.module_utils import compose, kubernetes, server
+from ansible_collections.rollback.core.plugins.module_utils import compose, kubernetes, kubernetes_undo, server
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackModule
+from ansible_collections.rollback.core.plugins.module_utils.kubernetes_gitops import GITOPS_SPEC
 from ansible_collections.rollback.core.plugins.module_utils.wait import WAIT_SPEC, Waiter
+from ansible_collections.rollback.core.plugins.module_utils.compose_undo import COMPOSE_UNDO_SPEC
 
 
 def undo(module):
     platform = module.params["platform"]
     if platform == "kubernetes":
         module.require_library("kubernetes", kubernetes.KUBERNETES_IMPORT_ERROR)
-        result = kubernetes.undo(module, Waiter(module))
+        result = kubernetes_undo.undo(module, Waiter(module))
     elif platform == "compose":
         module.require_library("docker", compose.DOCKER_IMPORT_ERROR)
         result = compose.undo(module, Waiter(module).enabled)
@@ -204,9 +307,10 @@ def main():
             platform=dict(type="str", required=True, choices=["kubernetes", "compose", "server"]),
             name=dict(type="str", required=True),
             to_version=dict(type="str"),
+            **COMPOSE_UNDO_SPEC
         ),
-        shared_specs=(kubernetes.KUBE_AUTH_SPEC, kubernetes.KUBE_TARGET_SPEC, compose.COMPOSE_SPEC, server.SERVER_SPEC,
-                      WAIT_SPEC),
+        shared_specs=(kubernetes.KUBE_AUTH_SPEC, kubernetes.KUBE_TARGET_SPEC, GITOPS_SPEC, compose.COMPOSE_SPEC,
+                      server.SERVER_SPEC, WAIT_SPEC),
         mutually_exclusive=[("releases_dir", "repo_dir")],
         supports_check_mode=True,
     )

@@ -12,13 +12,31 @@ short_description: Stop or resume a service's traffic around a database restore
 description:
   - Level 3 of a rollback stops traffic before the database is restored and resumes it after the application
     is rolled back (runbook 000 steps 1.2 and 4.5, runbook 001 step 2).
-  - Kubernetes (Deployment, StatefulSet) - O(state=stopped) scales to 0 and keeps the replica count in the
-    annotation C(rollback.core/replicas-before-stop) on the object, so O(state=started) restores exactly that
-    count, even from a later run after a crash. Resuming waits for the rollout to be ready.
+  - 'Kubernetes (Deployment, StatefulSet) - O(state=stopped) scales to 0 through the C(/scale) subresource and waits
+    until no pod of the workload exists any more, Terminating ones included (they still hold database connections),
+    then checks that nothing scaled it back meanwhile; the task fails, naming the field manager when the server
+    records it, if something did.'
+  - 'Kubernetes autoscalers - a HorizontalPodAutoscaler stops scaling a workload at 0 replicas by itself (upstream
+    C(ScalingDisabled)); one with C(minReplicas: 0) would not, and is refused unless O(force). A KEDA ScaledObject
+    is paused with C(autoscaling.keda.sh/paused-replicas: "0") and unpaused by O(state=started); one paused by
+    someone else is left as it is.'
+  - 'Kubernetes saved count - the count at the latest stop is kept in the label C(rollback.core/replicas-before-stop)
+    on the workload itself (a label, because the Deployment controller copies annotations to its ReplicaSets and
+    C(kubectl rollout undo) copies them back, stale), and in O(state_file) when given. O(state=started) restores
+    O(replicas), else that count, but never scales a running workload down: it warns and leaves it. It waits for
+    the rollout as C(kubectl rollout status) does.'
+  - Kubernetes - an object managed by Argo CD or Flux that would scale it back is refused unless O(force). In check
+    mode the patches are sent as server-side dry runs.
   - Compose - stops and starts the containers of O(services) (C(docker compose stop|start)); the containers and
     their images are kept.
   - Server - writes O(maintenance_file) (a flag a load balancer or the app checks, JSON with reason and time)
     and stops O(units); resuming starts the units, waits until they are active and removes the flag.
+  - Swarm - O(state=stopped) scales a replicated service to 0 as C(docker service scale) does (the whole spec
+    sent back with only the replica count changed) and keeps the count in the service label
+    C(rollback.core/replicas-before-stop), then waits until no task is left starting or running;
+    O(state=started) restores exactly that count and waits until that many tasks run the service's image. A
+    global service cannot scale - refused, stop it at its front instead. The label survives an image rollback in
+    between (rollback.core.swarm_service_rollback keeps the spec's labels).
   - Nothing changes when the service is already in the asked state.
 version_added: 0.1.0
 author:
@@ -26,13 +44,14 @@ author:
 extends_documentation_fragment:
   - rollback.core.wait
   - rollback.core.kube_auth
+  - rollback.core.kube_gitops
 options:
   platform:
     description:
       - Target type of the service.
     type: str
     required: true
-    choices: [kubernetes, compose, server]
+    choices: [kubernetes, compose, server, swarm]
   state:
     description:
       - V(stopped) takes the service out of traffic, V(started) puts it back.
@@ -41,7 +60,8 @@ options:
     choices: [stopped, started]
   name:
     description:
-      - Kubernetes - the Deployment or StatefulSet. Compose and server - the service's name, used in results.
+      - Kubernetes - the Deployment or StatefulSet. Swarm - the service (name or ID). Compose and server - the
+        service's name, used in results.
     type: str
     required: true
   kind:
@@ -57,8 +77,19 @@ options:
     default: default
   replicas:
     description:
-      - Kubernetes - replica count to resume with, instead of the saved one.
+      - Kubernetes and Swarm - replica count to resume with, instead of the saved one (a running Kubernetes
+        workload is still never scaled down).
     type: int
+  state_file:
+    description:
+      - Kubernetes - also keep the saved count in this JSON file (mode 0600, written atomically), keyed by namespace,
+        kind and name and tied to the object's uid; O(state=started) uses it when the label is gone and removes the
+        entry.
+    type: path
+  docker_host:
+    description:
+      - Swarm - Docker engine of a swarm manager. Default, E(DOCKER_HOST) or the local socket.
+    type: str
   project_src:
     description:
       - Compose - directory of the project.
@@ -66,6 +97,11 @@ options:
   files:
     description:
       - Compose - compose files, relative to O(project_src). Default, the ones compose finds itself.
+    type: list
+    elements: path
+  env_files:
+    description:
+      - Compose - env files compose reads, as C(--env-file) gives them. Default, the project's C(.env).
     type: list
     elements: path
   project_name:
@@ -123,17 +159,37 @@ EXAMPLES = r"""
     state: stopped
     maintenance_file: /srv/billing/shared/maintenance.json
     units: [billing.service]
+
+- name: Runbook 002's swarm service out of traffic while its database is restored
+  rollback.core.traffic:
+    platform: swarm
+    name: app-backend
+    state: stopped
+    docker_host: tcp://swarm-manager-1:2376
 """
 
 RETURN = r"""
 replicas_before:
-  description: Kubernetes - replica count before the call.
-  returned: when platform is kubernetes
+  description: Kubernetes and Swarm - replica count before the call.
+  returned: when platform is kubernetes or swarm
   type: int
 replicas_after:
-  description: Kubernetes - replica count after the call.
+  description: Kubernetes and Swarm - replica count after the call.
+  returned: when platform is kubernetes or swarm
+  type: int
+saved_replicas:
+  description: Kubernetes - the count saved at stop (null when none is known).
   returned: when platform is kubernetes
   type: int
+autoscalers:
+  description: Kubernetes - the HorizontalPodAutoscalers and KEDA ScaledObjects found scaling the workload at stop.
+  returned: when platform is kubernetes and state is stopped
+  type: list
+  elements: str
+api_server:
+  description: Kubernetes - the API server used and where its configuration came from.
+  returned: when platform is kubernetes
+  type: str
 project:
   description: Compose - the project name.
   returned: when platform is compose
@@ -162,8 +218,9 @@ duration:
   type: float
 """
 
-from ansible_collections.rollback.core.plugins.module_utils import compose, kubernetes, traffic
+from ansible_collections.rollback.core.plugins.module_utils import compose, kubernetes, server, swarm, traffic
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackModule
+from ansible_collections.rollback.core.plugins.module_utils.kubernetes_gitops import GITOPS_SPEC
 from ansible_collections.rollback.core.plugins.module_utils.wait import WAIT_SPEC, Waiter
 
 
@@ -175,8 +232,11 @@ def switch(module):
     elif platform == "compose":
         module.require_library("docker", compose.DOCKER_IMPORT_ERROR)
         result = traffic.compose_traffic(module)
+    elif platform == "swarm":
+        module.require_library("docker", compose.DOCKER_IMPORT_ERROR)
+        result = swarm.traffic(module, waiter=Waiter(module))
     else:
-        result = traffic.server_traffic(module, Waiter(module))
+        result = server.traffic(module, Waiter(module))
     result["service"] = module.params["name"]
     return result
 
@@ -184,7 +244,8 @@ def switch(module):
 def main():
     module = RollbackModule(
         dict(),
-        shared_specs=(kubernetes.KUBE_AUTH_SPEC, compose.COMPOSE_SPEC, traffic.TRAFFIC_SPEC, WAIT_SPEC),
+        shared_specs=(kubernetes.KUBE_AUTH_SPEC, GITOPS_SPEC, compose.COMPOSE_SPEC, swarm.DOCKER_CONNECTION_SPEC,
+                      traffic.TRAFFIC_SPEC, WAIT_SPEC),
         supports_check_mode=True,
     )
     module.run(switch)

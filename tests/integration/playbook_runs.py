@@ -5,6 +5,7 @@ import json
 import os
 import re
 import subprocess
+import tempfile
 
 import psycopg2
 
@@ -18,6 +19,8 @@ class PlaybookRun:
         self.stdout = completed.stdout
         self.stderr = completed.stderr
         self.output = completed.stdout + completed.stderr
+        # The YAML result format wraps long messages: ``text`` is the output with every run of spaces/newlines as one.
+        self.text = " ".join(self.output.split())
         match = re.search(r"report in (\S+)/report\.md", self.output)
         self.report_dir = match.group(1) if match else None
 
@@ -32,8 +35,11 @@ class PlaybookRun:
 def run_playbook(env, playbook, *args, timeout=600):
     command = [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), os.path.join(REPO, "playbooks", playbook),
                "-i", os.path.join(REPO, "inventories", "lab")] + list(args)
-    completed = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout,
-                               check=False)
+    # Each run its own SSH control sockets, as each AWX job in its own container: with the default ControlPersist
+    # (60 s) a run would otherwise reuse the previous run's connection to the lab's remote host and never log in.
+    with tempfile.TemporaryDirectory(prefix="cp-") as control_path_dir:
+        completed = subprocess.run(command + ["-e", "ansible_control_path_dir=" + control_path_dir], cwd=REPO,
+                                   env=env, capture_output=True, text=True, timeout=timeout, check=False)
     return PlaybookRun(completed)
 
 
@@ -96,3 +102,30 @@ def lock_path(lab):
 
 def reports(lab):
     return sorted(glob.glob(os.path.join(lab["LAB_DIR"], "reports", "*", "report.json")))
+
+
+def ssh_logins(lab):
+    """Key logins the lab's remote host (lab/labkit/sshd.py) has accepted so far."""
+    try:
+        with open(os.path.join(lab["LAB_DIR"], "sshd", "sshd.log")) as handle:
+            return handle.read().count("Accepted publickey for root")
+    except FileNotFoundError:
+        return 0
+
+
+def swarm_service(lab):
+    """The swarm service's inspect dict, from the lab's engine."""
+    import docker
+
+    client = docker.DockerClient(base_url=lab["LAB_DOCKER_HOST"])
+    try:
+        return client.api.inspect_service(lab["LAB_SWARM_SERVICE"])
+    finally:
+        client.close()
+
+
+def extra_inventory(tmp_path, hosts, group="rollback_services", name="extra.yml"):
+    """A second inventory source giving ``hosts`` ({host: vars}) more variables (extra vars would reach every host)."""
+    path = tmp_path / name
+    path.write_text(json.dumps({"all": {"children": {group: {"hosts": hosts}}}}))
+    return str(path)

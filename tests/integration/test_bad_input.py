@@ -90,8 +90,11 @@ def cases(lab, f):
         ("rollout_undo", dict(kube, kubeconfig="/nonexistent/kubeconfig"), "cannot load the Kubernetes configuration"),
         ("rollout_undo", dict(kube, kubeconfig=None, host="http://127.0.0.1:9"), "Kubernetes API unreachable"),
         ("rollout_undo", dict(compose, project_src="/nonexistent"), "project_src /nonexistent is not a directory"),
-        ("rollout_undo", dict(compose, to_version="9.9.9"), "image rollback-demo:9.9.9 is not present"),
+        ("rollout_undo", dict(compose, to_version="9.9.9"),
+         "registry %s has no image %s:9.9.9" % (lab["LAB_REGISTRY"], lab["LAB_DEMO_IMAGE"])),
         ("rollout_undo", dict(compose, services=["nope"]), "service(s) nope not in compose project demo"),
+        ("rollout_undo", dict(compose, to_version="../1.0.0"),
+         "to_version '../1.0.0' is neither a commit of a git work tree holding the project nor a valid image tag"),
         ("rollout_undo", dict(server, to_version="v9.9.9"), "release v9.9.9 not found"),
         ("rollout_undo", dict(server, releases_dir="/nonexistent"), "has no releases/ directory"),
         ("rollout_undo", dict(server, repo_dir=lab["LAB_SERVER_REPO_DIR"]), "mutually exclusive"),
@@ -123,7 +126,7 @@ def cases(lab, f):
         # env_file_restore
         ("env_file_restore", dict(path=env, backup=f["bad.env"]), "is not KEY=VALUE"),
         ("env_file_restore", dict(path=env, backup=f["empty.env"]), "empty"),
-        ("env_file_restore", dict(path=env, backup_dir=f["no-backups"]), "no backup matching"),
+        ("env_file_restore", dict(path=env, backup_dir=f["no-backups"]), "no env file backup matching"),
         ("env_file_restore", dict(path=env, backup=f["bad.env"], backup_dir=f["no-backups"]), "mutually exclusive"),
         # postgres_restore
         ("postgres_restore", dict(pg, dump="/nonexistent.dump"), "cannot read dump /nonexistent.dump"),
@@ -140,7 +143,7 @@ def cases(lab, f):
          "source instance nope not found"),
         ("rds_snapshot_restore", dict(aws, db_instance_identifier="demo-db", db_snapshot_identifier="nope"),
          "snapshot nope not found"),
-        ("rds_snapshot_restore", dict(aws, db_instance_identifier="demo-db"), "choose the snapshot"),
+        ("rds_snapshot_restore", dict(aws, db_instance_identifier="demo-db"), "choose what to restore"),
         ("rds_snapshot_restore", dict(aws, db_instance_identifier="demo-db", latest=True, db_snapshot_identifier="x"),
          "mutually exclusive"),
         ("rds_snapshot_restore", dict(aws, db_instance_identifier="demo-db", latest=True,
@@ -175,7 +178,7 @@ def bad_release(lab, lab_env):
     return lab_state(lab)
 
 
-COUNT = 62
+COUNT = 63
 
 
 @pytest.mark.parametrize("number", range(COUNT))

@@ -55,7 +55,7 @@ def test_bad_backups_fail_with_one_message_and_change_nothing(ansible_module, tm
         ({"backup": str(empty)}, "holds no KEY=VALUE lines; refusing to restore an empty file"),
         ({"backup": str(garbage)}, "line 2 is not KEY=VALUE"),
         ({"backup": str(tmp_path / "missing.env")}, "cannot read backup"),
-        ({"backup_pattern": "nothing-*"}, "no backup matching nothing-*"),
+        ({"backup_pattern": "nothing-*"}, "no env file backup matching nothing-*"),
     ]
     for extra, message in cases:
         run = ansible_module("env_file_restore", dict({"path": str(live)}, **extra))

@@ -24,6 +24,7 @@ import psycopg2
 import pytest
 import yaml
 from playbook_runs import PYTHON, REPO, deploy_bad
+from support.demo_images import demo_image
 from support.http_servers import _Background
 from support.kube import DEPLOYMENT, Simulator
 
@@ -192,13 +193,13 @@ def test_docker_engine_stopped_mid_compose_rollback(lab, lab_env):
         assert "\n" not in result["msg"].strip(), result["msg"]
         assert "docker" in result["msg"].lower() or "compose" in result["msg"].lower(), result["msg"]
     client = docker.DockerClient(base_url=lab["DOCKER_HOST"])
-    tags = set(tag for image in client.images.list("rollback-demo") for tag in image.tags)
-    assert {"rollback-demo:1.0.0", "rollback-demo:1.0.1"} <= tags, "no release is lost"
+    tags = set(tag for image in client.images.list(lab["LAB_DEMO_IMAGE"]) for tag in image.tags)
+    assert {demo_image("1.0.0"), demo_image("1.0.1")} <= tags, "no release is lost"
     rerun, output = result_of(module_command("rollout_undo", dict(args, to_version="1.0.0"), lab_env))
     assert not rerun.get("failed"), output
     running = [c.attrs["Config"]["Image"] for c in client.containers.list(
         filters={"label": "com.docker.compose.project=demo"})]
-    assert running == ["rollback-demo:1.0.0"]
+    assert running == [demo_image("1.0.0")]
 
 
 # Kubernetes ----------------------------------------------------------------------------------------------------
@@ -213,7 +214,9 @@ def test_a_rollout_that_never_becomes_ready(lab_env, tmp_path):
         result, output = result_of(module_command("rollout_undo", args, lab_env))
         assert result.get("failed"), output
         assert result["msg"].startswith("timed out after 3s waiting for the rollout of deployment default/demo")
-        assert "available" in result["msg"], "the stuck state is named"
+        # kubectl rollout status's words for the stuck state, then why: the surged pod never gets ready.
+        assert "new replicas have been updated" in result["msg"], "the stuck state is named"
+        assert "running but not ready" in result["msg"], "and the reason"
         assert sim.image() == "rollback-demo:never-ready", "what changed: the template points at revision 2"
         rerun, output = result_of(module_command("rollout_undo", dict(args, to_revision=1), lab_env))
         assert not rerun.get("failed") and sim.image() == "rollback-demo:1.0.0", output

@@ -13,6 +13,7 @@ import docker
 import etcd3gw
 import psycopg2
 import pytest
+from support.demo_images import demo_image
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LABCTL = os.path.join(REPO, "lab", "labctl.py")
@@ -30,7 +31,8 @@ def test_status_reports_every_service_up(lab_env):
     completed = subprocess.run([sys.executable, LABCTL, "status"], env=lab_env, capture_output=True, text=True,
                                check=False)
     assert completed.returncode == 0, completed.stdout
-    for name in ("postgres", "etcd", "moto", "docker", "server", "kubernetes", "redis", "nginx"):
+    for name in ("postgres", "etcd", "moto", "docker", "server", "kubernetes", "redis", "nginx", "sshd", "monitoring",
+                 "users"):
         assert "lab: %-8s up" % name in completed.stdout
 
 
@@ -101,12 +103,37 @@ def compose_up(lab_env, lab, tag):
 def test_compose_service_switched_between_two_image_tags(lab, lab_env):
     client = docker.DockerClient(base_url=lab["DOCKER_HOST"])
     try:
-        assert running_image(client, lab) == ["rollback-demo:1.0.0"]
+        assert running_image(client, lab) == [demo_image("1.0.0")]
         compose_up(lab_env, lab, "1.0.1")
-        assert running_image(client, lab) == ["rollback-demo:1.0.1"]
+        assert running_image(client, lab) == [demo_image("1.0.1")]
     finally:
         compose_up(lab_env, lab, "1.0.0")
-    assert running_image(client, lab) == ["rollback-demo:1.0.0"]
+    assert running_image(client, lab) == [demo_image("1.0.0")]
+
+
+def test_registry_holds_the_demo_releases_behind_htpasswd(lab):
+    """The distribution registry answers the Registry API v2 over TLS, only to its htpasswd user."""
+    import base64
+    import ssl
+
+    context = ssl.create_default_context(cafile=lab["LAB_REGISTRY_CERT"])
+
+    def get(path, password):
+        request = urllib.request.Request(lab["LAB_REGISTRY_URL"] + path)
+        if password is not None:
+            token = base64.b64encode(("%s:%s" % (lab["LAB_REGISTRY_USER"], password)).encode()).decode()
+            request.add_header("Authorization", "Basic " + token)
+        try:
+            with urllib.request.urlopen(request, timeout=5, context=context) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, error.headers.get("WWW-Authenticate")
+
+    assert get("/v2/", None) == (401, 'Basic realm="rollback-lab-registry"')
+    assert get("/v2/", "wrong")[0] == 401
+    name = lab["LAB_DEMO_IMAGE"].split("/", 1)[1]
+    status, body = get("/v2/%s/tags/list" % name, lab["LAB_REGISTRY_PASSWORD"])
+    assert status == 200 and {"1.0.0", "1.0.1", "1.0.2"} <= set(body["tags"])
 
 
 def systemctl(lab, *args):
@@ -150,9 +177,9 @@ def test_each_release_answers_health_json(tmp_path, release, status, state):
 def test_busybox_images_serve_the_same_contract(lab):
     client = docker.DockerClient(base_url=lab["DOCKER_HOST"])
     tags = {tag for image in client.images.list(name=lab["LAB_DEMO_IMAGE"]) for tag in image.tags}
-    assert {"rollback-demo:1.0.0", "rollback-demo:1.0.1", "rollback-demo:1.0.2"} <= tags
+    assert {demo_image("1.0.0"), demo_image("1.0.1"), demo_image("1.0.2")} <= tags
     port = 58991
-    container = client.containers.run("rollback-demo:1.0.1", detach=True, network_mode="host",
+    container = client.containers.run(demo_image("1.0.1"), detach=True, network_mode="host",
                                       environment={"PORT": str(port)})
     try:
         for _attempt in range(50):
@@ -189,7 +216,7 @@ def test_kubernetes_simulator_serves_the_demo_deployment(lab):
 
     api = client.AppsV1Api(config.new_client_from_config(config_file=lab["LAB_KUBECONFIG"]))
     deployment = api.read_namespaced_deployment(lab["LAB_KUBE_DEPLOYMENT"], lab["LAB_KUBE_NAMESPACE"])
-    assert deployment.spec.template.spec.containers[0].image == "rollback-demo:1.0.0"
+    assert deployment.spec.template.spec.containers[0].image == demo_image("1.0.0")
     assert deployment.status.available_replicas == deployment.spec.replicas == 2
     owned = [rs for rs in api.list_namespaced_replica_set("default", label_selector="app=demo").items
              if rs.metadata.owner_references and rs.metadata.owner_references[0].uid == deployment.metadata.uid]
@@ -197,3 +224,46 @@ def test_kubernetes_simulator_serves_the_demo_deployment(lab):
     assert revisions and revisions[-1] == int(deployment.metadata.annotations["deployment.kubernetes.io/revision"])
     assert [rs.spec.replicas for rs in owned if rs.metadata.annotations["deployment.kubernetes.io/revision"]
             == str(revisions[-1])] == [2], "the current revision's ReplicaSet runs the replicas"
+
+
+def ssh(lab, command, known_hosts=None, extra=()):
+    return subprocess.run(["ssh", "-i", lab["LAB_SSH_KEY"], "-p", str(lab["LAB_SSH_PORT"]), "-o", "BatchMode=yes",
+                           "-o", "UserKnownHostsFile=" + (known_hosts or lab["LAB_SSH_KNOWN_HOSTS"]),
+                           "-o", "StrictHostKeyChecking=yes"] + list(extra)
+                          + ["%s@%s" % (lab["LAB_SSH_USER"], lab["LAB_SSH_HOST"]), command],
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_the_remote_host_runs_its_own_python_over_ssh_with_its_host_key_checked(lab, tmp_path):
+    probe = "import sys, importlib.util as u; print(sys.prefix, u.find_spec('psycopg2') is not None, " \
+            "u.find_spec('ansible') is not None)"
+    completed = ssh(lab, "%s -c \"%s\"" % (lab["LAB_REMOTE_PYTHON"], probe))
+    assert completed.returncode == 0, completed.stderr
+    prefix, psycopg2, ansible = completed.stdout.split()
+    assert prefix.endswith(".venv-remote") and psycopg2 == "True", "requirements.txt installed there"
+    assert ansible == "False", "not the controller's venv: no ansible on the remote host"
+    bare = ssh(lab, "%s -c \"import importlib.util as u; print(u.find_spec('psycopg2'))\"" % lab["LAB_BARE_PYTHON"])
+    assert bare.stdout.strip() == "None", "Debian's own python3 is a bare server's"
+
+    impostor = tmp_path / "known_hosts"
+    impostor.write_text("[%s]:%s ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n"
+                        % (lab["LAB_SSH_HOST"], lab["LAB_SSH_PORT"]))
+    refused = ssh(lab, "true", known_hosts=str(impostor))
+    assert refused.returncode != 0 and "REMOTE HOST IDENTIFICATION HAS CHANGED" in refused.stderr
+    no_key = ssh(lab, "true", extra=("-o", "IdentitiesOnly=yes", "-o", "IdentityFile=/dev/null",
+                                     "-o", "PreferredAuthentications=password"))
+    assert no_key.returncode != 0, "no password login"
+
+
+def test_the_lab_ports_are_kept_out_of_the_ephemeral_range():
+    # They all lie in Linux's default ephemeral range (32768-60999): without the reservation a client connection may
+    # hold one as its local port and the rulebook's webhook, started later, fails with EADDRINUSE.
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "lab"))
+    import labctl
+
+    with open("/proc/sys/net/ipv4/ip_local_reserved_ports") as handle:
+        reserved = set()
+        for part in handle.read().strip().split(","):
+            bounds = part.split("-")
+            reserved.update(range(int(bounds[0]), int(bounds[-1]) + 1))
+    assert set(labctl.PORTS) <= reserved and 59500 in labctl.PORTS

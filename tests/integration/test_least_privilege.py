@@ -16,8 +16,6 @@ import yaml
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DOCS = os.path.join(REPO, "docs", "least-privilege")
 UTILS = os.path.join(REPO, "plugins", "module_utils")
-# Kube's methods are named after the RBAC verbs, except replace (PUT), which RBAC calls update.
-VERBS = {"get": "get", "list": "list", "patch": "patch", "create": "create", "replace": "update"}
 
 
 def source(*names):
@@ -32,27 +30,38 @@ def source(*names):
 S3_ACTIONS = {"list_objects_v2": ["s3:ListBucket"], "get_bucket_versioning": ["s3:GetBucketVersioning"],
               "head_object": ["s3:GetObject"], "get_object": ["s3:GetObject"], "put_object": ["s3:PutObject"],
               "copy_object": ["s3:GetObject", "s3:PutObject"], "delete_objects": ["s3:DeleteObject"]}
-AWS_SOURCES = {"rds": ("rds", ["rds.py"]), "elasticloadbalancing": ("elbv2", ["elb.py"]),
-               "s3": ("s3", ["s3.py", "frontend.py"]), "cloudfront": ("cloudfront", ["cloudfront.py"])}
+RDS_FILES = sorted(os.path.basename(path) for path in glob.glob(os.path.join(UTILS, "rds*.py")))
+AWS_SOURCES = {"rds": ("rds", RDS_FILES), "elasticloadbalancing": ("elbv2", ["elb.py"]),
+               "s3": ("s3", ["s3.py", "frontend.py"]), "cloudfront": ("cloudfront", ["cloudfront.py"]),
+               "ec2": ("ec2", ["rds_cutover.py"])}
 
 
 def calls(*names):
-    return set(re.findall(r"\.(?:call|not_found)\(\s*\"([a-z0-9_]+)\"", source(*names)))
+    return set(re.findall(r"\.(?:call|not_found|paginate)\(\s*\"([a-z0-9_]+)\"", source(*names)))
+
+
+def rds_calls(mapping):
+    """The RDS code names its operations in tables (one per resource kind): every boto3 method name it holds."""
+    return set(re.findall(r"\"([a-z0-9_]+)\"", source(*RDS_FILES))) & set(mapping)
 
 
 def test_iam_policy_allows_exactly_the_aws_calls_the_code_makes():
     used = set()
     for prefix, (service, files) in AWS_SOURCES.items():
-        methods = calls(*files)
+        mapping = boto3.client(service, region_name="us-east-1").meta.method_to_api_mapping
+        methods = rds_calls(mapping) if prefix == "rds" else calls(*files)
         assert methods, "no AWS call found in %s" % files
         if prefix == "s3":
             for method in methods:
                 used.update(S3_ACTIONS[method])
             continue
-        mapping = boto3.client(service, region_name="us-east-1").meta.method_to_api_mapping
         used.update("%s:%s" % (prefix, mapping[method]) for method in methods)
-    assert "Tags=" in source("rds.py"), "the restore tags the instance"
+    assert "Tags" in source("rds.py"), "the restore tags the instance"
     used.add("rds:AddTagsToResource")
+    # Passing an enhanced-monitoring role to RDS is authorised as iam:PassRole on that role (RDS User Guide,
+    # "Setting up and enabling Enhanced Monitoring").
+    assert "MonitoringRoleArn" in source("rds_settings.py")
+    used.add("iam:PassRole")
     with open(os.path.join(DOCS, "iam-policy.json")) as handle:
         policy = json.load(handle)
     allowed = set(action for statement in policy["Statement"] for action in statement["Action"])
@@ -61,27 +70,83 @@ def test_iam_policy_allows_exactly_the_aws_calls_the_code_makes():
         "no instance, snapshot, target group or distribution is ever deleted"
 
 
-def test_kubernetes_role_grants_exactly_the_calls_the_code_makes():
-    from ansible_collections.rollback.core.plugins.module_utils import kubernetes, kubernetes_config
+# What a Kube call's first argument names, when it is not a literal: (file, function, expression) -> resources.
+KUBE_ARGUMENTS = {
+    ("kubernetes_undo.py", "undo", "PLURAL[kind]"): ("deployments", "statefulsets", "daemonsets"),
+    ("kubernetes_undo.py", "probe", "PLURAL[kind]"): ("deployments", "statefulsets", "daemonsets"),
+    ("kubernetes_wait.py", "read", "PLURAL[kind]"): ("deployments", "statefulsets", "daemonsets"),
+    ("kubernetes_traffic.py", "read", "self.plural"): ("deployments", "statefulsets"),
+    ("kubernetes_traffic.py", "scale", "self.plural"): ("deployments", "statefulsets"),
+    ("kubernetes_traffic.py", "mark", "self.plural"): ("deployments", "statefulsets"),
+    ("kubernetes_traffic.py", "_listed", "resource"): ("horizontalpodautoscalers", "scaledobjects"),
+    ("kubernetes_gitops.py", "_read", "resource"): ("applications", "kustomizations", "helmreleases"),
+    ("kubernetes_config.py", "restore", "PLURAL[item['kind']]"): ("configmaps", "secrets"),
+    ("kubernetes_config.py", "_read", "PLURAL[item['kind']]"): ("configmaps", "secrets"),
+    ("kubernetes_config.py", "_replace", "plural"): ("configmaps", "secrets"),
+}
 
-    used = set()
-    for verb, argument in re.findall(r"kube\.(get|list|patch|create|replace)\(\s*([^,]+),",
-                                     source("kubernetes.py", "kubernetes_config.py", "traffic.py")):
-        if argument.startswith('"'):
-            resources = [argument.strip('"')]
-        elif argument == "plural":  # a Deployment, StatefulSet or DaemonSet by the kind option
-            resources = list(kubernetes.PLURAL.values())
-        else:
-            assert argument.startswith("PLURAL["), argument  # a ConfigMap or Secret by the backup's kind
-            resources = list(kubernetes_config.PLURAL.values())
-        for resource in resources:
-            group = "apps" if kubernetes.RESOURCES[resource][0].startswith("/apis/apps") else ""
-            used.add((group, resource, VERBS[verb]))
+
+def kube_calls():
+    """(group, resource[/sub], RBAC verb) of every Kube call in plugins/module_utils/kubernetes*.py."""
+    import ast
+
+    from ansible_collections.rollback.core.plugins.module_utils import kubernetes
+
+    used, unknown = set(), []
+    for path in sorted(glob.glob(os.path.join(UTILS, "kubernetes*.py"))):
+        tree = ast.parse(open(path).read())
+        for function in ast.walk(tree):
+            if not isinstance(function, ast.FunctionDef):
+                continue
+            for call in own_nodes(function):
+                if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+                        and call.func.attr in KUBE_VERBS and ast.unparse(call.func.value).endswith("kube")):
+                    continue
+                argument = call.args[0]
+                key = (os.path.basename(path), function.name, ast.unparse(argument))
+                if isinstance(argument, ast.Constant):
+                    resources = (argument.value,)
+                elif key in KUBE_ARGUMENTS:
+                    resources = KUBE_ARGUMENTS[key]
+                else:
+                    unknown.append(key)
+                    continue
+                sub = next((k.value.value for k in call.keywords if k.arg == "sub"), None)
+                for resource in resources:
+                    group = kubernetes.RESOURCES[resource][0].split("/")[2] if kubernetes.RESOURCES[resource][
+                        0].startswith("/apis/") else ""
+                    used.add((group, resource + ("/" + sub if sub else ""), KUBE_VERBS[call.func.attr]))
+    assert not unknown, "add these Kube call arguments to KUBE_ARGUMENTS: %s" % unknown
+    return used
+
+
+def own_nodes(function):
+    """The nodes of a function, not of the functions defined inside it."""
+    import ast
+
+    pending = list(ast.iter_child_nodes(function))
+    while pending:
+        node = pending.pop()
+        yield node
+        if not isinstance(node, (ast.FunctionDef, ast.Lambda)):
+            pending.extend(ast.iter_child_nodes(node))
+
+
+# Kube's methods are named after the RBAC verbs.
+KUBE_VERBS = {"get": "get", "list": "list", "patch": "patch", "create": "create", "delete": "delete"}
+
+
+def test_kubernetes_roles_grant_exactly_the_calls_the_code_makes():
+    """The Roles of k8s-rbac.yaml (the main one and the two optional ones) together grant exactly the calls of the
+    code; tests/integration/kubesim/test_kubesim_rbac.py runs the modules with the main Role on the simulator's
+    RBAC authorizer."""
     with open(os.path.join(DOCS, "k8s-rbac.yaml")) as handle:
-        role = next(item for item in yaml.safe_load(handle)["items"] if item["kind"] == "Role")
-    granted = set((group, resource, verb) for rule in role["rules"] for group in rule["apiGroups"]
+        roles = [item for item in yaml.safe_load(handle)["items"] if item["kind"] in ("Role", "ClusterRole")]
+    granted = set((group, resource, verb) for role in roles for rule in role["rules"] for group in rule["apiGroups"]
                   for resource in rule["resources"] for verb in rule["verbs"])
-    assert granted == used
+    assert granted == kube_calls()
+    assert not any(verb == "delete" for role in roles if role["metadata"]["name"] == "rollback-core"
+                   for rule in role["rules"] for verb in rule["verbs"]), "deleting is opt-in (replace_immutable)"
 
 
 @pytest.fixture

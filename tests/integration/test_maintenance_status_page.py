@@ -60,7 +60,7 @@ def test_an_unreachable_maintenance_endpoint_stops_level3_before_any_change(lab,
     assert "maintenance mode enable failed: the endpoint answered nothing (unreachable)" in run.output
     assert dict(versions=versions(lab_env), items=db_items(lab), databases=databases(lab)) == before
     assert run.report["outcome"] == "failed"
-    assert run.report["failure"]["phase"] == "traffic_stop" and run.report["changed"] == []
+    assert run.report["failure"]["phase"] == "traffic_stop" and run.report["changed"] == [], run.output[-5000:]
     assert [m["body"]["status"] for m in receiver.messages] == ["identified", "investigating"]
     assert MAINTENANCE_TOKEN not in run.output
     assert not os.path.exists(lock_path(lab))

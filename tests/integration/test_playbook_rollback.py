@@ -8,7 +8,19 @@ import time
 
 import boto3
 import pytest
-from playbook_runs import REPO, databases, db_items, deploy_bad, lock_path, reports, run_playbook, state, versions
+from playbook_runs import (
+    REPO,
+    databases,
+    db_items,
+    deploy_bad,
+    lock_path,
+    reports,
+    run_playbook,
+    ssh_logins,
+    state,
+    versions,
+)
+from support.demo_images import demo_image
 from support.http_servers import webhook_receiver
 
 GOOD = {"kubernetes": "1.0.0", "compose": "1.0.0", "server": "1.0.0", "swarm": "1.0.0", "bluegreen": "1.0.0"}
@@ -34,7 +46,7 @@ def webhook():
 
 def test_level1_rolls_back_every_target_verifies_reports_and_notifies(lab, lab_env, webhook):
     deploy_bad(lab_env)
-    before = state(lab, lab_env)
+    before, logins = state(lab, lab_env), ssh_logins(lab)
     url = webhook.url + "/services/T0/B0/webhook-secret-token"
     run = run_playbook(dict(lab_env, ROLLBACK_WEBHOOK_URL=url), "rollback.yml", "-e", "level=1",
                        "-e", "reason='error rate 100%'")
@@ -49,7 +61,7 @@ def test_level1_rolls_back_every_target_verifies_reports_and_notifies(lab, lab_e
     assert report["outcome"] == "succeeded"
     assert report["level"] == 1 and report["reason"] == "error rate 100%"
     assert dict((v["service"], (v["from_version"], v["to_version"])) for v in report["versions"]) == {
-        "demo-kubernetes": ("rollback-demo:1.0.1", "rollback-demo:1.0.0"), "demo-compose": ("1.0.1", "1.0.0"),
+        "demo-kubernetes": (demo_image("1.0.1"), demo_image("1.0.0")), "demo-compose": ("1.0.1", "1.0.0"),
         "demo-server": ("v1.0.1", "v1.0.0"), "demo-swarm": ("1.0.1", "1.0.0"),
         "demo-bluegreen": ("green", "blue (1.0.0)")}
     assert [v["passed"] for v in report["verification"]] == [True] * 5
@@ -60,6 +72,7 @@ def test_level1_rolls_back_every_target_verifies_reports_and_notifies(lab, lab_e
         markdown = handle.read()
     assert "**SUCCEEDED**" in markdown and "| demo-server | server | v1.0.1 | v1.0.0 | changed |" in markdown
     assert "ROLLBACK TIMELINE" in run.output
+    assert ssh_logins(lab) > logins, "demo-server rolled back over SSH on the lab's remote host"
 
     texts = [m["body"]["text"] for m in webhook.messages]
     assert len(texts) == 2 and texts[0].startswith("Rollback started: lab level 1")
@@ -172,15 +185,19 @@ def test_a_failure_mid_level3_stops_reports_releases_the_lock_and_a_rerun_comple
     report = run.report
     assert report["outcome"] == "failed" and report["failure"]["phase"] == "config"
     assert {"demo-postgres: database", "demo-rds: database", "demo-kubernetes: traffic_stop",
-            "demo-compose: traffic_stop", "demo-server: traffic_stop"} <= set(report["changed"])
+            "demo-compose: traffic_stop", "demo-server: traffic_stop", "demo-swarm: traffic_stop"} <= set(
+        report["changed"])
     for host in report["hosts"]:
         statuses = dict((p["phase"], p["status"]) for p in host["phases"])
         if host["host"].startswith("demo-") and "app" in statuses:
-            assert statuses["app"] == statuses["traffic_resume"] == statuses["verify"] == "not run"
+            assert statuses["app"] == statuses["verify"] == "not run"
+            # Issue 21 point 5: the databases were restored, so the traffic this run stopped is resumed.
+            assert statuses["traffic_resume"] == "changed", host
     current = versions(lab_env)
     assert (current["kubernetes"], current["compose"]) == ("1.0.1", "1.0.1"), "the application phase did not run"
     assert os.readlink(os.path.join(lab["LAB_SERVER_RELEASES_DIR"], "current")).endswith("v1.0.1")
-    assert current["server"] is None and current["kubernetes_replicas"] == 0, "traffic stays stopped (runbook 000)"
+    assert current["server"] == "1.0.1" and current["kubernetes_replicas"] == 2, "traffic resumed after the failure"
+    assert report["traffic_left_stopped"] == [] and "TRAFFIC IS STILL STOPPED" not in run.text
     assert not os.path.exists(lock_path(lab)), "the lock is released after a failure"
     assert "ROLLBACK FAILED" in webhook.messages[-1]["body"]["blocks"][0]["text"]["text"]
     assert "Escalate" in webhook.messages[-1]["body"]["text"]
@@ -192,7 +209,7 @@ def test_a_failure_mid_level3_stops_reports_releases_the_lock_and_a_rerun_comple
     statuses = dict((h["host"], dict((p["phase"], p["status"]) for p in h["phases"])) for h in rerun.report["hosts"])
     assert statuses["demo-postgres"]["database"] == "unchanged", "the database is not restored twice"
     assert statuses["demo-rds"]["database"] == "unchanged"
-    assert statuses["demo-kubernetes"]["traffic_stop"] == "unchanged"
+    assert statuses["demo-kubernetes"]["traffic_stop"] == "changed", "stopped again around the rest of the level"
     assert databases(lab) == kept
     assert targets(versions(lab_env)) == GOOD and versions(lab_env)["kubernetes_replicas"] == 2
 

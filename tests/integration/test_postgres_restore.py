@@ -76,7 +76,7 @@ def test_restore_swaps_and_keeps_data_written_after_the_dump(ansible_module, lab
     assert query(pg, result["previous_db"], "SELECT item FROM orders WHERE id = 4") == [("written after the dump",)]
     assert databases(pg, name) == sorted([name, result["previous_db"]])
     assert os.path.getsize(result["emergency_backup"]) > 0
-    assert result["verify"] == [dict(name="orders restored", rows=1, value="3")]
+    assert result["verify"] == [dict(name="orders restored", as_role=None, rows=1, value="3")]
     assert lab["LAB_PG_PASSWORD"] not in run.stdout + run.stderr
     if fmt in ("tar", "plain"):
         assert "jobs=2 ignored" in run.stdout + run.stderr

@@ -1,82 +1,73 @@
 """rollout_undo through Ansible on the lab's real Docker engine (Compose) and real unit files (server)."""
 
-import json
 import os
 import subprocess
-import urllib.error
-import urllib.request
 
-import docker
 import pytest
-
-
-def health(port):
-    try:
-        with urllib.request.urlopen("http://127.0.0.1:%s/health" % port, timeout=5) as response:
-            return response.status, json.loads(response.read())["version"]
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())["version"]
+from support.compose_project import Project, health
+from support.demo_images import demo_image
 
 
 # Compose -------------------------------------------------------------------------------------------------------
+# The layouts, the history, pulls and multi-file projects: test_rollout_undo_compose.py. Here: the lab's project.
 
-def compose_up(lab, lab_env, tag, wait=False):
-    command = ["docker", "compose", "--project-directory", lab["LAB_COMPOSE_DIR"], "-p", lab["LAB_COMPOSE_PROJECT"],
-               "up", "-d"] + (["--wait"] if wait else [])
-    subprocess.run(command, env=dict(lab_env, DEMO_TAG=tag), check=True, capture_output=True)
-
-
-def running(lab):
-    client = docker.DockerClient(base_url=lab["DOCKER_HOST"])
-    containers = client.containers.list(filters={"label": [
-        "com.docker.compose.project=%s" % lab["LAB_COMPOSE_PROJECT"],
-        "com.docker.compose.service=%s" % lab["LAB_COMPOSE_SERVICE"]]})
-    return sorted(container.attrs["Config"]["Image"] for container in containers)
+def deploy_compose(project, tag, wait=False):
+    """What the lab's pipeline does (labctl deploy): the tag in .env, docker compose up -d, a history line."""
+    project.write(".env", "DEMO_TAG=%s\n" % tag)
+    project.compose("up", "-d", *(["--wait"] if wait else []))
+    project.record("web", demo_image(tag))
 
 
 @pytest.fixture
-def bad_compose_release(lab, lab_env):
-    compose_up(lab, lab_env, "1.0.1")
-    assert running(lab) == ["rollback-demo:1.0.1"]
+def lab_project(lab, lab_env):
+    return Project(lab["LAB_COMPOSE_DIR"], lab, lab_env, lab["LAB_COMPOSE_PROJECT"])
+
+
+@pytest.fixture
+def bad_compose_release(lab_project):
+    deploy_compose(lab_project, "1.0.1")
+    assert lab_project.images() == {"web": demo_image("1.0.1")}
     yield
-    compose_up(lab, lab_env, "1.0.0", wait=True)
+    deploy_compose(lab_project, "1.0.0", wait=True)
 
 
 def compose_args(lab, **extra):
     return dict(dict(platform="compose", name="demo", project_src=lab["LAB_COMPOSE_DIR"], wait_timeout=60), **extra)
 
 
-def test_compose_undo_returns_to_the_previous_image(ansible_module, lab, bad_compose_release):
+def test_compose_undo_returns_to_the_previous_image(ansible_module, lab, lab_project, bad_compose_release):
     check = ansible_module("rollout_undo", compose_args(lab), check=True, diff=True)
     assert not check.failed, check.stdout
     assert (check.result["changed"], check.result["from_version"], check.result["to_version"]) == (True, "1.0.1",
                                                                                                    "1.0.0")
-    assert running(lab) == ["rollback-demo:1.0.1"]
+    assert lab_project.images() == {"web": demo_image("1.0.1")} and lab_project.read(".env") == "DEMO_TAG=1.0.1\n"
     run = ansible_module("rollout_undo", compose_args(lab), diff=True)
     assert not run.failed, run.stdout
-    assert '-    "web": "rollback-demo:1.0.1"' in run.stdout and '+    "web": "rollback-demo:1.0.0"' in run.stdout
-    assert running(lab) == ["rollback-demo:1.0.0"]
+    assert '-        "running": "%s"' % demo_image("1.0.1") in run.stdout
+    assert '+        "running": "%s"' % demo_image("1.0.0") in run.stdout
+    assert "-DEMO_TAG=1.0.1" in run.stdout and "+DEMO_TAG=1.0.0" in run.stdout
+    assert lab_project.images() == {"web": demo_image("1.0.0")} and lab_project.read(".env") == "DEMO_TAG=1.0.0\n"
     assert health(lab["LAB_COMPOSE_PORT"]) == (200, "1.0.0")
     again = ansible_module("rollout_undo", compose_args(lab, to_version="1.0.0"))
     assert again.result["changed"] is False
 
 
-def test_compose_missing_image_fails_before_any_change(ansible_module, lab, bad_compose_release):
+def test_compose_missing_image_fails_before_any_change(ansible_module, lab, lab_project, bad_compose_release):
     run = ansible_module("rollout_undo", compose_args(lab, to_version="9.9.9"))
     assert run.failed
-    assert run.result["msg"] == ("image rollback-demo:9.9.9 is not present on this Docker host: pull or load it "
-                                 "first (nothing was changed)")
-    assert running(lab) == ["rollback-demo:1.0.1"]
+    assert run.result["msg"] == ("registry %s has no image %s (manifest unknown: manifest unknown): nothing was "
+                                 "changed" % (lab["LAB_REGISTRY"], demo_image("9.9.9")))
+    assert lab_project.images() == {"web": demo_image("1.0.1")} and lab_project.read(".env") == "DEMO_TAG=1.0.1\n"
 
 
-def test_compose_bad_input(ansible_module, lab):
+def test_compose_bad_input(ansible_module, lab, lab_project):
     run = ansible_module("rollout_undo", compose_args(lab, services=["nope"]))
     assert run.failed and run.result["msg"] == "service(s) nope not in compose project demo"
     run = ansible_module("rollout_undo", compose_args(lab, project_src="/nonexistent"))
     assert run.failed and run.result["msg"] == "project_src /nonexistent is not a directory"
     run = ansible_module("rollout_undo", compose_args(lab), env={"DOCKER_HOST": "unix:///nonexistent.sock"})
     assert run.failed and run.result["msg"].startswith("cannot reach the Docker engine (DOCKER_HOST=unix:///nonex")
-    assert running(lab) == ["rollback-demo:1.0.0"]
+    assert lab_project.images() == {"web": demo_image("1.0.0")}
 
 
 # Server ---------------------------------------------------------------------------------------------------------

@@ -42,12 +42,15 @@ def test_same_result_as_kubectl_rollout_undo(ansible_module, tmp_path):
     try:
         for simulator in (by_kubectl, by_module):
             simulator.history("rollback-demo:1.0.1", "rollback-demo:1.0.2")
+            simulator.settle()
         by_kubectl.kubectl("rollout", "undo", "deployment/demo")
+        by_kubectl.settle()
         run = ansible_module("rollout_undo", undo_args(by_module))
         assert not run.failed, run.stdout
         assert comparable(by_module) == comparable(by_kubectl)
         assert by_module.image() == "rollback-demo:1.0.1"
         by_kubectl.kubectl("rollout", "undo", "deployment/demo", "--to-revision=1")
+        by_kubectl.settle()
         run = ansible_module("rollout_undo", undo_args(by_module, to_revision=1))
         assert not run.failed, run.stdout
         assert comparable(by_module) == comparable(by_kubectl)
@@ -57,14 +60,25 @@ def test_same_result_as_kubectl_rollout_undo(ansible_module, tmp_path):
 
 
 def test_undo_ignores_a_matching_replicaset_it_does_not_own(ansible_module, sim):
+    """A ReplicaSet matching demo's selector but controlled by another Deployment (two Deployments sharing a
+    label key). An orphan would be adopted by the Deployment controller (controller_ref_manager.go
+    ClaimReplicaSets), so the impostor has an owner: the other Deployment, whose selector it matches."""
     sim.history("rollback-demo:1.0.1")
-    orphan = {"apiVersion": "apps/v1", "kind": "ReplicaSet",
-              "metadata": {"name": "impostor", "labels": {"app": "demo"},
-                           "annotations": {"deployment.kubernetes.io/revision": "1"}},
-              "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "demo"}},
-                       "template": {"metadata": {"labels": {"app": "demo"}},
-                                    "spec": {"containers": [{"name": "web", "image": "evil:latest"}]}}}}
-    sim.kubectl("create", "--validate=false", "-f", "-", stdin=yaml.safe_dump(orphan))
+    other = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "other"},
+             "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "demo", "team": "x"}},
+                      "template": {"metadata": {"labels": {"app": "demo", "team": "x"}},
+                                   "spec": {"containers": [{"name": "web", "image": "evil:latest"}]}}}}
+    sim.kubectl("create", "--validate=false", "-f", "-", stdin=yaml.safe_dump(other))
+    owner = sim.get("deployment", "other")
+    impostor = {"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                "metadata": {"name": "impostor", "labels": {"app": "demo", "team": "x"},
+                             "annotations": {"deployment.kubernetes.io/revision": "1"},
+                             "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "other",
+                                                  "uid": owner["metadata"]["uid"], "controller": True}]},
+                "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "demo", "team": "x"}},
+                         "template": {"metadata": {"labels": {"app": "demo", "team": "x"}},
+                                      "spec": {"containers": [{"name": "web", "image": "evil:older"}]}}}}
+    sim.kubectl("create", "--validate=false", "-f", "-", stdin=yaml.safe_dump(impostor))
     run = ansible_module("rollout_undo", undo_args(sim))
     assert not run.failed, run.stdout
     assert (run.result["from_version"], run.result["to_version"], run.result["revision"]) == (
@@ -89,6 +103,7 @@ def test_check_mode_then_idempotent_rerun(ansible_module, sim):
 ])
 def test_bad_input_changes_nothing(ansible_module, sim, prepare, extra, message):
     sim.history("rollback-demo:1.0.1")
+    sim.settle()
     if prepare == "pause":
         sim.kubectl("rollout", "pause", "deployment/demo")
     before = comparable(sim)
@@ -101,8 +116,11 @@ def test_wait_fails_with_the_stuck_reason(ansible_module, sim):
     sim.history("rollback-demo:never-ready", "rollback-demo:1.0.1")
     run = ansible_module("rollout_undo", undo_args(sim, wait_timeout=1))
     assert run.failed
-    assert run.result["msg"].startswith("timed out after 1s waiting for the rollout of deployment default/demo: "
-                                        "0 of 2 updated replicas available")
+    # maxSurge 1, maxUnavailable 0: one never-ready pod is surged, the two old ones stay. kubectl's words, then why.
+    assert run.result["msg"].startswith(
+        'timed out after 1s waiting for the rollout of deployment default/demo: Waiting for deployment "demo" rollout '
+        'to finish: 1 out of 2 new replicas have been updated...; pod demo-'), run.result["msg"]
+    assert ": container web running but not ready" in run.result["msg"]
 
 
 def workload(kind, name):

@@ -1,7 +1,7 @@
-"""smoke_check through Ansible against the real demo app (good and bad releases) and a Prometheus API."""
+"""smoke_check through Ansible against the real demo app (good and bad releases) and the lab's real Prometheus."""
 
 import pytest
-from support.http_servers import DemoApp, fake_prometheus
+from support.http_servers import DemoApp
 
 TOKEN = "tok-secret-%d" % 424242
 
@@ -21,10 +21,9 @@ def bad():
 
 
 @pytest.fixture(scope="module")
-def prometheus():
-    server = fake_prometheus({"errors": [0.02, 0.05], "p95": [2.5], "empty": [], "broken": "parse error"})
-    yield server
-    server.stop()
+def prometheus(lab):
+    """The lab's Prometheus 2.42 (Debian), scraping the demo app on the server, compose and swarm targets."""
+    return lab["LAB_PROMETHEUS_URL"]
 
 
 def health(app, name="health", **extra):
@@ -74,32 +73,45 @@ def test_latency_budget(ansible_module):
     assert run.result["checks"][0]["latency_ms"]["p50"] >= 1500
 
 
+# The answers below are Prometheus' own (web/api/v1/api.go): a parse error is HTTP 400 errorType bad_data, a range
+# selector gives resultType "matrix", 0/0 is the sample value "NaN", and a metric nobody exports is an empty vector.
 def test_metrics_gate_and_no_data_policies(ansible_module, prometheus):
     def metric(name, query, **extra):
-        return dict(dict(name=name, url=prometheus.url, query=query), **extra)
+        return dict(dict(name=name, url=prometheus, query=query), **extra)
 
     run = ansible_module("smoke_check", dict(metrics=[
-        metric("error_rate_percent", "errors", max=0.1),
-        metric("latency_p95_ms", "p95", max=2.0),
-        metric("none-inconclusive", "empty", max=1, no_data="inconclusive"),
-        metric("none-pass", "empty", max=1, no_data="pass"),
+        # The simulated users' requests to the server target's good release: > 1 per second, no 5xx.
+        metric("requests_per_second", 'sum(rate(http_requests_total{service="demo-server",handler="/api/items"}[5s]))',
+               min=1),
+        metric("error_rate_percent", 'sum(rate(http_requests_total{service="demo-server",code=~"5.."}[5s])) '
+               'or vector(0)', max=0.1),
+        metric("latency_p95_ms", "vector(2500)", max=2000),
+        metric("none-inconclusive", "rollback_core_no_such_metric", max=1, no_data="inconclusive"),
+        metric("none-pass", "rollback_core_no_such_metric", max=1, no_data="pass"),
+        metric("nan-inconclusive", "vector(0) / 0", max=1, no_data="inconclusive"),
+        metric("scalar", "scalar(vector(3))", max=5),
     ], fail_on_error=False))
-    assert not run.failed
+    assert not run.failed, run.stdout
     assert run.result["passed"] is False
     verdicts = dict((m["name"], (m["verdict"], m["value"])) for m in run.result["metrics"])
-    assert verdicts == {"error_rate_percent": ("pass", 0.05), "latency_p95_ms": ("fail", 2.5),
-                        "none-inconclusive": ("inconclusive", None), "none-pass": ("pass", None)}
+    assert verdicts.pop("requests_per_second")[0] == "pass"
+    assert verdicts == {"error_rate_percent": ("pass", 0.0), "latency_p95_ms": ("fail", 2500.0),
+                        "none-inconclusive": ("inconclusive", None), "none-pass": ("pass", None),
+                        "nan-inconclusive": ("inconclusive", None), "scalar": ("pass", 3.0)}
 
 
 def test_metric_failures_fail_the_task(ansible_module, prometheus):
     run = ansible_module("smoke_check", dict(metrics=[
-        dict(name="latency", url=prometheus.url, query="p95", max=2.0),
-        dict(name="missing", url=prometheus.url, query="empty", max=1.0),
-        dict(name="broken", url=prometheus.url, query="broken", max=1.0),
+        dict(name="latency", url=prometheus, query="vector(2.5)", max=2.0),
+        dict(name="missing", url=prometheus, query="rollback_core_no_such_metric", max=1.0),
+        dict(name="broken", url=prometheus, query="sum(", max=1.0),
+        dict(name="range", url=prometheus, query="http_requests_total[5s]", max=1.0),
     ]))
     assert run.failed
-    assert run.result["msg"] == ("smoke checks failed: metric latency: 2.5 > max 2; metric missing: query returned "
-                                 "no data; metric broken: status 400: parse error")
+    assert run.result["msg"] == (
+        "smoke checks failed: metric latency: 2.5 > max 2; metric missing: query returned no data; metric broken: "
+        'status 400: invalid parameter "query": 1:5: parse error: unclosed left parenthesis; metric range: the query '
+        "returns a range vector (matrix): gate on an instant vector, e.g. rate(metric[5m]) instead of metric[5m]")
 
 
 @pytest.mark.parametrize("args,message", [

@@ -17,8 +17,9 @@ import urllib.request
 
 import docker
 import pytest
+from support.demo_images import demo_image
 
-GOOD, BAD = "rollback-demo:1.0.0", "rollback-demo:1.0.1"
+GOOD, BAD = demo_image("1.0.0"), demo_image("1.0.1")
 BROKEN = "rollback-core-test/broken:1"
 
 
@@ -48,7 +49,8 @@ def demo_service(client):
     finally:
         service.remove()
         deadline = time.monotonic() + 30
-        while client.containers.list(all=True, filters={"label": "com.docker.swarm.service.name=" + name}):
+        # The low-level list: containers.list() inspects each one, and swarm removes them meanwhile (404).
+        while client.api.containers(all=True, filters={"label": "com.docker.swarm.service.name=" + name}):
             assert time.monotonic() < deadline, "the containers of %s were not removed" % name
             time.sleep(0.5)
 
@@ -182,7 +184,7 @@ def test_bad_input_fails_with_one_line_and_leaves_the_service(ansible_module, cl
 def broken_image(client):
     """An image of the demo app whose container exits at once, as a release that cannot start."""
     client.images.build(fileobj=io.BytesIO(
-        b'FROM rollback-demo:1.0.0\nCMD ["/bin/sh", "-c", "echo broken release; exit 3"]\n'),
+        b'FROM %s\nCMD ["/bin/sh", "-c", "echo broken release; exit 3"]\n' % GOOD.encode()),
         tag=BROKEN, rm=True, network_mode="none")
     yield BROKEN
     client.images.remove(BROKEN, force=True)

@@ -1,74 +1,10 @@
-"""rollback.core.traffic: Kubernetes (simulator), the lab's real Compose project, a real unit file."""
+"""rollback.core.traffic: the lab's real Compose project, a real unit file (Kubernetes: test_traffic_kubernetes.py)."""
 
 import json
 import os
 import time
 import urllib.error
 import urllib.request
-
-import pytest
-import yaml
-from support.kube import DEPLOYMENT, Simulator
-
-SAVED = "rollback.core/replicas-before-stop"
-
-
-@pytest.fixture
-def sim(tmp_path):
-    simulator = Simulator(tmp_path, "traffic")
-    simulator.kubectl("create", "--validate=false", "-f", "-", stdin=yaml.safe_dump(DEPLOYMENT))
-    simulator.kubectl("patch", "deployment/demo", "-p", '{"spec": {"replicas": 3}}')
-    yield simulator
-    simulator.stop()
-
-
-def kube(sim, state, **extra):
-    return dict(dict(platform="kubernetes", name="demo", state=state, kubeconfig=sim.kubeconfig, wait_timeout=10,
-                     wait_sleep=0.1), **extra)
-
-
-def test_kubernetes_stop_saves_the_count_and_resume_restores_it(ansible_module, sim):
-    stopped = ansible_module("traffic", kube(sim, "stopped"), diff=True)
-    assert stopped.result["changed"] and stopped.result["replicas_before"] == 3, stopped.stdout
-    deployment = sim.get("deployment", "demo")
-    assert deployment["spec"]["replicas"] == 0 and deployment["metadata"]["annotations"][SAVED] == "3"
-    assert deployment["metadata"]["annotations"]["team"] == "payments", "other annotations are kept"
-    again = ansible_module("traffic", kube(sim, "stopped"))
-    assert not again.failed and not again.result["changed"], "a second stop keeps the saved count"
-
-    check = ansible_module("traffic", kube(sim, "started"), check=True)
-    assert check.result["changed"] and sim.get("deployment", "demo")["spec"]["replicas"] == 0
-
-    resumed = ansible_module("traffic", kube(sim, "started"))
-    assert resumed.result["changed"] and resumed.result["replicas_after"] == 3, resumed.stdout
-    deployment = sim.get("deployment", "demo")
-    assert deployment["spec"]["replicas"] == 3 and SAVED not in (deployment["metadata"].get("annotations") or {})
-    assert deployment["status"]["availableReplicas"] == 3
-
-
-def test_kubernetes_undo_between_stop_and_resume_keeps_the_saved_count(ansible_module, sim):
-    sim.kubectl("set", "image", "deployment/demo", "web=rollback-demo:1.0.1")
-    assert ansible_module("traffic", kube(sim, "stopped")).result["changed"]
-    undo = ansible_module("rollout_undo", dict(platform="kubernetes", name="demo", kubeconfig=sim.kubeconfig,
-                                               wait_timeout=10, wait_sleep=0.1))
-    assert undo.result["changed"], undo.stdout
-    assert sim.get("deployment", "demo")["metadata"]["annotations"][SAVED] == "3"
-    assert ansible_module("traffic", kube(sim, "started")).result["replicas_after"] == 3
-    assert sim.image() == "rollback-demo:1.0.0"
-
-
-def test_kubernetes_resume_without_a_saved_count_is_refused(ansible_module, sim):
-    sim.kubectl("patch", "deployment/demo", "-p", '{"spec": {"replicas": 0}}')
-    run = ansible_module("traffic", kube(sim, "started"))
-    assert run.failed and "has no saved replica count" in run.result["msg"] and "give replicas" in run.result["msg"]
-    assert sim.get("deployment", "demo")["spec"]["replicas"] == 0
-    assert ansible_module("traffic", kube(sim, "started", replicas=2)).result["replicas_after"] == 2
-
-
-def test_kubernetes_missing_deployment_fails_with_nothing_changed(ansible_module, sim):
-    run = ansible_module("traffic", kube(sim, "stopped", name="nope"))
-    assert run.failed and "deployment default/nope" in run.result["msg"] and "404" in run.result["msg"]
-    assert sim.get("deployment", "demo")["spec"]["replicas"] == 3
 
 
 def health(port):

@@ -1,4 +1,4 @@
-"""Small real HTTP servers for tests and benchmarks: the demo app, slow endpoints, a Prometheus API."""
+"""Small real HTTP servers for tests and benchmarks: the demo app, slow endpoints, webhook receivers."""
 
 import json
 import os
@@ -68,37 +68,6 @@ def slow_server(delay_s):
             self.send_header("Content-Length", "2")
             self.end_headers()
             self.wfile.write(b"ok")
-
-        def log_message(self, *args):
-            pass
-
-    return _Background(Handler)
-
-
-def fake_prometheus(results):
-    """``/api/v1/query``: ``results[query]`` is a list of values (a vector), or an error string."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
-            from urllib.parse import parse_qs, urlparse
-
-            url = urlparse(self.path)
-            query = parse_qs(url.query).get("query", [""])[0]
-            answer = results.get(query, [])
-            if url.path != "/api/v1/query":
-                status, body = 404, {"status": "error", "error": "not found"}
-            elif isinstance(answer, str):
-                status, body = 400, {"status": "error", "errorType": "bad_data", "error": answer}
-            else:
-                vector = [{"metric": {"instance": str(n)}, "value": [time.time(), str(v)]}
-                          for n, v in enumerate(answer)]
-                status, body = 200, {"status": "success", "data": {"resultType": "vector", "result": vector}}
-            payload = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
 
         def log_message(self, *args):
             pass

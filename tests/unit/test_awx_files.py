@@ -188,6 +188,7 @@ def test_job_templates_run_one_job_at_a_time_beyond_the_lock_ttl(loaded, invento
     with open(os.path.join(REPO, "roles", "lock", "defaults", "main.yml")) as handle:
         default_ttl = int(re.search(r"rollback_lock_ttl \| default\((\d+)\)", handle.read()).group(1))
     templates = by_name(loaded, "job_template")
+    decision = templates.pop("rollback.core - automatic rollback decision")
     assert len(templates) == 3
     for name, template in templates.items():
         environment = "production" if "production" in name else "staging"
@@ -198,6 +199,15 @@ def test_job_templates_run_one_job_at_a_time_beyond_the_lock_ttl(loaded, invento
         assert template["ask_variables_on_launch"] is False, name
         kinds = [c.rsplit(" ", 1)[1] for c in template["credentials"]]
         assert len(kinds) == len(set(kinds)), "AWX: Cannot assign multiple credentials of one type"
+    # The only template that takes launch variables decides and never rolls back itself (no SSH, cloud, kubeconfig
+    # or database credential), and it is the one the AWX rulebook launches.
+    assert decision["playbook"] == "playbooks/auto_rollback.yml" and decision["ask_variables_on_launch"] is True
+    assert not [c for c in decision["credentials"] if c.rsplit(" ", 1)[1] in ("SSH", "kubeconfig", "AWS", "PostgreSQL")]
+    with open(os.path.join(REPO, "extensions", "eda", "rulebooks", "auto_rollback_awx.yml")) as handle:
+        rulebook = yaml.safe_load(handle)
+    launched = [rule["action"]["run_job_template"]["name"] for rule in rulebook[0]["rules"]
+                if "run_job_template" in rule["action"]]
+    assert launched[0] == "{{ rollback_awx_decision_template }}"
     production = templates["rollback.core - rollback production"]
     assert production["prevent_instance_group_fallback"] is True and production["instance_groups"]
     drill = templates["rollback.core - monthly drill (staging)"]

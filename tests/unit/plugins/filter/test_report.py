@@ -1,50 +1,25 @@
 """The report filters: service names, one record per phase, and the incident report of a whole run."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import pytest
-from ansible.errors import AnsibleFilterError
 
 from ansible_collections.rollback.core.plugins.filter.report import (
     FilterModule,
     cache_summary,
-    name_list,
     phase_record,
     rollback_report,
 )
+from ansible_collections.rollback.core.plugins.filter.run import level_phases
 
 # The host facts the rollback.core.phase role sets (roles/phase/tasks/run.yml) and the report reads.
 RECORDS, FAILURE = "_phase_records", "_phase_failure"
 
-GROUPS = {"rollback_databases": ["db1"], "rollback_services": ["api", "web"]}
 SERVICE_PHASES = ["traffic_stop", "config", "app", "traffic_resume", "verify"]
 NOISE = dict(invocation=dict(module_args=dict(password="secret")), diff=dict(before="a", after="b"),
              exception="Traceback ...", stdout_lines=["x"])
-
-
-# ---------------------------------------------------------------------------------------------- name_list
-
-
-@pytest.mark.parametrize("value,names", [
-    (["api", " web ", "", "  "], ["api", "web"]),
-    (("api", "web"), ["api", "web"]),
-    ([3, "web"], ["3", "web"]),
-    ("api,web", ["api", "web"]),
-    ("api, web ,,worker", ["api", "web", "worker"]),
-    ("api\nweb\n", ["api", "web"]),
-    ("api\r\nweb", ["api", "web"]),
-    ("api web", ["api", "web"]),
-    ("", []),
-    (None, []),
-    ([], []),
-], ids=["list", "tuple", "list of non-strings", "comma string", "comma string with blanks", "newline string (AWX)",
-        "crlf string", "space string", "empty string", "none", "empty list"])
-def test_name_list(value, names):
-    assert name_list(value) == names
-
-
-@pytest.mark.parametrize("value", [dict(api=True), 42], ids=["dict", "int"])
-def test_name_list_refuses_other_types(value):
-    with pytest.raises(AnsibleFilterError, match="got %s" % type(value).__name__):
-        name_list(value)
 
 
 # ---------------------------------------------------------------------------------------------- phase_record
@@ -69,6 +44,7 @@ def test_phase_record_keeps_only_the_whitelisted_keys():
     (dict(failed=True, changed=True, msg="boom"), "failed"),
     (dict(skipped=True, changed=False, skip_reason="Conditional result was False"), "skipped"),
     (dict(failed=True, skipped=True, msg="boom"), "failed"),
+    (dict(unreachable=True, changed=False, msg="ssh: connect to host"), "failed"),
 ])
 def test_phase_record_status(result, status):
     assert phase_record(result, "config", "api")["status"] == status
@@ -118,17 +94,23 @@ def test_loop_results_are_summarised_item_by_item():
 
 def test_filters_are_registered_under_their_names():
     filters = FilterModule().filters()
-    assert filters == dict(name_list=name_list, phase_record=phase_record, rollback_report=rollback_report,
-                           cache_summary=cache_summary)
+    assert filters == dict(phase_record=phase_record, rollback_report=rollback_report, cache_summary=cache_summary)
 
 
 # ---------------------------------------------------------------------------------------------- rollback_report
 
 
 def request(**extra):
-    values = dict(run_id="20251112T100000-abcd", environment="production", level=3, reason="bad deploy",
-                  operator="alice", services=["api", "web"], databases=["db1"], started="2025-11-12T10:00:00Z",
-                  finished="2025-11-12T10:05:00Z", check_mode=False, escalation=["on-call", "team lead"])
+    """The run context (rollback_run) as the report role passes it, with finished/check_mode/escalation added."""
+    level = int(extra.get("level", 3))
+    services = extra.get("services", ["api", "web"])
+    databases = extra.get("databases", ["db1"] if level == 3 else [])
+    traffic = services if level == 3 else []
+    values = dict(id="20251112T100000-abcd", environment="production", level=level, reason="bad deploy",
+                  operator="alice", services=services, databases=databases, started="2025-11-12T10:00:00Z",
+                  finished="2025-11-12T10:05:00Z", check_mode=False, escalation=["on-call", "team lead"],
+                  phases=level_phases(level), traffic=traffic, hosts=databases + services,
+                  blast_radius=[dict(service=s, selected=True, databases=databases) for s in traffic])
     values.update(extra)
     return values
 
@@ -193,11 +175,12 @@ def phases_of(report):
 
 def test_successful_run():
     report = rollback_report(successful_run(), request(), {"total_seconds": 12.0, "budget_seconds": 300.0,
-                                                           "phases": []}, GROUPS)
+                                                           "phases": []})
     assert report["outcome"] == "succeeded"
     assert report["failure"] is None
     for key, value in request().items():
-        assert report[key] == value
+        assert key == "hosts" or report[key] == value, key  # the report's hosts are per host, with their phases
+    assert report["run_id"] == "20251112T100000-abcd"
     assert phases_of(report) == {
         "db1": [("database", "changed")],
         "api": [("traffic_stop", "changed"), ("config", "changed"), ("app", "changed"),
@@ -218,18 +201,20 @@ def test_successful_run():
              data_loss_window="15 minutes", caches_invalidated=None, migrations_stamped=None),
     ]
     assert report["verification"] == [
-        dict(service=name, status="unchanged", passed=True, decision="ROLLBACK_OK", success_rate=100.0,
-             latency_ms=120, failed_checks=None) for name in ("api", "web")
+        dict(service=name, status="unchanged", verified=True, passed=True, decision="ROLLBACK_OK",
+             success_rate=100.0, latency_ms=120, failed_checks=None) for name in ("api", "web")
     ]
+    assert report["not_verified"] == [] and report["traffic_left_stopped"] == []
     assert len(report["plan"]) == 11 and all(r["planned"] for r in report["plan"])
     assert report["timeline"] == {"total_seconds": 12.0, "budget_seconds": 300.0, "phases": []}
     assert report["summary"] == (
         "Rollback SUCCEEDED: production level 3 (api, web). Reason: bad deploy. api 1.4.0 -> 1.3.2, "
-        "web 2.1.0 -> 2.0.9. Took 12 s of a 300 s budget. Run 20251112T100000-abcd.")
+        "web 2.1.0 -> 2.0.9. Databases restored: db1; traffic stopped for api, web. Took 12 s of a 300 s budget. "
+        "Run 20251112T100000-abcd.")
 
 
 def test_phase_details_and_messages_are_per_host():
-    report = rollback_report(successful_run(), request(), {}, GROUPS)
+    report = rollback_report(successful_run(), request(), {})
     db1 = report["hosts"][0]
     assert db1["host"] == "db1"
     assert db1["phases"][0]["details"]["restored_db"] == "app"
@@ -240,14 +225,31 @@ def test_phase_details_and_messages_are_per_host():
 def test_database_backup_used_wins_over_the_snapshot_id():
     result = dict(DATABASE_RESULT, backup_used="app-chosen.dump", previous_db=None,
                   previous_db_instance_identifier="app-old")
-    report = rollback_report([host("db1", [phase_record(result, "database", "db1")])], request(), {}, GROUPS)
+    report = rollback_report([host("db1", [phase_record(result, "database", "db1")])], request(), {})
     restored = report["databases_restored"][0]
     assert (restored["backup_used"], restored["previous"]) == ("app-chosen.dump", "app-old")
 
 
+def test_an_rds_cutover_says_what_became_of_the_old_instance():
+    old = dict(id="app-pre-rollback-1", action="keep", status="available", writable=True,
+               note="the old instance still runs and accepts writes at its own endpoint until someone stops it")
+    result = dict(DATABASE_RESULT, previous_db=None, previous_db_instance_identifier=old["id"], old_instance=old,
+                  data_loss_window=dict(start="2025-11-12T09:40:00Z", end="2025-11-12T10:02:00Z", seconds=1320),
+                  dns=dict(verified=True, address="app.c1.rds.amazonaws.com"), read_replicas_left=["app-ro"])
+    report = rollback_report([host("db1", [phase_record(result, "database", "db1")])], request(), {})
+    restored = report["databases_restored"][0]
+    assert restored["old_instance"] == old and restored["read_replicas_left"] == ["app-ro"]
+    from ansible_collections.rollback.core.plugins.module_utils.incident_report import markdown
+
+    text = markdown(report)
+    assert "Old RDS app-pre-rollback-1: keep, STILL WRITABLE (the old instance still runs" in text
+    assert "Endpoint app.c1.rds.amazonaws.com: resolves to the restored database." in text
+    assert "Read replicas still on the old database: app-ro." in text
+
+
 def test_failed_run():
     hosts, failure = failed_run()
-    report = rollback_report(hosts, request(), {}, GROUPS)
+    report = rollback_report(hosts, request(), {})
     assert report["outcome"] == "failed"
     assert report["failure"] == failure
     assert report["failure"]["task"] == "Undo the rollout"
@@ -270,19 +272,22 @@ def test_failed_run():
     assert summary.startswith("Rollback FAILED: production level 3 (api, web). Reason: bad deploy. ")
     assert "api 1.4.0 -> 1.3.2." in summary and "web 2.1.0" not in summary
     assert ("Failed in app on web: rollout undo timed out. Changed before the failure: api: app, api: config, "
-            "api: traffic_stop, db1: database, web: config, web: traffic_stop. Escalate.") in summary
+            "api: traffic_stop, db1: database, web: config, web: traffic_stop. TRAFFIC IS STILL STOPPED for api, "
+            "web: resume it") in summary
+    assert report["traffic_left_stopped"] == ["api", "web"]
+    assert "because the database phase failed" not in summary
     assert "Took" not in summary
     assert summary.endswith(" Run 20251112T100000-abcd.")
 
 
 def test_failure_in_check_mode_is_still_failed():
     hosts, _failure = failed_run()
-    assert rollback_report(hosts, request(check_mode=True), {}, GROUPS)["outcome"] == "failed"
+    assert rollback_report(hosts, request(check_mode=True), {})["outcome"] == "failed"
 
 
 def test_refused_run():
     hosts, failure = refused_run()
-    report = rollback_report(hosts, request(), {"total_seconds": 3.4}, GROUPS)
+    report = rollback_report(hosts, request(), {"total_seconds": 3.4})
     assert report["outcome"] == "refused"
     assert report["failure"] == failure
     assert all(status == "not run" for phases in phases_of(report).values() for _phase, status in phases)
@@ -299,33 +304,36 @@ def test_planned_failure_is_reported_before_an_applied_one():
     hosts, planned = refused_run()
     applied = phase_record(dict(failed=True, msg="boom"), "app", "web", task="Undo the rollout")
     hosts[2][FAILURE] = applied
-    report = rollback_report(hosts, request(), {}, GROUPS)
+    report = rollback_report(hosts, request(), {})
     assert report["outcome"] == "refused" and report["failure"] == planned
 
 
 def test_checked_run():
-    report = rollback_report(successful_run(), request(check_mode=True), {}, GROUPS)
+    report = rollback_report(successful_run(), request(check_mode=True), {})
     assert report["outcome"] == "checked"
     assert report["failure"] is None
     assert report["summary"].startswith("Rollback CHECKED: production level 3 (api, web). Reason: bad deploy.")
     assert "Failed in" not in report["summary"]
 
 
-def test_hosts_without_records_show_every_phase_not_run():
+def test_hosts_without_records_show_every_phase_not_run_and_the_run_failed():
     hosts = [{"inventory_hostname": "db1"}, {"inventory_hostname": "api"}]
-    report = rollback_report(hosts, request(level="3"), {}, GROUPS)
-    assert report["outcome"] == "succeeded"
+    report = rollback_report(hosts, request(level="3", services=["api"]), {})
     assert phases_of(report) == {"db1": [("database", "not run")],
                                  "api": [(phase, "not run") for phase in SERVICE_PHASES]}
+    assert report["outcome"] == "failed", "a host that dropped out of the run is never a success"
+    assert report["failure"]["host"] == "db1" and report["failure"]["phase"] == "database"
+    assert report["failure"]["msg"].startswith("never ran: the host failed outside a phase or stopped answering")
     assert "no application changed" in report["summary"]
+    assert rollback_report(hosts, request(level=3, check_mode=True), {})["outcome"] == "checked"
 
 
 @pytest.mark.parametrize("level,phases", [(1, ["app", "verify"]), (2, ["config", "app", "verify"])])
 def test_lower_levels_expect_fewer_phases_and_none_on_databases(level, phases):
     hosts = [host("db1", []), host("api", [phase_record(dict(changed=True), phase, "api") for phase in phases])]
-    report = rollback_report(hosts, request(level=level, databases=[]), {}, GROUPS)
+    report = rollback_report(hosts, request(level=level), {})
     assert phases_of(report) == {"db1": [], "api": [(phase, "changed") for phase in phases]}
-    assert "level %d" % level in report["summary"]
+    assert "level %d" % level in report["summary"] and "Databases restored" not in report["summary"]
 
 
 def test_cache_summary_keeps_counts_and_drops_connection_options():
@@ -335,3 +343,46 @@ def test_cache_summary_keeps_counts_and_drops_connection_options():
     assert cache_summary(result) == dict(cache="sessions", mode="flushdb", db=3, keys_before=12, keys_deleted=12,
                                          keys_after=0, status="changed")
     assert cache_summary(dict(changed=False, item=dict(host="cache.internal")))["cache"] == "cache.internal"
+
+
+def test_a_service_without_checks_is_not_verified_never_passed():
+    records = dict(api=dict(changed=False, verified=True, passed=True, decision="MONITOR"),
+                   web=dict(changed=False, verified=False, passed=None, decision="NOT VERIFIED: no checks"))
+    hosts = [host(name, [phase_record(dict(changed=True), "app", name), phase_record(result, "verify", name)])
+             for name, result in records.items()]
+    report = rollback_report(hosts, request(level=1), {})
+    assert report["outcome"] == "succeeded" and report["not_verified"] == ["web"]
+    assert [(v["service"], v["verified"], v["passed"]) for v in report["verification"]] == [
+        ("api", True, True), ("web", False, None)]
+    assert report["summary"].endswith("NOT VERIFIED (no checks): web. Run 20251112T100000-abcd.")
+    required = rollback_report(hosts, request(level=1, require_verification=True), {})
+    assert required["outcome"] == "not verified"
+
+
+def test_a_failed_database_phase_leaves_the_traffic_stopped_and_says_why():
+    failure = phase_record(dict(failed=True, msg="pg_restore failed"), "database", "db1", task="Restore")
+    stopped = [phase_record(dict(changed=True), "traffic_stop", name) for name in ("api", "web")]
+    hosts = [host("db1", [failure], failure), host("api", stopped[:1]), host("web", stopped[1:])]
+    report = rollback_report(hosts, request(), {})
+    assert report["outcome"] == "failed" and report["traffic_left_stopped"] == ["api", "web"]
+    assert report["traffic_notice"].startswith(
+        "TRAFFIC IS STILL STOPPED for api, web because the database phase failed: resume it")
+    assert report["traffic_notice"] in report["summary"]
+
+
+def test_traffic_resumed_after_a_later_failure_is_not_left_stopped():
+    failure = phase_record(dict(failed=True, msg="config save failed"), "config", "api", task="Restore")
+    api = [phase_record(dict(changed=True), "traffic_stop", "api"), failure,
+           phase_record(dict(changed=True), "traffic_resume", "api")]
+    hosts = [host("db1", [phase_record(DATABASE_RESULT, "database", "db1")]), host("api", api, failure)]
+    report = rollback_report(hosts, request(services=["api"]), {})
+    assert report["outcome"] == "failed" and report["traffic_left_stopped"] == []
+    assert report["traffic_notice"] == "" and "TRAFFIC" not in report["summary"]
+
+
+def test_versions_take_the_platform_from_the_target_and_show_what_a_front_serves():
+    switch = dict(changed=True, from_version="green", to_version="blue", served_version="1.0.0")
+    hosts = [dict(host("front", [phase_record(switch, "app", "front")]), rollback_service_target="bluegreen")]
+    report = rollback_report(hosts, request(level=1, services=["front"]), {})
+    assert report["versions"] == [dict(service="front", platform="bluegreen", from_version="green",
+                                       to_version="blue (1.0.0)", status="changed")]

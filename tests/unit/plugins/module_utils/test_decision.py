@@ -24,6 +24,8 @@ ROWS = [
     ("001 database corruption", dict(data_corruption=True), "ROLLBACK", "immediate"),
     ("001 smoke test failure rate >50%", dict(smoke_failure_rate_percent=60.0), "EVALUATE", "high"),
     ("001 tree: error rate <5% -> monitor closely", dict(error_rate_percent=0.5), "MONITOR", "low"),
+    ("001 OOMKilled > 3 pods in 5 minutes", dict(oom_killed_pods=4), "ROLLBACK", "immediate"),
+    ("001 OOMKilled 3 pods is not more than 3", dict(oom_killed_pods=3), "MONITOR", "none"),
     # runbook 002, decision criteria
     ("002 error rate >5%", dict(error_rate_percent=5.5), "ROLLBACK", "immediate"),
     ("002 p99 >2x baseline", dict(latency_ratio=2.4), "ROLLBACK", "immediate"),
@@ -51,6 +53,13 @@ def test_matrix_row(row, signals, action, urgency):
     decision = decide(signals)
     assert (decision["action"], decision["urgency"]) == (action, urgency), decision["reasons"]
     assert decision["reasons"]
+
+
+def test_runbook_001_latency_trigger_is_off_until_the_environment_sets_it():
+    assert decide(dict(latency_p95_ms=450))["action"] == "MONITOR"
+    decision = decide(dict(latency_p95_ms=450), dict(latency_p95_rollback_ms=200))
+    assert (decision["action"], decision["rules"]) == ("ROLLBACK", ["latency_p95"])
+    assert "450ms > 200ms (001" in decision["reasons"][0]
 
 
 def test_thresholds_are_per_environment():

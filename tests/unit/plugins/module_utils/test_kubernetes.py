@@ -2,30 +2,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import pytest
-
-from ansible_collections.rollback.core.plugins.module_utils.kubernetes import deployment_ready, images, pruned
-
-
-def deployment(generation=2, observed=2, replicas=3, updated=3, total=3, available=3, conditions=None):
-    return {"metadata": {"generation": generation}, "spec": {"replicas": replicas},
-            "status": {"observedGeneration": observed, "updatedReplicas": updated, "replicas": total,
-                       "availableReplicas": available, "conditions": conditions or []}}
-
-
-@pytest.mark.parametrize("state,done,text", [
-    (deployment(), True, "3 of 3 replicas updated and available"),
-    (deployment(observed=1), False, "waiting for the controller to observe generation 2"),
-    (deployment(updated=1), False, "1 of 3 updated replicas"),
-    (deployment(total=5), False, "2 old replicas pending termination"),
-    (deployment(available=2), False, "2 of 3 updated replicas available"),
-    (deployment(conditions=[{"type": "Progressing", "reason": "ProgressDeadlineExceeded",
-                             "message": 'ReplicaSet "demo-x" has timed out progressing.'}]),
-     False, 'progress deadline exceeded: ReplicaSet "demo-x" has timed out progressing.'),
-])
-def test_rollout_readiness_like_kubectl_rollout_status(state, done, text):
-    assert deployment_ready(state)[0] is done
-    assert deployment_ready(state)[1].startswith(text)
+from ansible_collections.rollback.core.plugins.module_utils.kubernetes import (
+    controlled_by, images, pruned, selector_of, template_without_hash)
 
 
 def test_pruned_drops_null_and_empty_fields_recursively():
@@ -37,19 +15,16 @@ def test_images_of_a_template():
     assert images({"spec": {"containers": [{"image": "a:1"}, {"image": "b:2"}]}}) == "a:1,b:2"
 
 
-def test_statefulset_and_daemonset_readiness():
-    from ansible_collections.rollback.core.plugins.module_utils.kubernetes import daemonset_ready, statefulset_ready
+def test_template_without_hash_compares_as_equal_ignore_hash():
+    """kubectl rollback.go equalIgnoreHash: templates differing only in pod-template-hash are equal."""
+    with_hash = {"metadata": {"labels": {"app": "a", "pod-template-hash": "5d9"}}, "spec": {"containers": []}}
+    assert template_without_hash(with_hash) == {"metadata": {"labels": {"app": "a"}}}
+    assert with_hash["metadata"]["labels"]["pod-template-hash"] == "5d9", "the input is not changed"
 
-    sts = {"metadata": {"generation": 3}, "spec": {"replicas": 2},
-           "status": {"observedGeneration": 3, "readyReplicas": 2, "updatedReplicas": 2, "currentRevision": "a",
-                      "updateRevision": "a"}}
-    assert statefulset_ready(sts) == (True, "2 pods ready at revision a")
-    sts["status"].update(updateRevision="b", updatedReplicas=1)
-    assert statefulset_ready(sts) == (False, "1 of 2 pods at revision b")
-    sts["status"]["readyReplicas"] = 0
-    assert statefulset_ready(sts) == (False, "0 of 2 pods ready")
-    ds = {"metadata": {"generation": 1}, "status": {"observedGeneration": 1, "desiredNumberScheduled": 3,
-                                                    "updatedNumberScheduled": 3, "numberAvailable": 2}}
-    assert daemonset_ready(ds) == (False, "2 of 3 updated pods available")
-    ds["status"]["numberAvailable"] = 3
-    assert daemonset_ready(ds) == (True, "3 of 3 pods updated and available")
+
+def test_selector_and_controller_reference():
+    obj = {"metadata": {"uid": "u1"}, "spec": {"selector": {"matchLabels": {"tier": "web", "app": "a"}}}}
+    assert selector_of(obj) == "app=a,tier=web"
+    owned = {"metadata": {"ownerReferences": [{"uid": "u1", "controller": True}]}}
+    adopted_elsewhere = {"metadata": {"ownerReferences": [{"uid": "u1"}, {"uid": "u2", "controller": True}]}}
+    assert controlled_by(owned, obj) and not controlled_by(adopted_elsewhere, obj)

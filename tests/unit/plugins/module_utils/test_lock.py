@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from ansible_collections.rollback.core.plugins.module_utils import lock
+from ansible_collections.rollback.core.plugins.module_utils import lock, toolkit
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
 
 INFO = dict(environment="production", level=3, reason="bad deploy")
@@ -41,7 +41,7 @@ def write_holder(tmp_path, run_id="run-other", owner="bob@ops", expires_epoch=No
     """A record as another run would have written it; live for an hour unless told otherwise."""
     now = int(time.time())
     expires_epoch = now + 3600 if expires_epoch is None else expires_epoch
-    holder = dict(owner=owner, run_id=run_id, since=lock._iso(now - 60), expires=lock._iso(expires_epoch),
+    holder = dict(owner=owner, run_id=run_id, since=toolkit.utc_iso(now - 60), expires=toolkit.utc_iso(expires_epoch),
                   expires_epoch=expires_epoch, info=dict(environment="production", level=1, reason="other"))
     holder.update(extra)
     path = lock_file(tmp_path)

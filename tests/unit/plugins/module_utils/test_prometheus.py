@@ -15,6 +15,9 @@ METRIC = dict(name="m", url="http://prom", query="q", headers={}, max=None, min=
     ([99.5, 97.0], dict(min=99.0), "fail", 97.0, "97 < min 99"),
     ([99.5], dict(min=99.0, max=100.0), "pass", 99.5, None),
     ([], dict(max=1.0), "fail", None, "query returned no data"),
+    ([float("nan")], dict(max=1.0), "fail", None, "query returned NaN only (0/0: nothing to measure)"),
+    ([float("nan"), 0.5], dict(max=1.0), "pass", 0.5, None),
+    ([float("inf")], dict(max=1.0), "fail", float("inf"), "inf > max 1"),
 ])
 def test_worst_series_decides(monkeypatch, values, limits, verdict, value, reason):
     monkeypatch.setattr(prometheus, "query_values", lambda *args: values)

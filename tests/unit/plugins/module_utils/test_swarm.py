@@ -379,3 +379,84 @@ def test_engine_rollback_refused_is_one_line():
     assert raised.value.msg == ("the Docker engine (DOCKER_HOST=tcp://manager:2376) refused the rollback of swarm "
                                 "service app-backend: HTTP 400: rpc error: code = FailedPrecondition desc = service "
                                 "svc1 does not have a previous spec")
+
+
+# Traffic at level 3: scaled to 0 and back, the count in a service label (as docker service scale sends the spec).
+
+class ScaleEngine(FakeEngine):
+    """Records the specs sent; the service then has them."""
+
+    def update(self, service, spec):
+        self.sent.append(("update", spec["Mode"]["Replicated"]["Replicas"], dict(spec["Labels"])))
+        self.states = [dict(self.states[0], Spec=spec)]
+
+
+def traffic_module(state, check_mode=False, replicas=None):
+    return FakeModule(check_mode=check_mode, state=state, replicas=replicas)
+
+
+def test_stop_scales_to_0_keeps_the_count_in_a_label_and_waits_for_no_task():
+    engine = ScaleEngine([service(image=GOOD, replicas=3)], [task(GOOD, state="shutdown", desired="shutdown")])
+    result = swarm.traffic(traffic_module("stopped"), engine, Waiter())
+    assert engine.sent == [("update", 0, {swarm.SAVED_REPLICAS: "3"})]
+    assert result["changed"] and (result["replicas_before"], result["replicas_after"]) == (3, 0)
+    assert result["diff"] == dict(before=dict(replicas=3, saved=None), after=dict(replicas=0, saved="3"))
+
+
+def test_stop_waits_while_a_task_is_still_running():
+    engine = ScaleEngine([service(replicas=2)], [task(BAD, state="running", desired="shutdown")])
+    with pytest.raises(WaitTimeout, match="no task left: 1 task.s. still running"):
+        swarm.traffic(traffic_module("stopped"), engine, Waiter())
+
+
+def test_stop_again_keeps_the_first_saved_count_and_changes_nothing():
+    stopped = service(replicas=0)
+    stopped["Spec"]["Labels"] = {swarm.SAVED_REPLICAS: "3"}
+    engine = ScaleEngine([stopped], [])
+    result = swarm.traffic(traffic_module("stopped"), engine, Waiter())
+    assert engine.sent == [] and not result["changed"]
+
+
+def test_resume_restores_exactly_the_saved_count_and_removes_the_label():
+    stopped = service(image=GOOD, replicas=0)
+    stopped["Spec"]["Labels"] = {swarm.SAVED_REPLICAS: "3", "team": "api"}
+    engine = ScaleEngine([stopped], [task(GOOD), task(GOOD), task(GOOD)])
+    result = swarm.traffic(traffic_module("started"), engine, Waiter())
+    assert engine.sent == [("update", 3, {"team": "api"})], "other labels kept"
+    assert result["changed"] and result["replicas_after"] == 3
+
+
+def test_resume_without_a_saved_count_needs_replicas():
+    engine = ScaleEngine([service(replicas=0)], [])
+    with pytest.raises(RollbackError, match="no saved replica count .* give replicas to resume it"):
+        swarm.traffic(traffic_module("started"), engine, Waiter())
+    assert engine.sent == []
+    assert swarm.traffic(traffic_module("started", replicas=2), ScaleEngine([service(replicas=0)], [task(BAD)] * 2),
+                         Waiter())["replicas_after"] == 2
+
+
+def test_a_never_stopped_service_resumes_as_it_is():
+    engine = ScaleEngine([service(image=GOOD, replicas=2)], [task(GOOD), task(GOOD)])
+    assert not swarm.traffic(traffic_module("started"), engine, Waiter())["changed"] and engine.sent == []
+
+
+def test_check_mode_sends_nothing():
+    engine = ScaleEngine([service(replicas=2)], [task(BAD)] * 2)
+    result = swarm.traffic(traffic_module("stopped", check_mode=True), engine, Waiter(enabled=False))
+    assert result["changed"] and engine.sent == []
+
+
+def test_a_global_service_cannot_stop_and_is_refused_before_any_change():
+    glob = service()
+    glob["Spec"]["Mode"] = {"Global": {}}
+    engine = ScaleEngine([glob], [])
+    with pytest.raises(RollbackError, match="is in global mode: it cannot be scaled to 0; stop its traffic at its "
+                                            "front instead"):
+        swarm.traffic(traffic_module("stopped"), engine, Waiter())
+    assert engine.sent == []
+
+
+def test_the_label_survives_an_image_rollback_in_between():
+    stopped = swarm.scaled(SPEC, 0, "2")
+    assert swarm.with_image(stopped, GOOD)["Labels"] == {swarm.SAVED_REPLICAS: "2"}
+    assert swarm.with_image(stopped, GOOD)["Mode"] == {"Replicated": {"Replicas": 0}}

@@ -1,0 +1,104 @@
+"""The simulated cluster: the API server's logic plus the controllers, on one clock.
+
+The controllers run in a background thread, never inside a request: a PATCH returns before any
+controller has seen it (status.observedGeneration lags metadata.generation, as on a cluster). After
+every change they run again until nothing changes, and they sleep until the next change or the next
+time something is due (a pod turning Ready, a container stopping, a progress deadline, the HPA period).
+"""
+
+import sys
+import threading
+import time
+
+from .apiserver import ApiServer
+from .daemonset import DaemonSetController
+from .deployment import DeploymentController
+from .events import Recorder
+from .collector import GarbageCollector
+from .hpa import HpaController
+from .pods import NODES, Kubelet, node_object
+from .replicaset import ReplicaSetController
+from .resources import RESOURCES
+from .settings import Settings
+from .statefulset import StatefulSetController
+from .store import ApiError
+
+MAX_PASSES = 50  # controller passes per wake-up before yielding to requests
+
+
+def handle_error(error, where):
+    """A controller's handleErr: a vanished object or a conflict (404, 409) is retried on the next pass; a
+    refusal because the namespace is terminating is dropped (replica_set.go and the controllers' handleErr:
+    HasStatusCause(err, NamespaceTerminatingCause)); anything else is reported (utilruntime.HandleError) and
+    retried. The controller loop itself never stops on an API error."""
+    causes = (error.details or {}).get("causes") or []
+    if error.code in (404, 409) or any(cause.get("reason") == "NamespaceTerminating" for cause in causes):
+        return
+    sys.stderr.write("kubesim: %s: %s %s\n" % (where, error.code, error.message))
+
+
+class Cluster:
+    def __init__(self, settings=None):
+        self.settings = settings or Settings()
+        self.api = ApiServer()
+        self.recorder = Recorder(self.api)
+        self._due = None
+        self._stopped = threading.Event()
+        namespaces = RESOURCES[("", "v1", "namespaces")]
+        for name in ("default", "kube-system", "kube-public", "kube-node-lease"):
+            self.api.create(namespaces, None, {"metadata": {"name": name}})
+        for index in range(1, self.settings.nodes + 1):
+            self.api.create(NODES, None, node_object("kubesim-node-%d" % index))
+        self.controllers = [DeploymentController(self), ReplicaSetController(self), StatefulSetController(self),
+                            DaemonSetController(self), Kubelet(self), HpaController(self), GarbageCollector(self)]
+        self.thread = threading.Thread(target=self._run, name="kubesim-controllers", daemon=True)
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self._stopped.set()
+        with self.api.store.changed:
+            self.api.store.changed.notify_all()
+
+    def requeue_at(self, monotonic):
+        """Ask for a pass at this time (controllers' enqueueAfter)."""
+        if self._due is None or monotonic < self._due:
+            self._due = monotonic
+
+    def each(self, resource, sync):
+        """sync(obj) for every object of a kind; one that vanished or changed meanwhile (404, 409) is synced
+        again on the next pass, as a controller's work queue retries."""
+        for obj in self.api.store.list(resource)[0]:
+            try:
+                sync(obj)
+            except ApiError as error:
+                handle_error(error, "%s %s" % (resource.plural, obj["metadata"]["name"]))
+
+    def run_once(self):
+        """Controller passes until the store stops changing; returns the store revision reached."""
+        store = self.api.store
+        with store.lock:
+            for _pass in range(MAX_PASSES):
+                before = store.revision
+                for controller in self.controllers:
+                    try:
+                        controller.sync()
+                    except ApiError as error:
+                        handle_error(error, type(controller).__name__)
+                if store.revision == before:
+                    break
+            return store.revision
+
+    def _run(self):
+        store = self.api.store
+        seen = 0
+        while not self._stopped.is_set():
+            self._due = None
+            seen = self.run_once()
+            with store.changed:
+                if store.revision != seen or self._stopped.is_set():
+                    continue
+                timeout = None if self._due is None else max(0.0, self._due - time.monotonic())
+                store.changed.wait(timeout if timeout is not None else 5.0)

@@ -1,0 +1,79 @@
+# Copyright: rollback.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Which backup a restore uses, and the data it loses: one rule for every module.
+
+The newest backup in a directory is the one whose name sorts last among those matching a shell pattern: every
+runbook names backups with a sortable date (``app.env.backup-20251112-101500``, ``demo-20251112T101500Z.dump``),
+and a copy or a restore from tape changes a file's time, never its name. The data-loss window of a restore runs
+from the time the backup was taken to now; what the backup says about its own time wins over the file's.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import fnmatch
+import os
+
+from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
+from ansible_collections.rollback.core.plugins.module_utils.toolkit import to_utc, utc_iso, utc_now
+
+# The copies a restore saves of what it replaces (toolkit.save_previous): never taken as "the newest backup".
+SAVED_MARK = ".pre-rollback-"
+
+SELECTION_SPEC = dict(
+    backup_dir=dict(type="path"),
+    backup_pattern=dict(type="str", default="*"),
+)
+
+
+def newest_backup(directory, pattern, what="backup"):
+    """The path of the newest ``what`` in ``directory`` whose name matches ``pattern``; one clear error if none."""
+    try:
+        names = sorted(name for name in os.listdir(directory) if fnmatch.fnmatchcase(name, pattern)
+                       and SAVED_MARK not in name)
+    except OSError as error:
+        raise RollbackError("cannot list the %s directory %s: %s" % (what, directory, error.strerror or error))
+    if not names:
+        raise RollbackError("no %s matching %s in %s: nothing was changed" % (what, pattern, directory))
+    return os.path.join(directory, names[-1])
+
+
+def chosen_backup(backup, directory, pattern, what="backup", default_pattern="*"):
+    """``backup`` when given, else the newest match in ``directory``; refuse when neither is given."""
+    if backup:
+        return backup
+    if not directory:
+        raise RollbackError("give the %s, or the directory to take the newest from" % what)
+    return newest_backup(directory, pattern or default_pattern, what)
+
+
+def data_loss_window(taken_at, now=None):
+    """``{start, end, seconds}``: what a restore from a backup taken at ``taken_at`` (datetime or epoch) loses."""
+    start, end = to_utc(taken_at), to_utc(now) if now is not None else utc_now()
+    return dict(start=utc_iso(start), end=utc_iso(end), seconds=max(0, int((end - start).total_seconds())))
+
+
+def file_window(path, taken_at=None, now=None):
+    """The window of a file backup: its own stated time, else its modification time."""
+    if taken_at is None:
+        try:
+            taken_at = os.stat(path).st_mtime
+        except OSError as error:
+            raise RollbackError("cannot read the time of backup %s: %s" % (path, error.strerror or error))
+    return data_loss_window(taken_at, now)
+
+
+def restore_newest(module, action, key, directory_key, pattern_key, what, default_pattern="*", window=False):
+    """Run a restore ``action(module)`` on ``params[key]``, or on the newest match in ``params[directory_key]``.
+
+    The result names the backup used (``backup_used``) and, with ``window`` and unless the action knows better,
+    the data-loss window from the backup file's time (``data_loss_window``).
+    """
+    params = module.params
+    params[key] = chosen_backup(params[key], params[directory_key], params[pattern_key], what, default_pattern)
+    result = action(module)
+    result.setdefault("backup_used", params[key])
+    if window and not result.get("data_loss_window"):
+        result["data_loss_window"] = file_window(params[key])
+    return result

@@ -1,0 +1,140 @@
+# Copyright: rollback.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The controller side of progress records (module_utils/progress.py): a thread that prints the running waits.
+
+Each record names the process of the module that writes it. The module runs under a worker process forked
+from this one (multiprocessing), which knows its host: walking the module's parents up to a worker gives the
+host exactly, even with 50 hosts running the same task. Where that fails (no /proc), the host is the one host
+running a task of that module, else the module's name.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import atexit
+import json
+import multiprocessing
+import os
+import shutil
+import tempfile
+import threading
+import time
+
+from ansible_collections.rollback.core.plugins.module_utils.progress import PROGRESS_DIR_ENV
+
+TICK = 1.0  # seconds between two reads of the records
+MAX_PARENTS = 8  # module -> shell -> ... -> worker: a few levels at most
+
+
+def duration(seconds):
+    """``4m10s``, ``1h02m``, ``35s``: what an operator reads at a glance."""
+    seconds = int(round(seconds))
+    if seconds >= 3600:
+        return "%dh%02dm" % (seconds // 3600, seconds % 3600 // 60)
+    if seconds >= 60:
+        return "%dm%02ds" % (seconds // 60, seconds % 60) if seconds % 60 else "%dm" % (seconds // 60)
+    return "%ds" % seconds
+
+
+def parent_of(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as handle:
+            return int(handle.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # not ours to signal, but there
+    return True
+
+
+class ProgressLines:
+    def __init__(self, display, interval, clock=time.monotonic):
+        self.display = display
+        self.interval = float(interval)
+        self.directory = tempfile.mkdtemp(prefix="rollback-progress-")
+        atexit.register(shutil.rmtree, self.directory, True)  # a run that never reaches the stats (interrupted)
+        os.environ[PROGRESS_DIR_ENV] = self.directory  # the workers, and the local modules they run, inherit it
+        self._clock = clock
+        self._running = {}  # (host, task uuid) -> module short name
+        self._shown = {}  # record file -> when its last line was printed
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="rollback-progress", daemon=True)
+
+    def start(self):
+        self._thread.start()
+
+    def stop(self):
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(5)
+        os.environ.pop(PROGRESS_DIR_ENV, None)
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def task_started(self, host, task):
+        self._running[(host, task._uuid)] = task.action.rsplit(".", 1)[-1]
+
+    def task_ended(self, host, task):
+        self._running.pop((host, task._uuid), None)
+
+    def _loop(self):
+        while not self._stop.wait(TICK):
+            try:
+                self.show()
+            except Exception as error:  # noqa: BLE001 - progress never breaks a run
+                self.display.vvv("rollback.core progress: %s" % error)
+
+    def show(self):
+        now = self._clock()
+        names = set()
+        for name in sorted(os.listdir(self.directory)):
+            if not name.endswith(".json"):
+                continue
+            names.add(name)
+            try:
+                with open(os.path.join(self.directory, name)) as handle:
+                    record = json.load(handle)
+            except (OSError, ValueError):
+                continue
+            if not alive(record.get("pid", 0)):
+                continue
+            last = self._shown.get(name)
+            due = record["elapsed"] >= self.interval / 2 if last is None else now - last >= self.interval
+            if due:
+                self._shown[name] = now
+                self.display.display(self.line(record))
+        for gone in set(self._shown) - names:
+            del self._shown[gone]
+
+    def line(self, record):
+        elapsed = record["elapsed"] + max(0.0, time.time() - record.get("updated", time.time()))
+        limit = "timeout %s" % duration(record["timeout"]) if record.get("timeout") else "no timeout"
+        return "waiting: %s %s state=%s %s (%s)" % (
+            self.host_of(record), record["what"], record["state"], duration(elapsed), limit)
+
+    def host_of(self, record):
+        workers = {}
+        try:
+            for worker in multiprocessing.active_children():
+                host = getattr(worker, "_host", None)
+                if host is not None:
+                    workers[worker.pid] = host.get_name()
+        except RuntimeError:  # the strategy changed the set of workers meanwhile
+            pass
+        pid = record.get("pid")
+        for _level in range(MAX_PARENTS):
+            if pid is None or pid <= 1:
+                break
+            if pid in workers:
+                return workers[pid]
+            pid = parent_of(pid)
+        module = (record.get("module") or "").rsplit(".", 1)[-1]
+        hosts = sorted(set(host for (host, _uuid), action in list(self._running.items()) if action == module))
+        return hosts[0] if len(hosts) == 1 else module or "?"

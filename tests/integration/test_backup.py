@@ -1,0 +1,202 @@
+"""rollback.core.backup on the lab: restore points taken in the restore modules' formats, listed, verified, expired.
+
+Real servers only: etcd, the Kubernetes simulator, PostgreSQL 15 (pg_dump / pg_restore), moto's RDS.
+"""
+
+import json
+import os
+import stat
+
+import boto3
+import pytest
+
+from playbook_runs import labctl, restore_good, run_playbook
+
+PG_BIN = "/usr/lib/postgresql/15/bin"
+
+
+def rds_client(lab):
+    return boto3.client("rds", endpoint_url=lab["LAB_AWS_ENDPOINT"], region_name="us-east-1",
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+def pg_args(lab):
+    return dict(kind="postgres", db="demo", login_host="127.0.0.1", login_port=int(lab["LAB_PG_PORT"]),
+                login_user="postgres", login_password=lab["LAB_PG_PASSWORD"], pg_bin_dir=PG_BIN)
+
+
+def etcd_args(lab):
+    return dict(kind="etcd", prefix=lab["LAB_ETCD_PREFIX"], endpoints=[lab["LAB_ETCD_ENDPOINT"]])
+
+
+@pytest.fixture
+def where(tmp_path):
+    """A manifest directory and a backup directory of their own (not the lab's, which the rollbacks read)."""
+    return dict(manifests=str(tmp_path / "manifests"), backups=str(tmp_path / "backups"))
+
+
+def take(ansible_module, where, restore_point, args, **options):
+    arguments = dict(owner="svc", restore_point=restore_point, manifest_dir=where["manifests"], **args)
+    if args["kind"] == "postgres":
+        arguments.setdefault("dump_dir", os.path.join(where["backups"], "db"))
+    elif args["kind"] in ("etcd", "kubernetes"):
+        arguments.setdefault("backup_dir", os.path.join(where["backups"], args["kind"]))
+    run = ansible_module("backup", arguments, **options)
+    return run
+
+
+def verify(ansible_module, where, **args):
+    return ansible_module("backup", dict(action="verify", manifest_dir=where["manifests"], pg_bin_dir=PG_BIN,
+                                         endpoint_url="http://127.0.0.1:55000", region="us-east-1",
+                                         access_key="testing", secret_key="testing", **args))
+
+
+def ensure_rds_instance(lab):
+    client = rds_client(lab)
+    try:
+        client.describe_db_instances(DBInstanceIdentifier="demo-db")
+    except client.exceptions.DBInstanceNotFoundFault:
+        client.create_db_instance(DBInstanceIdentifier="demo-db", DBInstanceClass="db.t3.micro", Engine="postgres",
+                                  AllocatedStorage=20, MasterUsername="demo", MasterUserPassword="lab-rds-secret")
+
+
+@pytest.fixture(scope="module")
+def taken(lab, lab_env):
+    """The lab at 1.0.0 backed up by the playbook (no lab backups), then 1.0.1 deployed without backups."""
+    ensure_rds_instance(lab)
+    labctl(lab_env, "deploy", "1.0.0", "--no-backup")
+    run = run_playbook(lab_env, "backup.yml", "-e", "services=demo-server", "-e", "deploy_id=release-1.0.1")
+    assert run.rc == 0, run.output[-3000:]
+    manifests = os.path.join(lab["LAB_DIR"], "backups", "manifests")
+    newest = {}
+    for name in sorted(os.listdir(manifests)):
+        with open(os.path.join(manifests, name)) as handle:
+            manifest = json.load(handle)
+        if manifest["deploy_id"] == "release-1.0.1":
+            newest[manifest["owner"]] = manifest
+    from playbook_runs import DEPLOYED_BAD
+    DEPLOYED_BAD.append(True)
+    labctl(lab_env, "deploy", "1.0.1", "--no-backup")
+    yield newest
+    restore_good(lab_env)
+
+
+def test_level3_after_the_backup_restores_exactly_the_restore_point_just_taken(lab, lab_env, taken):
+    assert sorted(taken) == ["demo-postgres", "demo-server"], "the service and the database it uses"
+    server = dict((i["kind"], i) for i in taken["demo-server"]["items"])
+    database = dict((i["kind"], i) for i in taken["demo-postgres"]["items"])
+    assert sorted(server) == ["env_file", "etcd"] and sorted(database) == ["postgres"]
+
+    run = run_playbook(lab_env, "rollback.yml", "-e", "level=3", "-e", "services=demo-server",
+                       "-e", "confirm_data_loss=true")
+    assert run.rc == 0, run.output[-4000:]
+    report = run.report
+    restored = next(d for d in report["databases_restored"] if d["host"] == "demo-postgres")
+    assert restored["backup_used"] == database["postgres"]["path"]
+    config = next(p for h in report["hosts"] if h["host"] == "demo-server" for p in h["phases"]
+                  if p["phase"] == "config")
+    used = dict((r["source"], r["backup_used"]) for r in config["details"]["results"])
+    assert used == {"env_file": server["env_file"]["path"], "etcd": server["etcd"]["path"]}
+
+
+def test_list_shows_the_restore_point_with_its_deploy(lab_env, taken):
+    run = run_playbook(lab_env, "backup.yml", "-e", "action=list", "-e", "services=demo-server")
+    assert run.rc == 0, run.output[-3000:]
+    for owner, manifest in taken.items():
+        line = next(line for line in run.output.splitlines() if manifest["restore_point"] in line)
+        assert owner in line and "release-1.0.1" in line
+
+
+def test_verify_catches_a_truncated_dump(lab, ansible_module, where):
+    run = take(ansible_module, where, "rp-dump", pg_args(lab))
+    assert not run.failed, run.stdout
+    dump, size = run.result["item"]["path"], run.result["item"]["size"]
+    assert verify(ansible_module, where).result["problems"] == []
+    with open(dump, "r+b") as handle:
+        handle.truncate(size // 2)
+    run = verify(ansible_module, where)
+    assert run.failed
+    assert run.result["msg"] == "restore point rp-dump: postgres backup %s is truncated: %d of %d bytes" % (
+        dump, size // 2, size)
+
+
+def test_verify_catches_a_corrupt_json_backup(lab, ansible_module, where):
+    run = take(ansible_module, where, "rp-etcd", etcd_args(lab))
+    assert not run.failed, run.stdout
+    backup = run.result["item"]["path"]
+    with open(backup, "a") as handle:
+        handle.write("{not json")
+    run = verify(ansible_module, where)
+    assert run.failed
+    assert run.result["msg"].startswith("restore point rp-etcd: backup %s is not valid JSON" % backup)
+    assert len(run.result["problems"]) == 1
+
+
+def test_verify_catches_a_missing_snapshot(lab, ansible_module, where):
+    ensure_rds_instance(lab)
+    run = take(ansible_module, where, "rp-rds", dict(kind="rds", db_instance_identifier="demo-db",
+                                                     endpoint_url=lab["LAB_AWS_ENDPOINT"], region="us-east-1",
+                                                     access_key="testing", secret_key="testing"))
+    assert not run.failed, run.stdout
+    snapshot = run.result["item"]["snapshot"]
+    tags = rds_client(lab).list_tags_for_resource(
+        ResourceName=rds_client(lab).describe_db_snapshots(DBSnapshotIdentifier=snapshot)["DBSnapshots"][0][
+            "DBSnapshotArn"])["TagList"]
+    assert {"Key": "rollback:restore-point", "Value": "rp-rds"} in tags
+    rds_client(lab).delete_db_snapshot(DBSnapshotIdentifier=snapshot)
+    run = verify(ansible_module, where)
+    assert run.failed
+    assert run.result["msg"] == "restore point rp-rds: RDS snapshot %s does not exist (deleted?)" % snapshot
+
+
+def test_files_are_0600_in_0700_directories_and_a_directory_dump_verifies(lab, ansible_module, where):
+    directory_dump = dict(pg_args(lab), dump_format="directory", jobs=2)
+    for restore_point, args in (("rp-1", directory_dump), ("rp-1", etcd_args(lab))):
+        assert not take(ansible_module, where, restore_point, args).failed
+    with open(os.path.join(where["manifests"], "rp-1.json")) as handle:
+        manifest = json.load(handle)
+    dump = next(i["path"] for i in manifest["items"] if i["kind"] == "postgres")
+    assert os.path.exists(os.path.join(dump, "toc.dat")), "pg_dump -Fd, as postgres_restore reads it"
+    paths = [i["path"] for i in manifest["items"] if i["kind"] == "etcd"] + [
+        os.path.join(dump, name) for name in os.listdir(dump)] + [os.path.join(where["manifests"], "rp-1.json")]
+    for path in paths:
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, path
+        assert stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode) == 0o700, path
+    assert stat.S_IMODE(os.stat(os.path.dirname(dump)).st_mode) == 0o700
+    assert verify(ansible_module, where).result["problems"] == []
+    assert not [n for d in (os.path.dirname(p) for p in paths) for n in os.listdir(d) if n.startswith(".")], \
+        "no partial file is left"
+
+
+def test_check_mode_and_bad_input_write_nothing(lab, ansible_module, where):
+    run = take(ansible_module, where, "rp-check", etcd_args(lab), check=True, diff=True)
+    assert run.result["changed"] and not run.failed
+    assert not os.path.exists(where["manifests"]) and not os.path.exists(where["backups"])
+    run = take(ansible_module, where, "rp-bad", dict(kind="postgres", login_port=int(lab["LAB_PG_PORT"])))
+    assert run.failed and run.result["msg"] == "kind postgres needs db"
+    run = take(ansible_module, where, "rp-bad", dict(etcd_args(lab), backup_pattern="demo-*-*.json"))
+    assert run.failed and "must hold exactly one '*'" in run.result["msg"]
+    assert not os.path.exists(where["manifests"])
+
+
+def test_retention_never_removes_the_newest_restore_point_of_any_kind(lab, ansible_module, where):
+    assert not take(ansible_module, where, "svc-1", pg_args(lab)).failed  # the only dump
+    for restore_point in ("svc-2", "svc-3"):
+        assert not take(ansible_module, where, restore_point, etcd_args(lab)).failed
+    files = {}
+    for name in os.listdir(where["manifests"]):
+        with open(os.path.join(where["manifests"], name)) as handle:
+            files[name[:-len(".json")]] = [i["path"] for i in json.load(handle)["items"]]
+
+    planned = ansible_module("backup", dict(action="retain", manifest_dir=where["manifests"], keep=1), check=True)
+    assert planned.result["removed"] == ["svc-2"]
+    assert all(os.path.exists(path) for items in files.values() for path in items)
+
+    run = ansible_module("backup", dict(action="retain", manifest_dir=where["manifests"], keep=1))
+    assert run.result["changed"] and run.result["removed"] == ["svc-2"]
+    assert run.result["kept"] == ["svc-1", "svc-3"], "svc-1 holds the newest dump, svc-3 is the newest"
+    assert os.path.exists(files["svc-1"][0]) and os.path.exists(files["svc-3"][0])
+    assert not os.path.exists(files["svc-2"][0])
+    assert not os.path.exists(os.path.join(where["manifests"], "svc-2.json"))
+    run = ansible_module("backup", dict(action="retain", manifest_dir=where["manifests"], keep=0))
+    assert run.failed and "at least 1" in run.result["msg"]
