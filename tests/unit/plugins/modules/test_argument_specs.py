@@ -10,7 +10,7 @@ import re
 
 import pytest
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-from module_table import MODULES, SAMPLE, resolve
+from module_table import MODULES, SAMPLE, patch, resolve
 from support.modules import documented_options, load_module, module_kwargs, run_main
 
 SECRET = re.compile(r"(^|_)(password|secret|secret_key|token|session_token|api_key)$")
@@ -129,7 +129,7 @@ def test_each_constraint_refuses(name, case, args, message):
 def test_main_refuses_before_doing_anything(monkeypatch, name, case, args, message):
     module = load_module(name)
     owner, attribute = resolve(module, MODULES[name]["action"])
-    monkeypatch.setattr(owner, attribute, lambda *a, **k: pytest.fail("the action ran on refused input"))
+    patch(monkeypatch, owner, attribute, lambda *a, **k: pytest.fail("the action ran on refused input"))
     failed, result = run_main(module.main, args)
     assert failed and result["msg"], result
     assert "changed" not in result or result["changed"] is False

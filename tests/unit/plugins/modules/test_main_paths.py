@@ -9,7 +9,7 @@ __metaclass__ = type
 
 import pytest
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
-from module_table import MODULES, resolve
+from module_table import MODULES, patch, resolve
 from support.modules import load_module, module_kwargs, run_main
 
 NAMES = sorted(MODULES)
@@ -17,8 +17,8 @@ NAMES = sorted(MODULES)
 
 def patch_action(monkeypatch, name, action):
     owner, attribute = resolve(load_module(name), MODULES[name]["action"])
-    original = getattr(owner, attribute)
-    monkeypatch.setattr(owner, attribute, action)
+    original = owner[attribute] if isinstance(owner, dict) else getattr(owner, attribute)
+    patch(monkeypatch, owner, attribute, action)
     return original
 
 
@@ -74,7 +74,7 @@ LIBRARIES = [(name, where, pip_name, extra) for name in NAMES for where, pip_nam
 def test_a_missing_library_is_refused_before_the_action(monkeypatch, name, where, pip_name, extra):
     module = load_module(name)
     owner, attribute = resolve(module, where)
-    monkeypatch.setattr(owner, attribute, "Traceback: ImportError: No module named %s" % pip_name)
+    patch(monkeypatch, owner, attribute, "Traceback: ImportError: No module named %s" % pip_name)
     patch_action(monkeypatch, name, lambda *a: pytest.fail("the action ran without its library"))
     failed, result = run_main(module.main, dict(MODULES[name]["args"], **extra))
     assert failed
