@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import functools
 import traceback
 
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
@@ -82,7 +83,7 @@ class AwsClient:
     def call(self, operation, retry_codes=(), **kwargs):
         """The operation's response; ``retry_codes`` are retried with a longer backoff than throttling."""
         method = getattr(self.client, operation)
-        return self._guarded(operation, lambda: method(**kwargs), retry_codes)
+        return self._guarded(operation, functools.partial(method, **kwargs), retry_codes)
 
     def paginate(self, operation, result_key, retry_codes=(), **kwargs):
         """Every item of ``result_key`` over all pages (botocore's paginator follows the Marker)."""

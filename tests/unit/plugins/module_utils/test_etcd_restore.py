@@ -13,6 +13,11 @@ import json
 import pytest
 from ansible_collections.rollback.core.plugins.module_utils import etcd
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
+from support.modules import load_module, module_kwargs
+
+# The defaults etcd_config_restore's main() gives AnsibleModule: the fake module has every option the real one has.
+DEFAULTS = {option: entry.get("default") for option, entry in
+            module_kwargs(load_module("etcd_config_restore").main)["argument_spec"].items()}
 
 
 def b64(text):
@@ -69,9 +74,7 @@ class Client:
 
 class Module:
     def __init__(self, diff=False, check_mode=False, **params):
-        self.params = dict(dict(endpoints=["http://etcd:2379"], user=None, password=None, ca_cert=None,
-                                client_cert=None, client_key=None, timeout=1.0, prune=False, atomic=True,
-                                max_txn_ops=128, mask=[], save_current_to=None), **params)
+        self.params = dict(dict(DEFAULTS, endpoints=["http://etcd:2379"], timeout=1.0), **params)
         self._diff, self.check_mode, self.warnings, self.moved = diff, check_mode, [], []
 
     def warn(self, text):

@@ -278,7 +278,7 @@ def test_a_takeover_holds_the_guard_while_it_removes_the_expired_lock(tmp_path, 
 
 def test_the_expiry_shown_is_the_expiry_enforced(tmp_path):
     holder = run(tmp_path, ttl=600)["holder"]
-    assert holder["expires"] == lock._iso(holder["expires_epoch"])
+    assert holder["expires"] == toolkit.utc_iso(holder["expires_epoch"])
     assert holder["expires_epoch"] - 600 <= time.time()
 
 

@@ -10,7 +10,7 @@ import http.server
 
 import pytest
 from ansible_collections.rollback.core.plugins.modules import smoke_check
-from support.http_servers import _Background, fake_prometheus, slow_server
+from support.http_servers import _Background, slow_server
 
 
 @pytest.fixture(scope="module")
@@ -63,20 +63,6 @@ def test_a_failing_check_fails_the_module_naming_it(run_module, failing):
     failed, result = run_module(smoke_check.main, dict(checks=[dict(name="api", url=failing.url + "/health")]))
     assert failed and result["msg"].startswith("smoke checks failed: api: 1 failure(s)")
     assert result["passed"] is False and result["failed_checks"] == ["api"] and result["success_rate"] == 0.0
-
-
-def test_a_metric_over_its_maximum_fails_unless_fail_on_error_is_false(run_module, healthy):
-    prometheus = fake_prometheus({"error_rate": [7.5]})
-    try:
-        args = dict(checks=[dict(name="health", url=healthy.url)],
-                    metrics=[dict(name="errors", url=prometheus.url, query="error_rate", max=5)])
-        failed, result = run_module(smoke_check.main, args)
-        assert failed and "metric errors:" in result["msg"]
-        assert result["metrics"][0]["verdict"] == "fail" and result["passed"] is False
-        failed, result = run_module(smoke_check.main, dict(args, fail_on_error=False))
-        assert not failed and result["passed"] is False and result["failed_checks"] == []
-    finally:
-        prometheus.stop()
 
 
 def test_check_mode_still_probes(run_module, healthy):
