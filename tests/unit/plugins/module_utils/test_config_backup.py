@@ -12,6 +12,7 @@ from ansible_collections.rollback.core.plugins.module_utils.config_backup import
     MASK,
     Masker,
     dump_backup,
+    load_backup_file,
     parse_backup,
     plan_restore,
     restore_diff,
@@ -124,3 +125,22 @@ def test_equal_values_are_not_rewritten_even_as_distinct_strings():
     current = {"/app/a": "".join(["val", "ue"])}
     desired = {"/app/a": "value"}
     assert plan_restore(current, desired, prune=True) == ([], [], [])
+
+
+def test_an_etcdctl_item_without_a_key_is_refused_by_its_place():
+    text = json.dumps({"header": {}, "kvs": [{"value": base64.b64encode(b"1").decode()}], "count": 1})
+    with pytest.raises(RollbackError, match=r"^backup b\.json kvs\[0\] has no 'key'$"):
+        parse_backup(text, "b.json")
+
+
+def test_a_backup_that_cannot_be_read_is_one_error_naming_the_file_and_why(tmp_path):
+    missing = tmp_path / "gone.json"
+    with pytest.raises(RollbackError, match=r"^cannot read backup .*gone\.json: No such file or directory$"):
+        load_backup_file(str(missing))
+
+
+def test_a_backup_that_is_not_utf8_is_refused_not_decoded_wrongly(tmp_path):
+    latin1 = tmp_path / "latin1.json"
+    latin1.write_bytes('{"/app/name": "caf\u00e9"}'.encode("latin-1"))
+    with pytest.raises(RollbackError, match=r"^backup .*latin1\.json is not UTF-8 text$"):
+        load_backup_file(str(latin1))
