@@ -11,7 +11,8 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.vars import merge_hash
 
 MODULES = ("rollback.core.rollout_undo", "rollback.core.swarm_service_rollback", "rollback.core.nginx_traffic",
-           "rollback.core.alb_traffic", "rollback.core.frontend_restore")
+           "rollback.core.alb_traffic", "rollback.core.frontend_restore", "rollback.core.postgres_restore",
+           "rollback.core.rds_snapshot_restore")
 SPEC = dict(module=dict(type="str", required=True, choices=list(MODULES)), args=dict(type="dict", default={}))
 
 

@@ -10,7 +10,8 @@ validate-modules keeps equal to the module's argument spec):
 - ``module_args`` (filter): the keys of a dict one module accepts, for ``module_defaults`` in the roles;
 - ``option_errors`` (filter): preflight's refusal of unknown keys and wrong types, naming host, variable and key;
 - ``host_modules`` (filter): the modules a host of the run will run at its level (for the library check);
-- ``app_call`` (filter): the module and arguments that roll a service back on its target (one task for all hosts);
+- ``app_call`` and ``database_call`` (filters): the module and arguments that roll a service back on its target and
+  restore a database (one task for all hosts, whatever their target);
 - ``role_option_specs()``: the nested ``options`` of the roles' argument specs (scripts/role_option_specs.py).
 """
 
@@ -95,6 +96,35 @@ def app_call(app, target, name, wait_timeout):
     else:
         own = dict(bucket=_needed(app, "bucket", name, target), **wait)
     return dict(module="%s.%s" % (COLLECTION, module), args=dict(module_args(app, module), **own))
+
+
+def database_call(restore, database_type, created_before, wait_timeout):
+    """``{module, args}`` for rollback.core.target_module: the restore of one database, PostgreSQL or RDS.
+
+    RDS: ``latest`` unless a snapshot or a moment is named, and then only a snapshot taken before the deploy
+    (``created_before``: the dict's own, else the role's); its own ``wait_timeout`` wins over the run's (RDS
+    steps take far longer)."""
+    restore = dict(restore or {})
+    module = DATABASE_MODULES.get(database_type)
+    if module is None:
+        raise AnsibleFilterError("unknown database type %r: one of %s" % (database_type,
+                                                                          ", ".join(sorted(DATABASE_MODULES))))
+    args = module_args(restore, module)
+    if module == "postgres_restore":
+        args["db"] = restore.get("db")
+        return dict(module="%s.%s" % (COLLECTION, module), args=args)
+    latest = restore.get("latest")
+    if latest is None:
+        latest = (restore.get("db_snapshot_identifier") is None and restore.get("restore_time") is None
+                  and not _true(restore.get("use_latest_restorable_time")))
+    args.update(latest=_true(latest), wait_timeout=restore.get("wait_timeout", wait_timeout))
+    if args["latest"]:
+        args["created_before"] = restore.get("created_before", created_before)
+    return dict(module="%s.%s" % (COLLECTION, module), args=args)
+
+
+def _true(value):
+    return value is True or str(value).lower() in ("true", "yes", "1", "on")
 
 
 def _needed(app, key, name, target):
@@ -441,4 +471,5 @@ def role_option_specs():
 
 class FilterModule(object):
     def filters(self):
-        return dict(module_args=module_args, option_errors=option_errors, host_modules=host_modules, app_call=app_call)
+        return dict(module_args=module_args, option_errors=option_errors, host_modules=host_modules, app_call=app_call,
+                    database_call=database_call)

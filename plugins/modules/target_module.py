@@ -16,8 +16,9 @@ description:
     Ansible runs the hosts of a play in lockstep, task by task, so hosts that included different files took their
     turns one file after another; one task for every host lets a Kubernetes, a Swarm and a blue/green service roll
     back at the same time.
-  - The roles compute O(module) and O(args) from the inventory with the C(rollback.core.app_call) filter, which
-    decides the module from the service's target type.
+  - The roles compute O(module) and O(args) from the inventory with the C(rollback.core.app_call) and
+    C(rollback.core.database_call) filters, which decide the module from the service's target type or the
+    database's type (a PostgreSQL restore and an RDS restore of one level 3 run at the same time).
 version_added: 0.2.0
 author:
   - rollback.core maintainers (@rollback-core)
@@ -33,6 +34,8 @@ options:
       - rollback.core.nginx_traffic
       - rollback.core.alb_traffic
       - rollback.core.frontend_restore
+      - rollback.core.postgres_restore
+      - rollback.core.rds_snapshot_restore
   args:
     description:
       - The module's arguments; the module checks them (its own argument spec and C(no_log)).

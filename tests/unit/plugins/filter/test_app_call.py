@@ -6,7 +6,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.rollback.core.plugins.action.target_module import MODULES
 from ansible_collections.rollback.core.plugins.filter import options
-from ansible_collections.rollback.core.plugins.filter.options import app_call, host_modules
+from ansible_collections.rollback.core.plugins.filter.options import app_call, database_call, host_modules
 
 RUN = {"phases": [{"name": "app"}], "services": ["svc"], "databases": [], "traffic": []}
 APPS = {
@@ -61,3 +61,32 @@ def test_a_missing_key_or_target_is_one_line_naming_the_host():
         app_call({}, "bluegreen", "front", 60)
     with pytest.raises(AnsibleFilterError, match="^unknown target 'lambda'"):
         app_call({}, "lambda", "fn", 60)
+
+
+def test_the_action_runs_exactly_the_modules_its_documentation_lists():
+    doc = options._docs_options("target_module")
+    assert tuple(doc["module"]["choices"]) == MODULES
+
+
+def test_a_postgres_restore_takes_its_dict_and_db():
+    call = database_call(dict(db="app", dump_dir="/backups", jobs=4, stamp_after_restore=True), "postgres",
+                         "2026-12-03T10:00:00+00:00", 900)
+    assert call == {"module": "rollback.core.postgres_restore",
+                    "args": {"db": "app", "dump_dir": "/backups", "jobs": 4}}
+
+
+def test_rds_latest_takes_only_a_snapshot_from_before_the_deploy():
+    deployed = "2026-12-03T10:00:00+00:00"
+    latest = database_call(dict(db_instance_identifier="demo-db"), "rds", deployed, 900)
+    assert latest == {"module": "rollback.core.rds_snapshot_restore", "args": {
+        "db_instance_identifier": "demo-db", "latest": True, "created_before": deployed, "wait_timeout": 900}}
+    own = database_call(dict(db_instance_identifier="demo-db", created_before="2026-12-01T00:00:00Z",
+                             wait_timeout=3600), "rds", deployed, 900)["args"]
+    assert own["created_before"] == "2026-12-01T00:00:00Z" and own["wait_timeout"] == 3600
+    for named in (dict(db_snapshot_identifier="snap-1"), dict(restore_time="2026-12-03T09:59:00Z"),
+                  dict(use_latest_restorable_time=True)):
+        args = database_call(dict(named, db_instance_identifier="demo-db"), "rds", deployed, 900)["args"]
+        assert args["latest"] is False and "created_before" not in args
+    assert database_call(dict(latest="yes", db_snapshot_identifier="s"), "rds", deployed, 9)["args"]["latest"] is True
+    with pytest.raises(AnsibleFilterError, match="^unknown database type 'mysql'"):
+        database_call({}, "mysql", deployed, 900)
