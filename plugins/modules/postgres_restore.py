@@ -48,11 +48,15 @@ options:
       - Plain SQL runs through C(psql) with C(ON_ERROR_STOP) in one transaction, connected to the side database
         only; see the description for what it may not contain.
       - Required unless O(dump_dir) is given.
+      - An C(s3://bucket/key) URL is fetched first (boto3's own credentials and C(AWS_ENDPOINT_URL_S3)) to a 0600
+        temporary file, checked against the sha256 M(rollback.core.backup) stored with it, and removed at the end.
     type: path
   dump_dir:
     description:
       - Directory to take the newest dump from, instead of O(dump) - the file (or directory dump) whose name
         matches O(dump_pattern) and sorts last (dated names sort by time). No match fails with nothing changed.
+      - An C(s3://bucket/prefix) takes the newest object directly under the prefix (a dump kept in S3 by
+        M(rollback.core.backup) O(rollback.core.backup#module:storage)), fetched as for O(dump); files only.
     type: path
   dump_pattern:
     description:
