@@ -48,6 +48,13 @@ OWN_SPEC = dict(
     marker_dir=dict(type="path"),
     services=dict(type="list", elements="str", default=[]),
     backups=dict(type="list", elements="str", default=[]),
+    deep=dict(type="bool", default=False),
+    verify=dict(type="list", elements="dict", default=[], options=dict(
+        name=dict(type="str"),
+        sql=dict(type="str", required=True),
+        expect=dict(type="raw"),
+        min_rows=dict(type="int"),
+    )),
     storage=dict(type="str"),
     sse=dict(type="str", choices=["AES256", "aws:kms"], default="AES256"),
     sse_kms_key_id=dict(type="str", no_log=False),

@@ -21,7 +21,8 @@ description:
     mode 0600, in directories created 0700.
   - O(action=list) returns the restore points with their age, size and kinds, as data and as a text table.
   - O(action=verify) checks the newest restore point of each owner (or O(restore_point)) the way the restore
-    would read it, and fails with one line per problem.
+    would read it, and fails with one line per problem; with O(deep), it also restores the dumps into a scratch
+    database and runs the O(verify) SQL.
   - O(action=locate) names the restore point behind each of O(backups) (the backups a rollback would use, as its
     preflight plans them) with its age, and warns when one is older than the last deploy of O(services) (their
     deploy markers in O(marker_dir)) and was not taken for it. It only reads and never fails on what it cannot read.
@@ -195,6 +196,34 @@ options:
     type: list
     elements: str
     default: []
+  deep:
+    description:
+      - O(action=verify) only. Also restore each V(postgres) dump that passed into a scratch database
+        C(rollback_verify_<random>) on the server of the login options (from template0, C(pg_restore --no-owner
+        --no-privileges)), run O(verify) there, and drop it whatever happens. Skipped in check mode.
+    type: bool
+    default: false
+  verify:
+    description:
+      - With O(deep), the service's SQL checks (those of M(rollback.core.postgres_restore) O(verify), without
+        C(as_role)); a failing one is a problem of the restore point.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: Name of the check in the results.
+        type: str
+      sql:
+        description: Query whose first column of the first row is the value.
+        type: str
+        required: true
+      expect:
+        description: The value expected (compared as text).
+        type: raw
+      min_rows:
+        description: The fewest rows the query must return.
+        type: int
   storage:
     description:
       - Also keep the file item in S3, C(s3://bucket/prefix) (V(etcd), V(kubernetes), V(env_file), V(postgres) with
@@ -253,7 +282,7 @@ attributes:
     support: full
 notes:
   - O(action=retain) removes files and manifests only, never manual RDS snapshots.
-  - The deep verify (restore into a scratch database), encryption and pgBackRest are not built yet.
+  - Encryption (ansible-vault or age) and pgBackRest are not built yet.
   - V(marker) with O(marker_dir) writes the deploy marker with status C(in_progress); the deploy step updates it
     (same C(deploy_id)) to C(done) or C(failed).
 """
@@ -293,6 +322,19 @@ EXAMPLES = r"""
     image: registry.internal/api:1.4.2
     version: 1.4.3
     marker_dir: /var/lib/rollback-core/deploys
+
+- name: Restore the newest dump into a scratch database and run the service's checks
+  rollback.core.backup:
+    action: verify
+    owner: orders-db
+    manifest_dir: /var/backups/rollback/manifests
+    deep: true
+    login_host: db.internal
+    login_password: "{{ vault_pg_password }}"
+    verify:
+      - name: orders present
+        sql: SELECT count(*) > 0 FROM orders
+        expect: true
 
 - name: Keep the ten newest restore points of each owner
   rollback.core.backup:
