@@ -306,3 +306,25 @@ def test_an_s3_held_dump_restores(lab, ansible_module, where, s3_db, tmp_path):
     restore.pop("dump_dir")
     run = ansible_module("postgres_restore", dict(restore, dump="s3://%s/%s" % (bucket, key)), env=env)
     assert run.failed and "does not match its sha256" in run.result["msg"]
+
+
+def test_deep_verify_restores_into_a_scratch_database_and_runs_the_verify_sql(lab, ansible_module, where, s3_db):
+    name, sql = s3_db
+    assert not take(ansible_module, where, "rp-deep", dict(pg_args(lab), db=name)).failed
+    login = dict((k, v) for k, v in pg_args(lab).items() if k.startswith("login_"))
+    check = dict(name="orders", sql="SELECT count(*) FROM orders")
+    run = verify(ansible_module, where, owner="svc", deep=True, verify=[dict(check, expect=3)], **login)
+    assert not run.failed, run.stdout
+    [point] = run.result["verified"]
+    assert point["deep_checks"] == [dict(name="orders", as_role=None, rows=1, value="3")]
+    run = verify(ansible_module, where, owner="svc", deep=True, verify=[dict(check, expect=4)], **login)
+    assert run.failed
+    assert run.result["msg"].startswith("restore point rp-deep: deep verify of %s" % os.path.join(
+        where["backups"], "db")) and run.result["msg"].endswith("verify orders failed: got 3, expected 4")
+    assert sql("postgres", "SELECT datname FROM pg_database WHERE datname LIKE 'rollback_verify_%'") == []
+
+
+def test_the_playbook_deep_verifies_the_database_of_the_service(lab_env, taken):
+    run = run_playbook(lab_env, "backup.yml", "-e", "action=verify", "-e", "deep=true", "-e", "services=demo-server")
+    assert run.rc == 0, run.output[-3000:]
+    assert "deep_checks:" in run.output and "name: items present" in run.output, run.output[-3000:]
