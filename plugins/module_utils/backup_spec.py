@@ -16,6 +16,7 @@ from ansible_collections.rollback.core.plugins.module_utils.connection_specs imp
     ETCD_CONNECTION_SPEC,
     KUBE_AUTH_SPEC,
     POSTGRES_LOGIN_SPEC,
+    SQL_CHECK_OPTIONS,
 )
 from ansible_collections.rollback.core.plugins.module_utils.restore_points import KINDS
 from ansible_collections.rollback.core.plugins.module_utils.wait import WAIT_SPEC
@@ -49,12 +50,7 @@ OWN_SPEC = dict(
     services=dict(type="list", elements="str", default=[]),
     backups=dict(type="list", elements="str", default=[]),
     deep=dict(type="bool", default=False),
-    verify=dict(type="list", elements="dict", default=[], options=dict(
-        name=dict(type="str"),
-        sql=dict(type="str", required=True),
-        expect=dict(type="raw"),
-        min_rows=dict(type="int"),
-    )),
+    verify=dict(type="list", elements="dict", default=[], options=SQL_CHECK_OPTIONS),
     storage=dict(type="str"),
     sse=dict(type="str", choices=["AES256", "aws:kms"], default="AES256"),
     sse_kms_key_id=dict(type="str", no_log=False),

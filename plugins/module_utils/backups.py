@@ -81,6 +81,19 @@ def _s3_backup(module, key, directory_key, pattern_key, what, default_pattern):
     return url
 
 
+def from_s3(action, key="backup", directory_key="backup_dir", pattern_key="backup_pattern", what="backup",
+            default_pattern="*"):
+    """``action`` run on a local copy when the backup (or its directory) is an ``s3://`` URL, naming the URL."""
+    def run(module):
+        pattern = default_pattern(module.params) if callable(default_pattern) else default_pattern
+        url = _s3_backup(module, key, directory_key, pattern_key, what, pattern)
+        result = action(module)
+        if url:
+            result["backup_used"] = url
+        return result
+    return run
+
+
 def restore_newest(module, action, key, directory_key, pattern_key, what, default_pattern="*", window=False):
     """Run a restore ``action(module)`` on ``params[key]``, or on the newest match in ``params[directory_key]``.
 
@@ -89,12 +102,14 @@ def restore_newest(module, action, key, directory_key, pattern_key, what, defaul
     fetched first (the window then runs from the object's time).
     """
     params = module.params
-    url = _s3_backup(module, key, directory_key, pattern_key, what, default_pattern)
-    params[key] = chosen_backup(params[key], params[directory_key], params[pattern_key], what, default_pattern)
-    result = action(module)
-    result.setdefault("backup_used", params[key])
-    if url:
-        result["backup_used"] = url
+
+    def newest(module):
+        params[key] = chosen_backup(params[key], params[directory_key], params[pattern_key], what, default_pattern)
+        result = action(module)
+        result.setdefault("backup_used", params[key])
+        return result
+
+    result = from_s3(newest, key, directory_key, pattern_key, what, default_pattern)(module)
     if window and not result.get("data_loss_window"):
         result["data_loss_window"] = file_window(params[key])
     return result

@@ -319,6 +319,7 @@ duration:
 
 from ansible_collections.rollback.core.plugins.module_utils import backups
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackModule
+from ansible_collections.rollback.core.plugins.module_utils.connection_specs import SQL_CHECK_OPTIONS
 from ansible_collections.rollback.core.plugins.module_utils.postgres import POSTGRES_LOGIN_SPEC, PSYCOPG2_IMPORT_ERROR
 from ansible_collections.rollback.core.plugins.module_utils.postgres_dump_restore import restore
 
@@ -334,13 +335,8 @@ def main():
             emergency_backup=dict(type="bool", default=True),
             emergency_backup_dir=dict(type="path"),
             emergency_backup_compression=dict(type="int", default=1, choices=list(range(10))),
-            verify=dict(type="list", elements="dict", default=[], options=dict(
-                name=dict(type="str"),
-                sql=dict(type="str", required=True),
-                expect=dict(type="raw"),
-                min_rows=dict(type="int"),
-                as_role=dict(type="str"),
-            )),
+            verify=dict(type="list", elements="dict", default=[],
+                        options=dict(SQL_CHECK_OPTIONS, as_role=dict(type="str"))),
             compare_privileges=dict(type="bool", default=True),
             replication=dict(type="str", default="refuse", choices=["refuse", "recreate", "ignore"]),
             drain_timeout=dict(type="int", default=10),

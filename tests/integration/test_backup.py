@@ -248,19 +248,11 @@ def s3_db(lab):
     """A database of its own with 3 orders, dropped (with what a restore left) at the end."""
     import uuid
 
-    import psycopg2
+    from test_migration_status import query
     name = "rbt_s3_%s" % uuid.uuid4().hex[:8]
 
     def sql(database, statement):
-        connection = psycopg2.connect(host="127.0.0.1", port=lab["LAB_PG_PORT"], user="postgres",
-                                      password=lab["LAB_PG_PASSWORD"], dbname=database)
-        connection.autocommit = True
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute(statement)
-                return cursor.fetchall() if cursor.description else None
-        finally:
-            connection.close()
+        return query(lab, database, statement)
 
     sql("postgres", "CREATE DATABASE %s" % name)
     sql(name, "CREATE TABLE orders (id int PRIMARY KEY); INSERT INTO orders VALUES (1), (2), (3)")
@@ -288,12 +280,12 @@ def test_an_s3_held_dump_restores(lab, ansible_module, where, s3_db, tmp_path):
     os.unlink(item["path"])  # the host that took it is gone: only S3 holds the dump
     sql(name, "INSERT INTO orders VALUES (4)")
 
-    env = dict(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1",
-               AWS_ENDPOINT_URL_S3=lab["LAB_AWS_ENDPOINT"])
+    aws_env = dict(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1",
+                   AWS_ENDPOINT_URL_S3=lab["LAB_AWS_ENDPOINT"])
     restore = dict(login_host="127.0.0.1", login_port=int(lab["LAB_PG_PORT"]), login_user="postgres",
                    login_password=lab["LAB_PG_PASSWORD"], db=name, dump_dir=storage + "/",
                    dump_pattern=name + "-*.dump", pg_bin_dir=PG_BIN, emergency_backup=False)
-    run = ansible_module("postgres_restore", restore, env=env)
+    run = ansible_module("postgres_restore", restore, env=aws_env)
     assert not run.failed, run.stdout
     assert run.result["backup_used"] == item["s3"] and run.result["restored_db"] == name
     assert sql(name, "SELECT count(*) FROM orders") == [(3,)]
@@ -302,8 +294,22 @@ def test_an_s3_held_dump_restores(lab, ansible_module, where, s3_db, tmp_path):
 
     s3.put_object(Bucket=bucket, Key=key, Body=b"PGDMP corrupt", Metadata={"rollback-core-sha256": item["sha256"]})
     restore.pop("dump_dir")
-    run = ansible_module("postgres_restore", dict(restore, dump="s3://%s/%s" % (bucket, key)), env=env)
+    run = ansible_module("postgres_restore", dict(restore, dump="s3://%s/%s" % (bucket, key)), env=aws_env)
     assert run.failed and "does not match its sha256" in run.result["msg"]
+
+
+    # A configuration backup the same way: env_file_restore takes the newest object under its s3:// backup_dir.
+    env = tmp_path / "app.env"
+    env.write_text("A=1\n")
+    run = take(ansible_module, where, "rp-s3", dict(kind="env_file", path=str(env), backup_dir=str(tmp_path / "b"),
+                                                    storage=storage, **aws))
+    assert not run.failed and run.result["item"]["s3"].startswith(storage + "/app.env.backup-"), run.stdout
+    taken_env = run.result["item"]["s3"]
+    os.unlink(run.result["item"]["path"])
+    env.write_text("A=2\n")
+    run = ansible_module("env_file_restore", dict(path=str(env), backup_dir=storage), env=aws_env)
+    assert not run.failed and run.result["backup_used"] == taken_env, run.stdout
+    assert env.read_text() == "A=1\n"
 
 
 def test_deep_verify_restores_into_a_scratch_database_and_runs_the_verify_sql(lab, ansible_module, where, s3_db):
