@@ -26,7 +26,7 @@ from ansible_collections.rollback.core.plugins.module_utils.toolkit import utc_i
 
 
 def _holders(manifest_dir, problems):
-    """backup (path or snapshot id) -> (manifest, item) of the newest restore point holding it."""
+    """backup (path, snapshot id or s3:// URL) -> (manifest, item) of the newest restore point holding it."""
     try:
         found = points.manifests(manifest_dir) if manifest_dir else []
     except RollbackError as error:
@@ -35,7 +35,7 @@ def _holders(manifest_dir, problems):
     holders = {}
     for manifest in found:  # oldest first: the newest holder wins
         for item in manifest["items"]:
-            for key in ("path", "snapshot"):
+            for key in ("path", "snapshot", "s3"):
                 if item.get(key):
                     holders[item[key]] = (manifest, item)
     return holders

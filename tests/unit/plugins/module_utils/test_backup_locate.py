@@ -22,7 +22,8 @@ def marker(deploy_id, started_at, service="api"):
 
 def test_the_newest_restore_point_holding_a_backup_names_it(tmp_path):
     d = str(tmp_path)
-    manifest(d, "db1-a", "release-1", [dict(kind="postgres", path="/b/db.dump", taken_at="2025-11-10T10:00:00Z")])
+    manifest(d, "db1-a", "release-1", [dict(kind="postgres", path="/b/db.dump", s3="s3://b/p/db.dump",
+                                            taken_at="2025-11-10T10:00:00Z")])
     manifest(d, "db1-b", "release-2", [dict(kind="rds", snapshot="db-predeploy-2", taken_at="2025-11-11T10:00:00Z")])
     holders = backup_locate._holders(d, [])
     now = to_utc(1762941600)  # 2025-11-12T10:00:00Z
@@ -30,6 +31,7 @@ def test_the_newest_restore_point_holding_a_backup_names_it(tmp_path):
     assert row == dict(backup="/b/db.dump", restore_point="db1-a", deploy_id="release-1", kind="postgres",
                        taken="2025-11-10T10:00:00Z", age_seconds=2 * 86400)
     assert backup_locate.locate_one("db-predeploy-2", holders, now)["restore_point"] == "db1-b"
+    assert backup_locate.locate_one("s3://b/p/db.dump", holders, now)["restore_point"] == "db1-a"
     assert backup_locate.locate_one("/nowhere.dump", holders, now)["restore_point"] is None
 
 
