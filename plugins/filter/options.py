@@ -52,7 +52,8 @@ RESERVED = {
     "rds_snapshot_restore": ("wait",),  # wait_timeout: per database (RDS steps take far longer)
     "migration_status": ("state", "revision", "allow_downgrade"),
     "cache_invalidate": (),
-    "backup": ("action", "owner", "restore_point", "deploy_id", "manifest_dir", "kind", "keep", "keep_days") + WAIT,
+    "backup": ("action", "owner", "restore_point", "deploy_id", "manifest_dir", "kind", "keep", "keep_days", "deep",
+               "verify", "marker_dir", "version", "services", "backups", "storage", "sse", "sse_kms_key_id") + WAIT,
     "rollback_lock": ("name", "run_id", "state", "owner", "info", "ttl", "backend", "lock_dir", "force"),
 }
 
