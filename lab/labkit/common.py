@@ -61,18 +61,29 @@ def port_in_use(port, host="127.0.0.1"):
 RESERVED_PORTS = "/proc/sys/net/ipv4/ip_local_reserved_ports"
 
 
+def reserved_ports():
+    """The ports in net.ipv4.ip_local_reserved_ports, a set (the kernel writes ranges: "59090-59093,59500")."""
+    with open(RESERVED_PORTS) as handle:
+        text = handle.read().strip()
+    reserved = set()
+    for part in filter(None, text.split(",")):
+        bounds = part.split("-")
+        reserved.update(range(int(bounds[0]), int(bounds[-1]) + 1))
+    return reserved
+
+
 def reserve_ports(ports):
     """Keep the lab's fixed ports out of the kernel's ephemeral range (32768-60999, where they all lie): a client
     connection of any process (Prometheus' scrapes, the traffic generator) may otherwise hold one as its local port,
-    and a service started later (the rulebook's webhook) fails with EADDRINUSE. Merged with what is reserved already;
-    skipped, with a line saying so, where the sysctl is not writable."""
+    and a service started later (the rulebook's webhook) fails with EADDRINUSE. Merged with what is reserved already
+    (written only when a port is missing); skipped, with a line saying so, where the sysctl is not writable."""
     try:
         with open(RESERVED_PORTS) as handle:
             current = handle.read().strip()
-        wanted = set(str(port) for port in ports) - set(current.split(",") if current else ())
-        if wanted:
+        missing = sorted(set(ports) - reserved_ports())
+        if missing:
             with open(RESERVED_PORTS, "w") as handle:
-                handle.write(",".join(([current] if current else []) + sorted(wanted)))
+                handle.write(",".join(([current] if current else []) + [str(port) for port in missing]))
     except OSError as error:
         print("lab: could not reserve the lab's ports (%s): a port may be taken by a client connection" % error)
 

@@ -202,7 +202,14 @@ class Markers:
         self.started = time.time()
         self.base = {"deploy_id": "lab-%s-%s" % (_stamp(), uuid.uuid4().hex[:6]), "version": version,
                      "deployed_by": "labctl deploy", "services": list(services), "started_at": _iso(self.started)}
-        self.previous = dict((service, (self._read(service) or {}).get("version")) for service in services)
+        current = dict((service, self._read(service) or {}) for service in services)
+        # A pipeline's `playbooks/backup.yml` starts the deploy (its marker, in progress): this deploy carries it on.
+        started = [m for m in current.values() if m.get("status") == "in_progress"
+                   and m.get("deployed_by") == "rollback.core.backup"]
+        if started:
+            self.base["deploy_id"] = started[0]["deploy_id"]
+        self.previous = dict((service, m.get("previous_version") if m in started else m.get("version"))
+                             for service, m in current.items())
 
     def _path(self, service):
         return os.path.join(self.dir, service + ".json")

@@ -15,6 +15,8 @@ options:
       - Directory to take the newest backup from, instead of O(backup) - the file whose name matches
         O(backup_pattern) and sorts last (the runbooks' dated names sort by time; a copy changes a file's time,
         never its name). No match fails with nothing changed.
+      - An C(s3://bucket/prefix) takes the newest object directly under the prefix (kept in S3 by
+        M(rollback.core.backup) O(rollback.core.backup#module:storage)), fetched as for O(backup).
     type: path
   backup_pattern:
     description:

@@ -10,6 +10,8 @@ validate-modules keeps equal to the module's argument spec):
 - ``module_args`` (filter): the keys of a dict one module accepts, for ``module_defaults`` in the roles;
 - ``option_errors`` (filter): preflight's refusal of unknown keys and wrong types, naming host, variable and key;
 - ``host_modules`` (filter): the modules a host of the run will run at its level (for the library check);
+- ``app_call`` and ``database_call`` (filters): the module and arguments that roll a service back on its target and
+  restore a database (one task for all hosts, whatever their target);
 - ``role_option_specs()``: the nested ``options`` of the roles' argument specs (scripts/role_option_specs.py).
 """
 
@@ -50,7 +52,8 @@ RESERVED = {
     "rds_snapshot_restore": ("wait",),  # wait_timeout: per database (RDS steps take far longer)
     "migration_status": ("state", "revision", "allow_downgrade"),
     "cache_invalidate": (),
-    "backup": ("action", "owner", "restore_point", "deploy_id", "manifest_dir", "kind", "keep", "keep_days") + WAIT,
+    "backup": ("action", "owner", "restore_point", "deploy_id", "manifest_dir", "kind", "keep", "keep_days", "deep",
+               "verify", "marker_dir", "version", "services", "backups", "storage", "sse", "sse_kms_key_id") + WAIT,
     "rollback_lock": ("name", "run_id", "state", "owner", "info", "ttl", "backend", "lock_dir", "force"),
 }
 
@@ -63,6 +66,73 @@ TRAFFIC_MODULES = {"kubernetes": ["traffic"], "compose": ["traffic"], "server": 
 CONFIG_MODULES = {"etcd": "etcd_config_restore", "kubernetes": "k8s_config_restore", "env_file": "env_file_restore"}
 DATABASE_MODULES = {"postgres": "postgres_restore", "rds": "rds_snapshot_restore"}
 NESTED_TRAFFIC = {"nginx": "nginx_traffic", "alb": "alb_traffic"}
+
+
+def app_module(target, app):
+    """The module that rolls a service of this target back (blue/green: the ALB when a listener is given)."""
+    if target == "bluegreen":
+        return "alb_traffic" if app.get("listener_arn") else "nginx_traffic"
+    modules = APP_MODULES.get(target)
+    if not modules:
+        raise AnsibleFilterError("unknown target %r: one of %s" % (target, ", ".join(sorted(APP_MODULES))))
+    return modules[0]
+
+
+def app_call(app, target, name, wait_timeout):
+    """``{module, args}`` for rollback.core.target_module: the app dict's keys the module takes (module_args) and
+    the keys the role sets itself, which win (they are reserved: preflight refuses them in the dict)."""
+    app = dict(app or {})
+    module = app_module(target, app)
+    wait = dict(wait_timeout=wait_timeout)
+    if module == "rollout_undo":
+        own = dict(platform=target, name=app.get("name", name), **wait)
+    elif module == "swarm_service_rollback":
+        own = dict(name=app.get("name", name), previous="image" not in app, **wait)
+    elif module == "nginx_traffic":
+        own = dict(active_color=_needed(app, "to_color", name, target), **wait)
+        if app.get("to_version") is not None:
+            own["expected_version"] = app["to_version"]
+    elif module == "alb_traffic":
+        own = dict(forward_to=_needed(app, "to_target_group", name, target))
+    else:
+        own = dict(bucket=_needed(app, "bucket", name, target), **wait)
+    return dict(module="%s.%s" % (COLLECTION, module), args=dict(module_args(app, module), **own))
+
+
+def database_call(restore, database_type, created_before, wait_timeout):
+    """``{module, args}`` for rollback.core.target_module: the restore of one database, PostgreSQL or RDS.
+
+    RDS: ``latest`` unless a snapshot or a moment is named, and then only a snapshot taken before the deploy
+    (``created_before``: the dict's own, else the role's); its own ``wait_timeout`` wins over the run's (RDS
+    steps take far longer)."""
+    restore = dict(restore or {})
+    module = DATABASE_MODULES.get(database_type)
+    if module is None:
+        raise AnsibleFilterError("unknown database type %r: one of %s" % (database_type,
+                                                                          ", ".join(sorted(DATABASE_MODULES))))
+    args = module_args(restore, module)
+    if module == "postgres_restore":
+        args["db"] = restore.get("db")
+        return dict(module="%s.%s" % (COLLECTION, module), args=args)
+    latest = restore.get("latest")
+    if latest is None:
+        latest = (restore.get("db_snapshot_identifier") is None and restore.get("restore_time") is None
+                  and not _true(restore.get("use_latest_restorable_time")))
+    args.update(latest=_true(latest), wait_timeout=restore.get("wait_timeout", wait_timeout))
+    if args["latest"]:
+        args["created_before"] = restore.get("created_before", created_before)
+    return dict(module="%s.%s" % (COLLECTION, module), args=args)
+
+
+def _true(value):
+    return value is True or str(value).lower() in ("true", "yes", "1", "on")
+
+
+def _needed(app, key, name, target):
+    if app.get(key) in (None, ""):
+        raise AnsibleFilterError("%s: a %s service needs %s in rollback_service_connection or rollback_service_app"
+                                 % (name, target, key))
+    return app[key]
 
 
 def _docs_options(module):
@@ -347,10 +417,8 @@ def host_modules(hostvars, run):
     if name in run["services"]:
         if target in ("kubernetes", "compose", "server"):
             modules.add("rollout_undo:" + target)
-        elif target == "bluegreen":
-            modules.add("alb_traffic" if connection.get("listener_arn") else "nginx_traffic")
-        else:
-            modules.update(APP_MODULES.get(target, []))
+        elif target in APP_MODULES:
+            modules.add(app_module(target, dict(connection, **(hostvars.get("rollback_service_app") or {}))))
         if "config" in phases:
             modules.update(CONFIG_MODULES.get(source.get("type"), "env_file_restore")
                            for source in hostvars.get("rollback_service_config") or [])
@@ -404,4 +472,5 @@ def role_option_specs():
 
 class FilterModule(object):
     def filters(self):
-        return dict(module_args=module_args, option_errors=option_errors, host_modules=host_modules)
+        return dict(module_args=module_args, option_errors=option_errors, host_modules=host_modules, app_call=app_call,
+                    database_call=database_call)

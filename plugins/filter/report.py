@@ -8,6 +8,8 @@ __metaclass__ = type
 
 from collections.abc import Mapping
 
+from ansible_collections.rollback.core.plugins.module_utils.restore_points import age_text
+
 
 # What a report keeps of a module result; everything else (invocation, diff, tracebacks) is dropped.
 KEPT = (
@@ -18,7 +20,8 @@ KEPT = (
     "unchanged", "restarted", "backup_used", "path", "source", "verified", "passed", "success_rate", "latency_ms",
     "failed_checks", "decision", "reasons", "switched", "holder", "duration", "caches_invalidated",
     "migrations_stamped", "served_version", "previous_db_cluster_identifier", "old_instance", "dns", "restore_time",
-    "read_replicas_left", "carried_over", "not_carried", "sessions", "dropped_leftovers",
+    "read_replicas_left", "carried_over", "not_carried", "sessions", "dropped_leftovers", "restore_points",
+    "restore_point_warnings",
 )
 
 RDS_CUTOVER = ("old_instance", "dns", "read_replicas_left")
@@ -121,6 +124,7 @@ def rollback_report(hosts, request, timeline):
         databases_restored=[_database(r) for r in applied if r["phase"] == "database"],
         verification=verification,
         plan=[r for r in records if r["planned"]],
+        restore_points=_restore_points([r for r in records if r["planned"]]),
         timeline=dict(timeline or {}),
     )
     report["traffic_notice"] = ""
@@ -154,6 +158,39 @@ def _database(record):
                 **dict((key, details[key]) for key in RDS_CUTOVER if details.get(key)))
 
 
+def planned_backups(records):
+    """The backups the planned config and database phases of one host would restore (files, snapshot ids)."""
+    found = []
+    for record in records or []:
+        if not record.get("planned") or record.get("phase") not in ("config", "database"):
+            continue
+        details = record.get("details") or {}
+        for entry in [details] + list(details.get("results") or []):
+            backup = entry.get("backup_used") or (entry.get("snapshot") or {}).get("id")
+            if backup and backup not in found:
+                found.append(backup)
+    return found
+
+
+def restore_point_line(row):
+    """``demo-db-20260101T..: /path/demo-20260101.dump (2h ago, deploy release-42)`` for the operator."""
+    age = row.get("age_seconds")
+    when = "%s ago" % age_text(age) if age is not None else "age unknown"
+    if not row.get("restore_point"):
+        return "%s (%s; no restore point manifest names it)" % (row["backup"], when)
+    return "restore point %s: %s (%s, deploy %s)%s" % (row["restore_point"], row["backup"], when,
+                                                       row.get("deploy_id"), " OLDER THAN THE LAST DEPLOY"
+                                                       if row.get("stale") else "")
+
+
+def _restore_points(plan):
+    rows = []
+    for record in plan:
+        if record["phase"] == "restore_points":
+            rows.extend(dict(row, host=record["host"]) for row in record["details"].get("restore_points") or [])
+    return rows
+
+
 def cache_summary(result):
     """What the report keeps of one rollback.core.cache_invalidate loop result (no connection options)."""
     item = result.get("item") or {}
@@ -171,6 +208,10 @@ def _summary(report):
     if report.get("blast_radius"):
         text += " Databases restored: %s; traffic stopped for %s." % (
             ", ".join(report["databases"]) or "none", ", ".join(report["traffic"]) or "none")
+    stale = [r for r in report["restore_points"] if r.get("stale")]
+    if stale:
+        text += " WARNING: restored from a restore point older than the last deploy: %s." % ", ".join(
+            "%s %s" % (r["host"], r.get("restore_point") or r["backup"]) for r in stale)
     if report["failure"]:
         text += " Failed in %s on %s: %s. Changed before the failure: %s. %sEscalate." % (
             report["failure"]["phase"], report["failure"]["host"], report["failure"].get("msg"),
@@ -188,4 +229,5 @@ def _summary(report):
 
 class FilterModule(object):
     def filters(self):
-        return dict(phase_record=phase_record, rollback_report=rollback_report, cache_summary=cache_summary)
+        return dict(phase_record=phase_record, rollback_report=rollback_report, cache_summary=cache_summary,
+                    planned_backups=planned_backups, restore_point_line=restore_point_line)

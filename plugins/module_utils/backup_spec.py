@@ -16,12 +16,13 @@ from ansible_collections.rollback.core.plugins.module_utils.connection_specs imp
     ETCD_CONNECTION_SPEC,
     KUBE_AUTH_SPEC,
     POSTGRES_LOGIN_SPEC,
+    SQL_CHECK_OPTIONS,
 )
 from ansible_collections.rollback.core.plugins.module_utils.restore_points import KINDS
 from ansible_collections.rollback.core.plugins.module_utils.wait import WAIT_SPEC
 
 OWN_SPEC = dict(
-    action=dict(type="str", choices=["take", "list", "verify", "retain"], default="take"),
+    action=dict(type="str", choices=["take", "list", "verify", "retain", "locate"], default="take"),
     manifest_dir=dict(type="path", required=True),
     owner=dict(type="str"),
     restore_point=dict(type="str"),
@@ -44,6 +45,15 @@ OWN_SPEC = dict(
     revision=dict(type="str"),
     image=dict(type="str"),
     release=dict(type="str"),
+    version=dict(type="str"),
+    marker_dir=dict(type="path"),
+    services=dict(type="list", elements="str", default=[]),
+    backups=dict(type="list", elements="str", default=[]),
+    deep=dict(type="bool", default=False),
+    verify=dict(type="list", elements="dict", default=[], options=SQL_CHECK_OPTIONS),
+    storage=dict(type="str"),
+    sse=dict(type="str", choices=["AES256", "aws:kms"], default="AES256"),
+    sse_kms_key_id=dict(type="str", no_log=False),
     keep=dict(type="int"),
     keep_days=dict(type="int"),
 )

@@ -9,7 +9,8 @@
 - ``postgres``: ``pg_dump --format=custom`` (or ``directory`` with ``--jobs``), as postgres_restore reads;
 - ``rds``: a manual DB snapshot tagged with the restore point and deploy id, waited for until available (a
   snapshot still ``creating`` is not taken by rds_snapshot_restore's ``latest``);
-- ``marker``: what runs before the deploy (revision, image, release) and when, in the manifest only.
+- ``marker``: what runs before the deploy (revision, image, release) and when, in the manifest; with
+  ``marker_dir``, also the deploy marker file deploy_marker.py reads (status ``in_progress``: the deploy follows).
 
 A file is written under a dot name and renamed when complete, so a failed or interrupted backup never becomes
 "the newest backup" a rollback would restore.
@@ -29,6 +30,9 @@ from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.rollback.core.plugins.module_utils import restore_points as points
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
 from ansible_collections.rollback.core.plugins.module_utils.config_backup import dump_backup, read_text
+from ansible_collections.rollback.core.plugins.module_utils.deploy_marker import Marker as Deploy
+from ansible_collections.rollback.core.plugins.module_utils.deploy_marker import (
+    MarkerError, marker_path, read_marker, write_marker)
 from ansible_collections.rollback.core.plugins.module_utils.toolkit import atomic_write, utc_iso
 
 # Server-set and status fields a backup leaves out (the restore keeps the live object's own).
@@ -216,17 +220,62 @@ class Rds(Item):
 
 
 class Marker(Item):
+    """What runs before the deploy, in the manifest; with ``marker_dir``, also the deploy marker file (the format of
+    deploy_marker.py) the automatic rollback and the rollback's preflight read: this deploy starts now."""
+
     def plan(self):
         deploy = dict((k, self.params[k]) for k in ("revision", "image", "release") if self.params.get(k))
-        if not deploy:
-            raise RollbackError("kind marker needs the revision, image or release running before the deploy")
-        return dict(location="deploy marker", deploy=dict(deploy, at=utc_iso()))
+        if not deploy and not self.params["marker_dir"]:
+            raise RollbackError("kind marker needs the revision, image or release running before the deploy, or "
+                                "the marker_dir to write the deploy marker to")
+        plan = dict(location="deploy marker", deploy=dict(deploy, at=utc_iso()))
+        if self.params["marker_dir"]:
+            owner = self.params["owner"]
+            previous = deploy.get("revision") or deploy.get("image") or deploy.get("release")
+            if not previous:  # what runs is what the last deploy installed
+                try:
+                    last = read_marker(self.params["marker_dir"], owner)
+                except MarkerError as error:
+                    self.warnings.append("previous deploy marker: %s" % error)
+                    last = None
+                previous = last.document.get("version") if last else None
+            self.document = dict(
+                service=owner, deploy_id=self.params["deploy_id"] or self.params["restore_point"],
+                version=self.params["version"], previous_version=previous, status="in_progress",
+                started_at=plan["deploy"]["at"], finished_at=None, deployed_by="rollback.core.backup",
+                services=self.params["services"] or [owner])
+            try:
+                Deploy(self.document, marker_path(self.params["marker_dir"], owner))
+            except MarkerError as error:
+                raise RollbackError("deploy marker: %s" % error)
+            plan.update(location=marker_path(self.params["marker_dir"], owner), marker_file=marker_path(
+                self.params["marker_dir"], owner), marker=self.document)
+        return plan
 
     def take(self, plan):
+        if self.params["marker_dir"]:
+            try:
+                write_marker(self.params["marker_dir"], self.document)
+            except (MarkerError, RollbackError) as error:
+                raise RollbackError("deploy marker: %s" % error)
         return plan
 
 
 KINDS = dict(etcd=Etcd, kubernetes=Kubernetes, env_file=EnvFile, postgres=Postgres, rds=Rds, marker=Marker)
+
+
+def _storage(params):
+    """The S3 store of ``storage`` (the file kinds only; a local copy stays where the restore reads), or None."""
+    if not params["storage"]:
+        return None
+    from ansible_collections.rollback.core.plugins.module_utils.backup_s3 import S3Backups, split_url
+    split_url(params["storage"])
+    if params["kind"] in ("rds", "marker"):
+        raise RollbackError("storage applies to file backups (etcd, kubernetes, env_file, postgres), not kind %s"
+                            % params["kind"])
+    if params["kind"] == "postgres" and params["dump_format"] == "directory":
+        raise RollbackError("storage takes files: use dump_format custom for a dump kept in S3")
+    return S3Backups.from_params(params)
 
 
 def take(module):
@@ -236,8 +285,11 @@ def take(module):
     params["restore_point"] = params["restore_point"] or "%s-%s" % (params["owner"], points.name_stamp())
     points.manifest_path(params["manifest_dir"], params["restore_point"])  # refuses a bad id before any change
     item = KINDS[params["kind"]](module, warnings)
+    store = _storage(params)
     started = time.time()
     planned = dict(item.plan(), kind=params["kind"])
+    if store is not None:
+        planned["s3"] = store.url_of(params["storage"], planned["path"])
     result = dict(changed=True, restore_point=params["restore_point"], item=planned)
     if module._diff:
         result["diff"] = dict(before="", after="%s: %s\n" % (params["restore_point"], planned["location"]))
@@ -246,6 +298,10 @@ def take(module):
     taken = item.take(planned)
     if taken.get("path"):
         taken["size"], taken["sha256"] = points.digest(taken["path"])
+    if store is not None:
+        uploaded = store.upload(taken["path"], params["storage"], params["sse"], params["sse_kms_key_id"],
+                                taken["sha256"])
+        taken.update(s3=uploaded["url"], sse=uploaded["sse"])
     taken.update(taken_at=utc_iso(), seconds=round(time.time() - started, 3))
     manifest = points.add_item(params["manifest_dir"], params["restore_point"], params["owner"],
                                params["deploy_id"], taken, warnings)

@@ -8,7 +8,9 @@ Verify reads every item the way its restore would, and says what is wrong in one
 - a dump is read whole: ``pg_restore --list`` (the table of contents) and ``pg_restore --file=/dev/null``, which
   reads every data block, so a dump cut after its table of contents is caught too;
 - a configuration backup is parsed by its restore's own reader (etcd JSON, Kubernetes manifest, env file);
-- a snapshot must exist and be ``available`` (DescribeDBSnapshots answers DBSnapshotNotFound for a deleted one).
+- a snapshot must exist and be ``available`` (DescribeDBSnapshots answers DBSnapshotNotFound for a deleted one);
+- with ``deep``, a dump that passed is restored into a scratch database and the verify SQL runs there
+  (backup_deep.py).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -111,13 +113,33 @@ class Checker:
             raise RollbackError("RDS snapshot %s is %s, not available" % (name, snapshots[0].get("Status")))
 
 
+def _deep(module, manifest, entry):
+    """With ``deep``: restore the restore point's dumps into a scratch database and run the verify SQL."""
+    from ansible_collections.rollback.core.plugins.module_utils.backup_deep import deep_verify
+    found = []
+    for item in manifest["items"]:
+        if item.get("kind") != "postgres":
+            continue
+        if module.check_mode:
+            entry["deep"] = "skipped in check mode (it creates a scratch database)"
+            continue
+        try:
+            entry.setdefault("deep_checks", []).extend(deep_verify(module.params, item, []))
+        except RollbackError as error:
+            found.append("restore point %s: %s" % (manifest["restore_point"], error.msg))
+    return found
+
+
 def verify(module):
     checker = Checker(module.params)
     checked, problems = [], []
     for manifest in _selected(module.params):
         found = checker.problems(manifest)
-        checked.append(dict(restore_point=manifest["restore_point"], owner=manifest.get("owner"),
-                            items=len(manifest["items"]), problems=found))
+        entry = dict(restore_point=manifest["restore_point"], owner=manifest.get("owner"),
+                     items=len(manifest["items"]), problems=found)
+        if module.params["deep"] and not found:
+            found.extend(_deep(module, manifest, entry))
+        checked.append(entry)
         problems.extend(found)
     if problems:
         raise RollbackError("; ".join(problems), verified=checked, problems=problems)

@@ -64,16 +64,52 @@ def file_window(path, taken_at=None, now=None):
     return data_loss_window(taken_at, now)
 
 
+def _s3_backup(module, key, directory_key, pattern_key, what, default_pattern):
+    """An ``s3://`` backup (or newest in an ``s3://`` directory) fetched to a 0600 temporary file that replaces it
+    in the parameters (removed when the module exits); its URL, or None for a local backup.
+
+    The S3 client takes boto3's own configuration (environment, profile, instance role; ``AWS_ENDPOINT_URL_S3``).
+    """
+    params = module.params
+    from ansible_collections.rollback.core.plugins.module_utils.backup_s3 import S3Backups, is_s3
+    if not (is_s3(params[key]) or (not params[key] and is_s3(params[directory_key]))):
+        return None
+    store = S3Backups.from_params({})
+    url = params[key] or store.newest(params[directory_key], params[pattern_key] or default_pattern, what)
+    params[key], params[directory_key] = store.fetch(url, what), None
+    module.add_cleanup_file(params[key])
+    return url
+
+
+def from_s3(action, key="backup", directory_key="backup_dir", pattern_key="backup_pattern", what="backup",
+            default_pattern="*"):
+    """``action`` run on a local copy when the backup (or its directory) is an ``s3://`` URL, naming the URL."""
+    def run(module):
+        pattern = default_pattern(module.params) if callable(default_pattern) else default_pattern
+        url = _s3_backup(module, key, directory_key, pattern_key, what, pattern)
+        result = action(module)
+        if url:
+            result["backup_used"] = url
+        return result
+    return run
+
+
 def restore_newest(module, action, key, directory_key, pattern_key, what, default_pattern="*", window=False):
     """Run a restore ``action(module)`` on ``params[key]``, or on the newest match in ``params[directory_key]``.
 
     The result names the backup used (``backup_used``) and, with ``window`` and unless the action knows better,
-    the data-loss window from the backup file's time (``data_loss_window``).
+    the data-loss window from the backup file's time (``data_loss_window``). An ``s3://`` backup or directory is
+    fetched first (the window then runs from the object's time).
     """
     params = module.params
-    params[key] = chosen_backup(params[key], params[directory_key], params[pattern_key], what, default_pattern)
-    result = action(module)
-    result.setdefault("backup_used", params[key])
+
+    def newest(module):
+        params[key] = chosen_backup(params[key], params[directory_key], params[pattern_key], what, default_pattern)
+        result = action(module)
+        result.setdefault("backup_used", params[key])
+        return result
+
+    result = from_s3(newest, key, directory_key, pattern_key, what, default_pattern)(module)
     if window and not result.get("data_loss_window"):
         result["data_loss_window"] = file_window(params[key])
     return result

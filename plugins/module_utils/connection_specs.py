@@ -49,3 +49,13 @@ POSTGRES_LOGIN_SPEC = dict(
     login_password=dict(type="str", no_log=True),
     maintenance_db=dict(type="str", default="postgres"),
 )
+
+
+# One SQL check of a restored database (postgres_side.run_check): postgres_restore's ``verify`` (which adds
+# ``as_role``) and the backup module's deep verify.
+SQL_CHECK_OPTIONS = dict(
+    name=dict(type="str"),
+    sql=dict(type="str", required=True),
+    expect=dict(type="raw"),
+    min_rows=dict(type="int"),
+)

@@ -13,6 +13,10 @@ One JSON file per inventory host, ``<marker_dir>/<service>.json``, replaced atom
 service the same deploy changes (an automatic rollback with scope ``deploy`` takes them all). The three flags,
 when true, feed rollback_decision's level recommendation (runbook 001: config -> level 2, a failed migration ->
 level 3), so such a deploy is never rolled back without approval.
+
+``rollback.core.backup`` (kind ``marker`` with ``marker_dir``) writes this same file when a pipeline takes its
+pre-deploy restore point (``write_marker``), so one marker serves the automatic rollback and the rollback's
+preflight (which warns when the restore point it will use is older than the last deploy).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -23,6 +27,7 @@ import json
 import os
 
 from ansible_collections.rollback.core.plugins.module_utils.alertmanager import parse_time
+from ansible_collections.rollback.core.plugins.module_utils.toolkit import atomic_write
 
 STATUSES = ("in_progress", "done", "failed")
 FLAGS = ("config_changed", "migration_ran", "migration_failed")
@@ -82,3 +87,29 @@ def read_marker(marker_dir, service):
     if marker.service != service:
         raise MarkerError("%s names service %r, not %r" % (path, marker.service, service))
     return marker
+
+
+def write_marker(marker_dir, document):
+    """Replace the marker of ``document["service"]`` atomically (checked as read_marker checks it); its path."""
+    if not os.path.isdir(marker_dir):
+        try:
+            os.makedirs(marker_dir, 0o755)
+        except OSError as error:
+            raise MarkerError("cannot create the deploy marker directory %s: %s" % (marker_dir, error.strerror))
+    path = marker_path(marker_dir, str(document.get("service")))
+    Marker(document, path)
+    return atomic_write(path, json.dumps(document, indent=2, sort_keys=True) + "\n", mode=0o644, what="deploy marker")
+
+
+def newest_marker(marker_dir, services, problems):
+    """The marker of the latest-started deploy among ``services``; unreadable ones are added to ``problems``."""
+    found = []
+    for service in services:
+        try:
+            marker = read_marker(marker_dir, service)
+        except MarkerError as error:
+            problems.append(str(error))
+            continue
+        if marker is not None:
+            found.append(marker)
+    return max(found, key=lambda m: m.started) if found else None

@@ -292,7 +292,7 @@ def _both(server, db, side, func):
 
 def _verify(live_connection, side_connection, plan, options, result):
     live, side, db = plan["live"], plan["side"], options["db"]
-    result["verify"] = [_run_check(side_connection, check) for check in options["verify"]]
+    result["verify"] = [run_check(side_connection, check) for check in options["verify"]]
     if options["compare_privileges"]:
         roles = postgres_privileges.roles_to_compare(
             live_connection, live["oid"], [c["as_role"] for c in options["verify"] if c.get("as_role")])
@@ -329,7 +329,7 @@ def _reown(live_connection, side_connection, live, result):
     result["not_carried"] += ["not re-owned: %s" % line for line in skipped]
 
 
-def _run_check(connection, check):
+def run_check(connection, check):
     """One verify check, as ``as_role`` with that role's settings when given (what the application sees)."""
     name = check.get("name") or check["sql"]
     role = check.get("as_role")

@@ -46,6 +46,7 @@ LIBRARIES = {
     "rollout_undo:server": [],
     "smoke_check": [],
     "swarm_service_rollback": [DOCKER],
+    "target_module": [],  # an action plugin: the module it runs is checked under its own name
     "traffic:kubernetes": [KUBERNETES],
     "traffic:compose": [DOCKER],
     "traffic:server": [],

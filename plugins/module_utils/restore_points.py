@@ -163,13 +163,13 @@ def row(manifest, now=None):
 def table(rows):
     """The rows as a fixed-width text table (newest last), as ``list-backups.sh`` printed them."""
     header = ("OWNER", "RESTORE POINT", "TAKEN", "AGE", "SIZE", "KINDS", "DEPLOY")
-    lines = [header] + [(r["owner"] or "", r["restore_point"], r["taken"] or "", _age(r["age_seconds"]),
+    lines = [header] + [(r["owner"] or "", r["restore_point"], r["taken"] or "", age_text(r["age_seconds"]),
                          _size(r["size"]), ",".join(r["kinds"]), r["deploy_id"] or "") for r in rows]
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     return ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in lines]
 
 
-def _age(seconds):
+def age_text(seconds):
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:
             return "%d%s" % (seconds // size, unit)

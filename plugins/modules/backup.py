@@ -21,7 +21,11 @@ description:
     mode 0600, in directories created 0700.
   - O(action=list) returns the restore points with their age, size and kinds, as data and as a text table.
   - O(action=verify) checks the newest restore point of each owner (or O(restore_point)) the way the restore
-    would read it, and fails with one line per problem.
+    would read it, and fails with one line per problem; with O(deep), it also restores the dumps into a scratch
+    database and runs the O(verify) SQL.
+  - O(action=locate) names the restore point behind each of O(backups) (the backups a rollback would use, as its
+    preflight plans them) with its age, and warns when one is older than the last deploy of O(services) (their
+    deploy markers in O(marker_dir)) and was not taken for it. It only reads and never fails on what it cannot read.
   - O(action=retain) removes restore points beyond the newest O(keep) or older than O(keep_days), never the
     newest one, nor the newest one holding each kind.
 version_added: 0.2.0
@@ -37,7 +41,7 @@ options:
     description:
       - What to do.
     type: str
-    choices: [take, list, verify, retain]
+    choices: [take, list, verify, retain, locate]
     default: take
   manifest_dir:
     description:
@@ -167,6 +171,78 @@ options:
     description:
       - V(marker) only. The release running before the deploy.
     type: str
+  version:
+    description:
+      - V(marker) with O(marker_dir) only. The version the deploy is about to install (the marker's C(version)).
+    type: str
+  marker_dir:
+    description:
+      - V(marker) only. Also write the deploy marker C(<marker_dir>/<owner>.json) (status C(in_progress), started
+        now, C(previous_version) the O(revision), O(image) or O(release)) that M(rollback.core.auto_rollback) and
+        the rollback's preflight read.
+      - O(action=locate) only. Where the deploy markers of O(services) are.
+    type: path
+  services:
+    description:
+      - V(marker) only. Every service the same deploy changes (the marker's C(services)); default, O(owner).
+      - O(action=locate) only. The services whose newest deploy the restore points are compared with; default,
+        O(owner).
+    type: list
+    elements: str
+    default: []
+  backups:
+    description:
+      - O(action=locate) only. The backups a rollback would use (file paths, RDS snapshot ids).
+    type: list
+    elements: str
+    default: []
+  deep:
+    description:
+      - O(action=verify) only. Also restore each V(postgres) dump that passed into a scratch database
+        C(rollback_verify_<random>) on the server of the login options (from template0, C(pg_restore --no-owner
+        --no-privileges)), run O(verify) there, and drop it whatever happens. Skipped in check mode.
+    type: bool
+    default: false
+  verify:
+    description:
+      - With O(deep), the service's SQL checks (those of M(rollback.core.postgres_restore) O(verify), without
+        C(as_role)); a failing one is a problem of the restore point.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: Name of the check in the results.
+        type: str
+      sql:
+        description: Query whose first column of the first row is the value.
+        type: str
+        required: true
+      expect:
+        description: The value expected (compared as text).
+        type: raw
+      min_rows:
+        description: The fewest rows the query must return.
+        type: int
+  storage:
+    description:
+      - Also keep the file item in S3, C(s3://bucket/prefix) (V(etcd), V(kubernetes), V(env_file), V(postgres) with
+        O(dump_format=custom)). The object is C(<prefix>/<file name>), the name the restore's pattern picks as
+        newest, so the restore modules read it with C(s3://bucket/prefix) as their directory (or the object's URL as
+        the backup); a lifecycle rule on the prefix expires old ones. The local copy stays where the restore reads.
+      - The object carries the file's sha256 (metadata C(rollback-core-sha256)), checked by the restore that fetches
+        it. Uses the AWS connection options.
+    type: str
+  sse:
+    description:
+      - With O(storage), the server-side encryption of the object (PutObject C(ServerSideEncryption)).
+    type: str
+    choices: [AES256, aws:kms]
+    default: AES256
+  sse_kms_key_id:
+    description:
+      - With O(sse=aws:kms), the KMS key (id, ARN or alias); default, the account's C(aws/s3) key.
+    type: str
   keep:
     description:
       - V(retain) only. Restore points to keep per owner (at least 1).
@@ -206,7 +282,9 @@ attributes:
     support: full
 notes:
   - O(action=retain) removes files and manifests only, never manual RDS snapshots.
-  - The deep verify (restore into a scratch database), S3 storage, encryption and pgBackRest are not built yet.
+  - Encryption (ansible-vault or age) and pgBackRest are not built yet.
+  - V(marker) with O(marker_dir) writes the deploy marker with status C(in_progress); the deploy step updates it
+    (same C(deploy_id)) to C(done) or C(failed).
 """
 
 EXAMPLES = r"""
@@ -234,6 +312,30 @@ EXAMPLES = r"""
     action: verify
     manifest_dir: /var/backups/rollback/manifests
 
+- name: Write the deploy marker with the restore point (the deploy starts now)
+  rollback.core.backup:
+    owner: api
+    restore_point: "api-{{ deploy_id }}"
+    deploy_id: "{{ deploy_id }}"
+    manifest_dir: /var/backups/rollback/manifests
+    kind: marker
+    image: registry.internal/api:1.4.2
+    version: 1.4.3
+    marker_dir: /var/lib/rollback-core/deploys
+
+- name: Restore the newest dump into a scratch database and run the service's checks
+  rollback.core.backup:
+    action: verify
+    owner: orders-db
+    manifest_dir: /var/backups/rollback/manifests
+    deep: true
+    login_host: db.internal
+    login_password: "{{ vault_pg_password }}"
+    verify:
+      - name: orders present
+        sql: SELECT count(*) > 0 FROM orders
+        expect: true
+
 - name: Keep the ten newest restore points of each owner
   rollback.core.backup:
     action: retain
@@ -247,7 +349,8 @@ restore_point:
   returned: action=take
   type: str
 item:
-  description: The item taken (kind, location, path or snapshot, size, sha256, taken_at, seconds), or planned
+  description: The item taken (kind, location, path or snapshot, size, sha256, taken_at, seconds; s3 and sse with
+    O(storage)), or planned
     in check mode.
   returned: action=take
   type: dict
@@ -261,9 +364,12 @@ manifest:
   returned: action=take, not in check mode
   type: str
 restore_points:
-  description: The restore points, oldest first (restore_point, owner, deploy_id, taken, age_seconds, kinds,
-    size, items, manifest).
-  returned: action=list
+  description:
+    - O(action=list), the restore points, oldest first (restore_point, owner, deploy_id, taken, age_seconds, kinds,
+      size, items, manifest).
+    - O(action=locate), one row per O(backups) (backup, restore_point or null when no manifest names it, deploy_id,
+      kind, taken, age_seconds, stale).
+  returned: action=list, action=locate
   type: list
   elements: dict
 table:
@@ -296,6 +402,15 @@ kept:
   returned: action=retain
   type: list
   elements: str
+restore_point_warnings:
+  description: One line per restore point older than the last deploy.
+  returned: action=locate
+  type: list
+  elements: str
+last_deploy:
+  description: The newest deploy marker of O(services), or null.
+  returned: action=locate
+  type: dict
 duration:
   description: Seconds the module took.
   returned: always
@@ -304,10 +419,10 @@ duration:
 
 from ansible_collections.rollback.core.plugins.module_utils.backup_spec import BACKUP_SPEC
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackModule
-from ansible_collections.rollback.core.plugins.module_utils import backup_take, backup_verify
+from ansible_collections.rollback.core.plugins.module_utils import backup_locate, backup_take, backup_verify
 
 ACTIONS = dict(take=backup_take.take, list=backup_verify.list_points, verify=backup_verify.verify,
-               retain=backup_verify.retain)
+               retain=backup_verify.retain, locate=backup_locate.locate)
 
 
 def main():

@@ -33,10 +33,14 @@ options:
   backup:
     description:
       - The backup to restore. Without it, the newest file in O(backup_dir) matching O(backup_pattern) is used.
+      - An C(s3://bucket/key) URL is fetched first (boto3's own credentials and C(AWS_ENDPOINT_URL_S3)) to a 0600
+        temporary file, checked against the sha256 M(rollback.core.backup) stored with it, and removed at the end.
     type: path
   backup_dir:
     description:
       - Where to look for backups when O(backup) is not given. Defaults to the directory of O(path).
+      - An C(s3://bucket/prefix) takes the newest matching object directly under the prefix, fetched as for
+        O(backup).
     type: path
   backup_pattern:
     description:
@@ -122,6 +126,9 @@ duration:
   type: float
 """
 
+import os
+
+from ansible_collections.rollback.core.plugins.module_utils.backups import from_s3
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackModule
 from ansible_collections.rollback.core.plugins.module_utils.env_file import restore
 from ansible_collections.rollback.core.plugins.module_utils.wait import WAIT_SPEC, Waiter
@@ -144,7 +151,8 @@ def main():
         mutually_exclusive=[("backup", "backup_dir"), ("backup", "backup_pattern")],
         supports_check_mode=True,
     )
-    module.run(lambda m: restore(m, Waiter(m)))
+    module.run(from_s3(lambda m: restore(m, Waiter(m)), what="env file backup",
+                       default_pattern=lambda params: os.path.basename(params["path"]) + ".backup-*"))
 
 
 if __name__ == "__main__":

@@ -37,6 +37,8 @@ options:
         C({"key": ..., "value": ...}); the output of C(etcdctl get --prefix -w json) (base64 keys and values).'
       - A malformed or empty backup fails with nothing changed.
       - Required unless O(backup_dir) is given.
+      - An C(s3://bucket/key) URL is fetched first (boto3's own credentials and C(AWS_ENDPOINT_URL_S3)) to a 0600
+        temporary file, checked against the sha256 M(rollback.core.backup) stored with it, and removed at the end.
     type: path
   save_current_to:
     description:
@@ -143,7 +145,7 @@ duration:
   type: float
 """
 
-from ansible_collections.rollback.core.plugins.module_utils.backups import SELECTION_SPEC
+from ansible_collections.rollback.core.plugins.module_utils.backups import SELECTION_SPEC, from_s3
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackModule
 from ansible_collections.rollback.core.plugins.module_utils.etcd import (
     ETCD_CONNECTION_SPEC,
@@ -170,7 +172,7 @@ def main():
         supports_check_mode=True,
     )
     module.require_library("etcd3gw", ETCD_IMPORT_ERROR)
-    module.run(restore)
+    module.run(from_s3(restore, what="etcd backup"))
 
 
 if __name__ == "__main__":

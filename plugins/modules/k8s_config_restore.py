@@ -39,6 +39,8 @@ options:
     description:
       - Manifest of the ConfigMaps and Secrets to restore. Anything else in it fails the task before any change.
       - Required unless O(backup_dir) is given.
+      - An C(s3://bucket/key) URL is fetched first (boto3's own credentials and C(AWS_ENDPOINT_URL_S3)) to a 0600
+        temporary file, checked against the sha256 M(rollback.core.backup) stored with it, and removed at the end.
     type: path
   namespace:
     description:

@@ -48,11 +48,15 @@ options:
       - Plain SQL runs through C(psql) with C(ON_ERROR_STOP) in one transaction, connected to the side database
         only; see the description for what it may not contain.
       - Required unless O(dump_dir) is given.
+      - An C(s3://bucket/key) URL is fetched first (boto3's own credentials and C(AWS_ENDPOINT_URL_S3)) to a 0600
+        temporary file, checked against the sha256 M(rollback.core.backup) stored with it, and removed at the end.
     type: path
   dump_dir:
     description:
       - Directory to take the newest dump from, instead of O(dump) - the file (or directory dump) whose name
         matches O(dump_pattern) and sorts last (dated names sort by time). No match fails with nothing changed.
+      - An C(s3://bucket/prefix) takes the newest object directly under the prefix (a dump kept in S3 by
+        M(rollback.core.backup) O(rollback.core.backup#module:storage)), fetched as for O(dump); files only.
     type: path
   dump_pattern:
     description:
@@ -315,6 +319,7 @@ duration:
 
 from ansible_collections.rollback.core.plugins.module_utils import backups
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackModule
+from ansible_collections.rollback.core.plugins.module_utils.connection_specs import SQL_CHECK_OPTIONS
 from ansible_collections.rollback.core.plugins.module_utils.postgres import POSTGRES_LOGIN_SPEC, PSYCOPG2_IMPORT_ERROR
 from ansible_collections.rollback.core.plugins.module_utils.postgres_dump_restore import restore
 
@@ -330,13 +335,8 @@ def main():
             emergency_backup=dict(type="bool", default=True),
             emergency_backup_dir=dict(type="path"),
             emergency_backup_compression=dict(type="int", default=1, choices=list(range(10))),
-            verify=dict(type="list", elements="dict", default=[], options=dict(
-                name=dict(type="str"),
-                sql=dict(type="str", required=True),
-                expect=dict(type="raw"),
-                min_rows=dict(type="int"),
-                as_role=dict(type="str"),
-            )),
+            verify=dict(type="list", elements="dict", default=[],
+                        options=dict(SQL_CHECK_OPTIONS, as_role=dict(type="str"))),
             compare_privileges=dict(type="bool", default=True),
             replication=dict(type="str", default="refuse", choices=["refuse", "recreate", "ignore"]),
             drain_timeout=dict(type="int", default=10),

@@ -6,6 +6,7 @@ Real servers only: etcd, the Kubernetes simulator, PostgreSQL 15 (pg_dump / pg_r
 import json
 import os
 import stat
+import tempfile
 
 import boto3
 import pytest
@@ -85,7 +86,9 @@ def test_level3_after_the_backup_restores_exactly_the_restore_point_just_taken(l
     assert sorted(taken) == ["demo-postgres", "demo-server"], "the service and the database it uses"
     server = dict((i["kind"], i) for i in taken["demo-server"]["items"])
     database = dict((i["kind"], i) for i in taken["demo-postgres"]["items"])
-    assert sorted(server) == ["env_file", "etcd"] and sorted(database) == ["postgres"]
+    assert sorted(server) == ["env_file", "etcd", "marker"] and sorted(database) == ["postgres"]
+    # The marker is issue 14's deploy marker file (deploy_marker.py), read as auto_rollback reads it.
+    assert server["marker"]["marker_file"] == os.path.join(lab["LAB_DIR"], "deploys", "demo-server.json")
 
     run = run_playbook(lab_env, "rollback.yml", "-e", "level=3", "-e", "services=demo-server",
                        "-e", "confirm_data_loss=true")
@@ -97,6 +100,44 @@ def test_level3_after_the_backup_restores_exactly_the_restore_point_just_taken(l
                   if p["phase"] == "config")
     used = dict((r["source"], r["backup_used"]) for r in config["details"]["results"])
     assert used == {"env_file": server["env_file"]["path"], "etcd": server["etcd"]["path"]}
+    # The preflight named the restore point of each backup it planned to restore, with its age; the lab's deploy
+    # carried on the deploy the backup started (same deploy id), so none is older than the last deploy.
+    named = dict((r["backup"], r) for r in report["restore_points"])
+    for owner, kind in (("demo-postgres", "postgres"), ("demo-server", "env_file"), ("demo-server", "etcd")):
+        row = named[(database if owner == "demo-postgres" else server)[kind]["path"]]
+        assert row["host"] == owner and row["restore_point"] == taken[owner]["restore_point"], row
+        assert row["deploy_id"] == "release-1.0.1" and row["stale"] is False and row["age_seconds"] >= 0
+    assert "restore point %s" % taken["demo-postgres"]["restore_point"] in run.output
+
+
+def test_the_marker_kind_writes_the_deploy_marker_auto_rollback_reads(lab, taken):
+    from ansible_collections.rollback.core.plugins.module_utils.deploy_marker import read_marker
+    marker = read_marker(os.path.join(lab["LAB_DIR"], "deploys"), "demo-server")
+    # `labctl deploy 1.0.1` carried the backup's deploy on: its id, and the version that ran before it.
+    assert marker.deploy_id == "release-1.0.1" and marker.status == "done"
+    assert marker.document["version"] == "1.0.1" and marker.document["previous_version"] == "1.0.0"
+
+
+def test_preflight_warns_when_the_restore_point_is_older_than_the_last_deploy(ansible_module, where, tmp_path):
+    env = tmp_path / "app.env"
+    env.write_text("A=1\n")
+    markers = str(tmp_path / "deploys")
+    old = take(ansible_module, where, "svc-old", dict(kind="env_file", path=str(env)))
+    assert not old.failed, old.stdout
+    taken_for = take(ansible_module, where, "svc-old", dict(kind="marker", marker_dir=markers, version="2"))
+    assert not taken_for.failed, taken_for.stdout
+    backup = old.result["item"]["path"]
+    args = dict(action="locate", owner="svc", manifest_dir=where["manifests"], marker_dir=markers, backups=[backup])
+    # A later deploy without a restore point of its own (another deploy id, started after the backup).
+    later = take(ansible_module, where, "svc-new", dict(kind="marker", marker_dir=markers, version="3"))
+    assert not later.failed and later.result["item"]["marker"]["previous_version"] == "2"
+    located = ansible_module("backup", args)
+    assert not located.failed and not located.result["changed"]
+    row = located.result["restore_points"][0]
+    assert row["stale"] is True and row["restore_point"] == "svc-old"
+    [warning] = located.result["restore_point_warnings"]
+    assert warning.startswith("svc will restore svc-old (restore point, taken ") and "svc-new of svc" in warning
+    assert "[WARNING]: svc will restore svc-old" in located.stderr, "shown to the operator"
 
 
 def test_list_shows_the_restore_point_with_its_deploy(lab_env, taken):
@@ -200,3 +241,94 @@ def test_retention_never_removes_the_newest_restore_point_of_any_kind(lab, ansib
     assert not os.path.exists(os.path.join(where["manifests"], "svc-2.json"))
     run = ansible_module("backup", dict(action="retain", manifest_dir=where["manifests"], keep=0))
     assert run.failed and "at least 1" in run.result["msg"]
+
+
+@pytest.fixture
+def s3_db(lab):
+    """A database of its own with 3 orders, dropped (with what a restore left) at the end."""
+    import uuid
+
+    from test_migration_status import query
+    name = "rbt_s3_%s" % uuid.uuid4().hex[:8]
+
+    def sql(database, statement):
+        return query(lab, database, statement)
+
+    sql("postgres", "CREATE DATABASE %s" % name)
+    sql(name, "CREATE TABLE orders (id int PRIMARY KEY); INSERT INTO orders VALUES (1), (2), (3)")
+    yield name, sql
+    for (database,) in sql("postgres", "SELECT datname FROM pg_database WHERE datname LIKE '%s%%'" % name):
+        sql("postgres", "DROP DATABASE %s WITH (FORCE)" % database)
+
+
+def test_an_s3_held_dump_restores(lab, ansible_module, where, s3_db, tmp_path):
+    name, sql = s3_db
+    s3 = boto3.client("s3", endpoint_url=lab["LAB_AWS_ENDPOINT"], region_name="us-east-1",
+                      aws_access_key_id="testing", aws_secret_access_key="testing")
+    bucket = "rollback-backups-test"
+    s3.create_bucket(Bucket=bucket)
+    storage = "s3://%s/predeploy/%s" % (bucket, name)
+    aws = dict(endpoint_url=lab["LAB_AWS_ENDPOINT"], region="us-east-1", access_key="testing", secret_key="testing")
+    run = take(ansible_module, where, "rp-s3", dict(pg_args(lab), db=name, storage=storage, **aws))
+    assert not run.failed, run.stdout
+    item = run.result["item"]
+    key = "predeploy/%s/%s" % (name, os.path.basename(item["path"]))
+    assert item["s3"] == "s3://%s/%s" % (bucket, key) and item["sse"] == "AES256"
+    head = s3.head_object(Bucket=bucket, Key=key)
+    assert head["ServerSideEncryption"] == "AES256" and head["ContentLength"] == item["size"]
+    assert head["Metadata"]["rollback-core-sha256"] == item["sha256"]
+    os.unlink(item["path"])  # the host that took it is gone: only S3 holds the dump
+    sql(name, "INSERT INTO orders VALUES (4)")
+
+    aws_env = dict(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1",
+                   AWS_ENDPOINT_URL_S3=lab["LAB_AWS_ENDPOINT"])
+    restore = dict(login_host="127.0.0.1", login_port=int(lab["LAB_PG_PORT"]), login_user="postgres",
+                   login_password=lab["LAB_PG_PASSWORD"], db=name, dump_dir=storage + "/",
+                   dump_pattern=name + "-*.dump", pg_bin_dir=PG_BIN, emergency_backup=False)
+    run = ansible_module("postgres_restore", restore, env=aws_env)
+    assert not run.failed, run.stdout
+    assert run.result["backup_used"] == item["s3"] and run.result["restored_db"] == name
+    assert sql(name, "SELECT count(*) FROM orders") == [(3,)]
+    assert 0 <= run.result["data_loss_window"]["seconds"] < 600
+    assert not [n for n in os.listdir(tempfile.gettempdir()) if n.startswith(".rollback-core-")], "temp file left"
+
+    s3.put_object(Bucket=bucket, Key=key, Body=b"PGDMP corrupt", Metadata={"rollback-core-sha256": item["sha256"]})
+    restore.pop("dump_dir")
+    run = ansible_module("postgres_restore", dict(restore, dump="s3://%s/%s" % (bucket, key)), env=aws_env)
+    assert run.failed and "does not match its sha256" in run.result["msg"]
+
+
+    # A configuration backup the same way: env_file_restore takes the newest object under its s3:// backup_dir.
+    env = tmp_path / "app.env"
+    env.write_text("A=1\n")
+    run = take(ansible_module, where, "rp-s3", dict(kind="env_file", path=str(env), backup_dir=str(tmp_path / "b"),
+                                                    storage=storage, **aws))
+    assert not run.failed and run.result["item"]["s3"].startswith(storage + "/app.env.backup-"), run.stdout
+    taken_env = run.result["item"]["s3"]
+    os.unlink(run.result["item"]["path"])
+    env.write_text("A=2\n")
+    run = ansible_module("env_file_restore", dict(path=str(env), backup_dir=storage), env=aws_env)
+    assert not run.failed and run.result["backup_used"] == taken_env, run.stdout
+    assert env.read_text() == "A=1\n"
+
+
+def test_deep_verify_restores_into_a_scratch_database_and_runs_the_verify_sql(lab, ansible_module, where, s3_db):
+    name, sql = s3_db
+    assert not take(ansible_module, where, "rp-deep", dict(pg_args(lab), db=name)).failed
+    login = dict((k, v) for k, v in pg_args(lab).items() if k.startswith("login_"))
+    check = dict(name="orders", sql="SELECT count(*) FROM orders")
+    run = verify(ansible_module, where, owner="svc", deep=True, verify=[dict(check, expect=3)], **login)
+    assert not run.failed, run.stdout
+    [point] = run.result["verified"]
+    assert point["deep_checks"] == [dict(name="orders", as_role=None, rows=1, value="3")]
+    run = verify(ansible_module, where, owner="svc", deep=True, verify=[dict(check, expect=4)], **login)
+    assert run.failed
+    assert run.result["msg"].startswith("restore point rp-deep: deep verify of %s" % os.path.join(
+        where["backups"], "db")) and run.result["msg"].endswith("verify orders failed: got 3, expected 4")
+    assert sql("postgres", "SELECT datname FROM pg_database WHERE datname LIKE 'rollback_verify_%'") == []
+
+
+def test_the_playbook_deep_verifies_the_database_of_the_service(lab_env, taken):
+    run = run_playbook(lab_env, "backup.yml", "-e", "action=verify", "-e", "deep=true", "-e", "services=demo-server")
+    assert run.rc == 0, run.output[-3000:]
+    assert "deep_checks:" in run.output and "name: items present" in run.output, run.output[-3000:]

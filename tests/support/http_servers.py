@@ -41,6 +41,28 @@ class DemoApp:
         self.process.wait()
 
 
+class QuietHandler(BaseHTTPRequestHandler):
+    """A request handler for the stand-ins: no access log on stderr, the body read, JSON answered."""
+
+    def log_message(self, *args):
+        pass
+
+    def read_body(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def reply(self, status, body=b"ok", content_type=None):
+        self.send_response(status)
+        if content_type:
+            self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def reply_json(self, status, body):
+        self.reply(status, json.dumps(body).encode(), "application/json")
+
+
 class _Server(ThreadingHTTPServer):
     # The default listen backlog (5) drops bursts of concurrent connections.
     request_queue_size = 128
@@ -61,16 +83,10 @@ class _Background:
 def slow_server(delay_s):
     """Answers every GET with 200 after ``delay_s`` seconds."""
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self):  # noqa: N802
             time.sleep(delay_s)
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        def log_message(self, *args):
-            pass
+            self.reply(200)
 
     return _Background(Handler)
 
@@ -79,18 +95,11 @@ def webhook_receiver():
     """A Slack-style webhook or status-page API: records each POST (path, headers, JSON body) in ``.messages``."""
     messages = []
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self):  # noqa: N802
-            length = int(self.headers.get("Content-Length") or 0)
-            messages.append(dict(path=self.path, headers=dict(self.headers),
-                                 body=json.loads(self.rfile.read(length) or b"null")))
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        def log_message(self, *args):
-            pass
+            body = json.loads(self.read_body() or b"null")
+            messages.append(dict(path=self.path, headers=dict(self.headers), body=body))
+            self.reply(200)
 
     background = _Background(Handler)
     background.messages = messages

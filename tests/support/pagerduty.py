@@ -17,9 +17,8 @@ Written from PagerDuty's developer docs (PagerDuty/developer-docs, docs/events-A
 import json
 import re
 import threading
-from http.server import BaseHTTPRequestHandler
 
-from support.http_servers import _Background
+from support.http_servers import QuietHandler, _Background
 
 ACTIONS = ("trigger", "acknowledge", "resolve")
 SEVERITIES = ("critical", "error", "warning", "info")
@@ -81,21 +80,12 @@ class PagerDutyStandIn(_Background):
         lock = threading.Lock()
         stand_in = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self):  # noqa: N802
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length)
+                raw = self.read_body()
                 with lock:
                     status, body = stand_in.handle(self.path, self.headers, raw)
-                payload = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args):
-                pass
+                self.reply_json(status, body)
 
         super().__init__(Handler)
         self.enqueue_url = self.url + "/v2/enqueue"

@@ -10,6 +10,8 @@ from ansible_collections.rollback.core.plugins.filter.report import (
     FilterModule,
     cache_summary,
     phase_record,
+    planned_backups,
+    restore_point_line,
     rollback_report,
 )
 from ansible_collections.rollback.core.plugins.filter.run import level_phases
@@ -94,7 +96,8 @@ def test_loop_results_are_summarised_item_by_item():
 
 def test_filters_are_registered_under_their_names():
     filters = FilterModule().filters()
-    assert filters == dict(phase_record=phase_record, rollback_report=rollback_report, cache_summary=cache_summary)
+    assert filters == dict(phase_record=phase_record, rollback_report=rollback_report, cache_summary=cache_summary,
+                           planned_backups=planned_backups, restore_point_line=restore_point_line)
 
 
 # ---------------------------------------------------------------------------------------------- rollback_report
@@ -386,3 +389,39 @@ def test_versions_take_the_platform_from_the_target_and_show_what_a_front_serves
     report = rollback_report(hosts, request(level=1, services=["front"]), {})
     assert report["versions"] == [dict(service="front", platform="bluegreen", from_version="green",
                                        to_version="blue (1.0.0)", status="changed")]
+
+
+# ---------------------------------------------------------------------------------------------- restore points
+
+
+def test_planned_backups_are_the_planned_config_and_database_backups_once_each():
+    records = [phase_record(dict(changed=True, backup_used="/b/db.dump"), "database", "db1", planned=True),
+               phase_record(dict(changed=True, snapshot=dict(id="db-predeploy-1")), "database", "db1", planned=True),
+               phase_record(dict(changed=True, results=[dict(backup_used="/b/app.env.backup-1"),
+                                                        dict(backup_used="/b/app.env.backup-1")]),
+                            "config", "api", planned=True),
+               phase_record(dict(changed=True, backup_used="/b/applied.dump"), "database", "db1"),
+               phase_record(dict(changed=True, backup_used="/b/other"), "app", "api", planned=True)]
+    assert planned_backups(records) == ["/b/db.dump", "db-predeploy-1", "/b/app.env.backup-1"]
+
+
+STALE = dict(backup="/b/db.dump", restore_point="db1-old", deploy_id="release-1", kind="postgres",
+             taken="2025-11-10T10:00:00Z", age_seconds=2 * 86400 + 60, stale=True)
+
+
+def test_the_report_names_the_restore_points_and_warns_of_a_stale_one():
+    located = dict(changed=False, restore_points=[STALE], restore_point_warnings=["db1 will restore db1-old ..."])
+    hosts = successful_run()
+    hosts[0][RECORDS].insert(1, phase_record(located, "restore_points", "db1", planned=True))
+    report = rollback_report(hosts, request(), {})
+    assert report["restore_points"] == [dict(STALE, host="db1")]
+    assert "WARNING: restored from a restore point older than the last deploy: db1 db1-old." in report["summary"]
+    assert report["outcome"] == "succeeded", "a warning, never a refusal"
+    assert rollback_report(successful_run(), request(), {})["restore_points"] == []
+
+
+def test_restore_point_line():
+    assert restore_point_line(STALE) == ("restore point db1-old: /b/db.dump (2d ago, deploy release-1) OLDER THAN "
+                                         "THE LAST DEPLOY")
+    assert restore_point_line(dict(backup="/b/x.dump", restore_point=None, age_seconds=None)) == (
+        "/b/x.dump (age unknown; no restore point manifest names it)")

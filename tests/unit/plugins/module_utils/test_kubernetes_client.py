@@ -12,10 +12,9 @@ __metaclass__ = type
 import json
 import socket
 import time
-from http.server import BaseHTTPRequestHandler
 
 import pytest
-from support.http_servers import _Background, free_port
+from support.http_servers import QuietHandler, _Background, free_port
 
 from ansible_collections.rollback.core.plugins.module_utils.kubernetes import Kube, KubeError
 
@@ -27,22 +26,13 @@ class Scripted:
         self.script, self.requests = list(script), []
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, *args):
-                pass
-
             def _answer(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                outer.requests.append((self.command, self.path, self.rfile.read(length) if length else b""))
+                outer.requests.append((self.command, self.path, self.read_body()))
                 status, body = outer.script.pop(0) if len(outer.script) > 1 else outer.script[0]
-                payload = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                self.reply_json(status, body)
 
             do_GET = do_PATCH = do_POST = do_DELETE = _answer  # noqa: N815
 

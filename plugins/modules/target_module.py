@@ -1,0 +1,71 @@
+#!/usr/bin/python
+# Copyright: rollback.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: target_module
+short_description: Run the rollback.core module a host's target needs, as one task for every host of a phase
+description:
+  - An action plugin. Runs O(module) with O(args) on the host, exactly as a task naming that module would (check
+    mode, diff, the task's C(environment), the connection and its interpreter), and returns that module's result.
+  - Why it exists - the roles once included one task file per target type (C(rollout_undo.yml), C(swarm.yml), ...).
+    Ansible runs the hosts of a play in lockstep, task by task, so hosts that included different files took their
+    turns one file after another; one task for every host lets a Kubernetes, a Swarm and a blue/green service roll
+    back at the same time.
+  - The roles compute O(module) and O(args) from the inventory with the C(rollback.core.app_call) and
+    C(rollback.core.database_call) filters, which decide the module from the service's target type or the
+    database's type (a PostgreSQL restore and an RDS restore of one level 3 run at the same time).
+version_added: 0.2.0
+author:
+  - rollback.core maintainers (@rollback-core)
+options:
+  module:
+    description:
+      - The module to run, one of the collection's target modules.
+    type: str
+    required: true
+    choices:
+      - rollback.core.rollout_undo
+      - rollback.core.swarm_service_rollback
+      - rollback.core.nginx_traffic
+      - rollback.core.alb_traffic
+      - rollback.core.frontend_restore
+      - rollback.core.postgres_restore
+      - rollback.core.rds_snapshot_restore
+  args:
+    description:
+      - The module's arguments; the module checks them (its own argument spec and C(no_log)).
+    type: dict
+    default: {}
+attributes:
+  action:
+    support: full
+    description: Runs on the controller to choose the module, which then runs on the host.
+  check_mode:
+    support: full
+    description: The module runs in check mode (all the target modules support it).
+  diff_mode:
+    support: full
+    description: The module's diff.
+"""
+
+EXAMPLES = r"""
+- name: Roll the service back on its target
+  rollback.core.target_module:
+    module: "{{ _app_call.module }}"
+    args: "{{ _app_call.args }}"
+  vars:
+    _app_call: "{{ rollback_service_app | rollback.core.app_call('swarm', inventory_hostname, 300) }}"
+  register: app_result
+"""
+
+RETURN = r"""
+changed:
+  description: What the module returned.
+  returned: always
+  type: bool
+"""
