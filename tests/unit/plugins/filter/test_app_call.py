@@ -1,6 +1,10 @@
 """rollback.core.app_call: the one task of the app phase runs, per host, the module its target needs, with the
 keys of the inventory's dicts that module takes and the keys the role sets itself."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import pytest
 from ansible.errors import AnsibleFilterError
 

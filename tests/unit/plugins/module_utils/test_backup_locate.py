@@ -1,5 +1,9 @@
 """Naming the restore point behind a backup a rollback will use, and the warning when it predates the last deploy."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import json
 import os
 
