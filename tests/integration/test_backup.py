@@ -297,7 +297,6 @@ def test_an_s3_held_dump_restores(lab, ansible_module, where, s3_db, tmp_path):
     run = ansible_module("postgres_restore", dict(restore, dump="s3://%s/%s" % (bucket, key)), env=aws_env)
     assert run.failed and "does not match its sha256" in run.result["msg"]
 
-
     # A configuration backup the same way: env_file_restore takes the newest object under its s3:// backup_dir.
     env = tmp_path / "app.env"
     env.write_text("A=1\n")
