@@ -106,7 +106,12 @@ def controller_inventory(tmp_path_factory):
 @pytest.fixture
 def controller(ansible_adhoc, controller_inventory):
     """Modules run through pytest-ansible (``ansible_adhoc``) on the controller; see Controller."""
-    return Controller(ansible_adhoc(inventory=controller_inventory, host_pattern="localhost", connection="local"))
+    yield Controller(ansible_adhoc(inventory=controller_inventory, host_pattern="localhost", connection="local"))
+    # ansible's TaskQueueManager marks the process's stdin, stdout and stderr non-inheritable (task_queue_manager.py,
+    # "only needed for commands that execute tasks"). Run in-process, that left every later subprocess of the suite
+    # without a stdin: the lab's systemctl (sys.stdin None) failed in every test after test_rollback_lock.py.
+    for fd in (0, 1, 2):
+        os.set_inheritable(fd, True)
 
 
 @pytest.fixture(scope="module", autouse=True)
