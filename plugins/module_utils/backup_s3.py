@@ -17,11 +17,11 @@ __metaclass__ = type
 
 import calendar
 import fnmatch
-import hashlib
 import os
 import tempfile
 
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
+from ansible_collections.rollback.core.plugins.module_utils.restore_points import digest
 
 SHA_METADATA = "rollback-core-sha256"
 SSE_CHOICES = ("AES256", "aws:kms")
@@ -37,14 +37,6 @@ def split_url(url):
     if not bucket:
         raise RollbackError("%r is not an s3://bucket/prefix URL" % (url,))
     return bucket, key
-
-
-def _sha256(path):
-    sha = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            sha.update(block)
-    return sha.hexdigest()
 
 
 class S3Backups:
@@ -110,7 +102,7 @@ class S3Backups:
         try:
             self.aws.call("download_file", Bucket=bucket, Key=key, Filename=path)
             expected = (head.get("Metadata") or {}).get(SHA_METADATA)
-            if expected and _sha256(path) != expected:
+            if expected and digest(path)[1] != expected:
                 raise RollbackError("%s %s does not match its sha256 (%s): corrupt, nothing was changed" % (
                     what, url, expected))
             moment = calendar.timegm(head["LastModified"].utctimetuple())
