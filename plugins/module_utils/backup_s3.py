@@ -64,9 +64,7 @@ class S3Backups:
         url = self.url_of(storage, path)
         bucket, key = split_url(url)
         extra = dict(ServerSideEncryption=sse, Metadata={SHA_METADATA: sha256})
-        if kms_key_id:
-            if sse != "aws:kms":
-                raise RollbackError("sse_kms_key_id needs sse aws:kms")
+        if kms_key_id:  # with sse aws:kms (backup_take refuses it otherwise, before the backup is taken)
             extra["SSEKMSKeyId"] = kms_key_id
         from boto3.exceptions import S3UploadFailedError
         try:

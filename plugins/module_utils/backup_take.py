@@ -244,12 +244,12 @@ class Marker(Item):
                 version=self.params["version"], previous_version=previous, status="in_progress",
                 started_at=plan["deploy"]["at"], finished_at=None, deployed_by="rollback.core.backup",
                 services=self.params["services"] or [owner])
+            path = marker_path(self.params["marker_dir"], owner)
             try:
-                Deploy(self.document, marker_path(self.params["marker_dir"], owner))
+                Deploy(self.document, path)
             except MarkerError as error:
                 raise RollbackError("deploy marker: %s" % error)
-            plan.update(location=marker_path(self.params["marker_dir"], owner), marker_file=marker_path(
-                self.params["marker_dir"], owner), marker=self.document)
+            plan.update(location=path, marker_file=path, marker=self.document)
         return plan
 
     def take(self, plan):
@@ -275,6 +275,8 @@ def _storage(params):
                             % params["kind"])
     if params["kind"] == "postgres" and params["dump_format"] == "directory":
         raise RollbackError("storage takes files: use dump_format custom for a dump kept in S3")
+    if params["sse_kms_key_id"] and params["sse"] != "aws:kms":
+        raise RollbackError("sse_kms_key_id needs sse aws:kms")
     return S3Backups.from_params(params)
 
 

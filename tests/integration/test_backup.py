@@ -217,7 +217,12 @@ def test_check_mode_and_bad_input_write_nothing(lab, ansible_module, where):
     assert run.failed and run.result["msg"] == "kind postgres needs db"
     run = take(ansible_module, where, "rp-bad", dict(etcd_args(lab), backup_pattern="demo-*-*.json"))
     assert run.failed and "must hold exactly one '*'" in run.result["msg"]
-    assert not os.path.exists(where["manifests"])
+    # A KMS key without aws:kms is refused before the backup is taken, not after (nothing written locally).
+    before = sorted(os.walk(where["backups"]))
+    run = take(ansible_module, where, "rp-bad", dict(etcd_args(lab), storage="s3://backups/etcd",
+                                                     sse_kms_key_id="alias/rollback"))
+    assert run.failed and run.result["msg"] == "sse_kms_key_id needs sse aws:kms"
+    assert not os.path.exists(where["manifests"]) and sorted(os.walk(where["backups"])) == before
 
 
 def test_retention_never_removes_the_newest_restore_point_of_any_kind(lab, ansible_module, where):
