@@ -61,15 +61,23 @@ def port_in_use(port, host="127.0.0.1"):
 RESERVED_PORTS = "/proc/sys/net/ipv4/ip_local_reserved_ports"
 
 
-def reserved_ports():
-    """The ports in net.ipv4.ip_local_reserved_ports, a set (the kernel writes ranges: "59090-59093,59500")."""
+def _read_reserved():
     with open(RESERVED_PORTS) as handle:
-        text = handle.read().strip()
-    reserved = set()
+        return handle.read().strip()
+
+
+def _ports_of(text):
+    """The ports of the kernel's list, a set (it writes ranges: "59090-59093,59500")."""
+    ports = set()
     for part in filter(None, text.split(",")):
         bounds = part.split("-")
-        reserved.update(range(int(bounds[0]), int(bounds[-1]) + 1))
-    return reserved
+        ports.update(range(int(bounds[0]), int(bounds[-1]) + 1))
+    return ports
+
+
+def reserved_ports():
+    """The ports in net.ipv4.ip_local_reserved_ports, a set."""
+    return _ports_of(_read_reserved())
 
 
 def reserve_ports(ports):
@@ -78,9 +86,8 @@ def reserve_ports(ports):
     and a service started later (the rulebook's webhook) fails with EADDRINUSE. Merged with what is reserved already
     (written only when a port is missing); skipped, with a line saying so, where the sysctl is not writable."""
     try:
-        with open(RESERVED_PORTS) as handle:
-            current = handle.read().strip()
-        missing = sorted(set(ports) - reserved_ports())
+        current = _read_reserved()
+        missing = sorted(set(ports) - _ports_of(current))
         if missing:
             with open(RESERVED_PORTS, "w") as handle:
                 handle.write(",".join(([current] if current else []) + [str(port) for port in missing]))
