@@ -47,12 +47,25 @@ def start(lab, services):
     lab.write_facts()
     for service in services:
         began = time.monotonic()
-        try:
-            state = service.start(lab)
-        except LabError as error:
-            raise LabError("%s: %s" % (service.NAME, error)) from None
+        state = _start_service(lab, service)
         print("lab: %-8s %-16s %5.1fs" % (service.NAME, state, time.monotonic() - began), flush=True)
     return 0
+
+
+def _start_service(lab, service, tries=2):
+    """One service started; a failed start is printed, the service stopped and started once more (a CI machine
+    under load is where a first start fails; the second failure is the one raised)."""
+    for attempt in range(1, tries + 1):
+        try:
+            return service.start(lab)
+        except LabError as error:
+            if attempt == tries:
+                raise LabError("%s: %s" % (service.NAME, error)) from None
+            print("lab: %-8s start failed (%s); stopping it and trying once more" % (service.NAME, error), flush=True)
+            try:
+                service.stop(lab)
+            except LabError as stop_error:
+                print("lab: %-8s stop failed: %s" % (service.NAME, stop_error), flush=True)
 
 
 def stop(lab, services, purge):

@@ -151,14 +151,35 @@ def reap(pid):
         pass
 
 
-def wait_for(check, what, logfile, timeout=60):
-    """Poll check() until it is true; on timeout name the service and its log."""
+def log_tail(path, lines=12):
+    """The last lines of a log file, or of the newest file under a log directory: what a failure message shows."""
+    if os.path.isdir(path):
+        files = [os.path.join(top, name) for top, _dirs, names in os.walk(path) for name in names]
+        if not files:
+            return ""
+        path = max(files, key=os.path.getmtime)
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, os.path.getsize(path) - 8192))
+            text = handle.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    return "\n".join("    " + line for line in text.splitlines()[-lines:])
+
+
+def wait_for(check, what, logfile, timeout=60, process=None):
+    """Poll check() until it is true. A daemon that exits (``process``, a Popen) or a timeout fail with the
+    service's name and the tail of its log, so a CI log says why without the lab directory."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
             return
+        if process is not None and process.poll() is not None:
+            raise LabError("%s exited with %s before it became ready; the end of %s:\n%s"
+                           % (what, process.returncode, logfile, log_tail(logfile)))
         time.sleep(0.1)
-    raise LabError("%s did not become ready within %ds (see %s)" % (what, timeout, logfile))
+    raise LabError("%s did not become ready within %ds; the end of %s:\n%s" % (what, timeout, logfile,
+                                                                                 log_tail(logfile)))
 
 
 def http_ok(url, timeout=1.0):
@@ -188,7 +209,9 @@ def run(argv, what, env=None, user=None, input_text=None):
     """Run a command to completion; a failure is one LabError line."""
     if user:
         argv = ["runuser", "-u", user, "--"] + argv
-    completed = subprocess.run(argv, env=env, capture_output=True, text=True, input=input_text, check=False)
+    # Never the caller's stdin: a closed or non-inheritable one breaks some tools (docker-systemctl-replacement).
+    completed = subprocess.run(argv, env=env, capture_output=True, text=True, check=False,
+                               **({"input": input_text} if input_text is not None else {"stdin": subprocess.DEVNULL}))
     if completed.returncode != 0:
         detail = (completed.stderr or completed.stdout).strip().splitlines()
         raise LabError("%s failed: %s" % (what, detail[-1] if detail else "exit %d" % completed.returncode))

@@ -14,6 +14,7 @@ The Kubernetes target is the API simulator (no pods, nothing to scrape).
 
 import json
 import os
+import shutil
 import urllib.request
 
 from labkit.common import REPO, LabError, ensure_port_free, http_json, http_ok, read_pid, spawn, stop_pid, wait_for
@@ -199,8 +200,13 @@ def start(lab):
                 reloaded = True
             continue
         ensure_port_free(port, "%s (%s)" % (NAME, name))
-        spawn(argv, pid, log)
-        wait_for(lambda port=port: http_ok(_url(port) + "/-/ready"), "%s %s" % (NAME, name), log, timeout=60)
+        if name == "prometheus":
+            # A fresh TSDB on every start: nothing to replay, and no lock left by a Prometheus that outlived its lab
+            # (a clone reused by another network namespace). The lab's series are only ever read while it runs.
+            shutil.rmtree(lab.path("monitoring", "prometheus"), ignore_errors=True)
+        process = spawn(argv, pid, log)
+        wait_for(lambda port=port: http_ok(_url(port) + "/-/ready"), "%s %s" % (NAME, name), log, timeout=60,
+                 process=process)
     return "running (configs reloaded)" if reloaded else "started"
 
 

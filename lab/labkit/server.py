@@ -11,8 +11,8 @@ import os
 import shutil
 import subprocess
 
-from labkit.common import (LAB_SRC, LabError, ensure_port_free, http_json, http_ok, port_in_use, require_binary, run,
-                           wait_for)
+from labkit.common import (LAB_SRC, LabError, ensure_port_free, http_json, http_ok, log_tail, port_in_use,
+                           require_binary, run, wait_for)
 
 NAME = "server"
 PORT = 58080
@@ -35,7 +35,7 @@ WantedBy=multi-user.target
 WRAPPER = """\
 #!/bin/sh
 # The lab's systemctl: docker-systemctl-replacement rooted in the lab dir.
-exec {python} {script} --root={root} "$@"
+exec {python} {script} --root={root} "$@" </dev/null
 """
 
 
@@ -140,7 +140,7 @@ def _release_health(lab):
 
 def _active(lab):
     completed = subprocess.run([lab.path("bin", "systemctl"), "is-active", UNIT], capture_output=True, text=True,
-                               check=False)
+                               stdin=subprocess.DEVNULL, check=False)
     return completed.stdout.strip() == "active"
 
 
@@ -151,7 +151,10 @@ def start(lab):
     if _active(lab) and is_up(lab):
         return "already running"
     ensure_port_free(PORT, NAME + " (" + UNIT + ")")
-    _systemctl(lab, "start", UNIT)
+    try:
+        _systemctl(lab, "start", UNIT)
+    except LabError as error:
+        raise LabError("%s; the unit's last output:\n%s" % (error, log_tail(lab.path("systemd-root", "var", "log"))))
     wait_for(lambda: _active(lab) and is_up(lab), UNIT, lab.path("systemd-root", "var", "log"))
     return "started"
 

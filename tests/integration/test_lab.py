@@ -263,3 +263,63 @@ def test_the_lab_ports_are_kept_out_of_the_ephemeral_range():
     from labkit.common import reserved_ports
 
     assert set(labctl.PORTS) <= reserved_ports() and 59500 in labctl.PORTS
+
+
+def _labkit():
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "lab"))
+    import labctl
+    from labkit import common
+
+    return labctl, common
+
+
+def test_a_daemon_that_exits_before_it_is_ready_fails_at_once_with_the_end_of_its_log(tmp_path):
+    _labctl, common = _labkit()
+    log = tmp_path / "daemon.log"
+    process = common.spawn(["sh", "-c", "echo 'opening storage failed: lock DB directory'; exit 3"],
+                           str(tmp_path / "daemon.pid"), str(log))
+    with pytest.raises(common.LabError) as raised:
+        common.wait_for(lambda: False, "monitoring prometheus", str(log), timeout=30, process=process)
+    message = str(raised.value)
+    assert message.startswith("monitoring prometheus exited with 3 before it became ready")
+    assert "opening storage failed: lock DB directory" in message, "the CI log shows why"
+
+
+def test_a_timeout_names_the_newest_log_of_a_log_directory(tmp_path):
+    _labctl, common = _labkit()
+    (tmp_path / "old.log").write_text("old line\n")
+    os.utime(tmp_path / "old.log", (1, 1))
+    (tmp_path / "unit.log").write_text("\n".join("line %d" % number for number in range(40)) + "\n")
+    with pytest.raises(common.LabError) as raised:
+        common.wait_for(lambda: False, "rollback-demo.service", str(tmp_path), timeout=0.2)
+    message = str(raised.value)
+    assert "line 39" in message and "line 27" not in message and "old line" not in message
+
+
+def test_a_failed_service_start_is_stopped_and_tried_once_more(capsys):
+    labctl, common = _labkit()
+
+    class Flaky:
+        NAME = "flaky"
+        calls = []
+
+        def start(self, lab):
+            self.calls.append("start")
+            if self.calls.count("start") == 1:
+                raise common.LabError("did not become ready within 60s")
+            return "started"
+
+        def stop(self, lab):
+            self.calls.append("stop")
+            return "stopped"
+
+    flaky = Flaky()
+    assert labctl._start_service(None, flaky) == "started"
+    assert flaky.calls == ["start", "stop", "start"]
+    assert "flaky    start failed (did not become ready within 60s); stopping it and trying once more" \
+        in capsys.readouterr().out
+
+    flaky.calls[:] = ["start"]  # from now on every start fails
+    flaky.start = lambda lab: (_ for _ in ()).throw(common.LabError("exit 1"))
+    with pytest.raises(common.LabError, match="^flaky: exit 1$"):
+        labctl._start_service(None, flaky)
