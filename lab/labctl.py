@@ -45,6 +45,7 @@ def start(lab, services):
         lab.facts.update(service.facts(lab))
     lab.facts.update(deploy.paths(lab))
     lab.write_facts()
+    deploy.make_backup_dirs(lab)
     for service in services:
         began = time.monotonic()
         state = _start_service(lab, service)
@@ -95,10 +96,13 @@ def main():
     parser.add_argument("command", choices=("start", "stop", "status", "deploy", "versions", "rulebook"))
     parser.add_argument("version", nargs="?", help="with deploy: the demo app version (1.0.0, 1.0.1, 1.0.2); "
                                                    "with rulebook: start, stop or status (the automatic rollback)")
-    parser.add_argument("--no-backup", action="store_true", help="with deploy: skip the pre-deploy backups")
+    parser.add_argument("--no-backup", action="store_true",
+                        help="with deploy: skip the pre-deploy restore points (playbooks/backup.yml)")
     parser.add_argument("--only", help="comma-separated services: " + ",".join(SERVICES))
     parser.add_argument("--purge", action="store_true", help="with stop: remove the lab dir")
-    args = parser.parse_args()
+    # Intermixed: options anywhere, so a command with options can take the version appended (the drill's
+    # `labctl.py deploy --no-backup 1.0.1`).
+    args = parser.parse_intermixed_args()
     lab = Lab(os.environ.get("LAB_DIR") or os.path.join(REPO, ".lab"))
     if os.geteuid() != 0:
         raise LabError("run as root (PostgreSQL runs as the postgres user, dockerd needs root)")

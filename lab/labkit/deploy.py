@@ -1,12 +1,14 @@
 """labctl.py deploy VERSION: what a team's deploy pipeline does to the lab, for drills and tests.
 
-Like the runbooks' deploys it first takes the pre-deploy backups a rollback
-restores (database dump, etcd keys, ConfigMap, env file), then deploys the
-version on every target: the Kubernetes Deployment's image (a new revision),
-the compose project's DEMO_TAG, the swarm service's image, the server's
-current release. Config carries the version too; 1.0.1 also runs a "migration"
-(a column and a row), so a level 3 rollback has data to lose and a level 1
-rollback leaves it in place.
+Like the runbooks' deploys it first takes the pre-deploy restore points a
+rollback restores, with the collection's own playbooks/backup.yml on
+inventories/lab (database dump, RDS snapshot, etcd keys, ConfigMap, env file,
+deploy markers; --no-backup skips it, as the drill does: it runs backup.yml
+itself), then deploys the version on every target: the Kubernetes
+Deployment's image (a new revision), the compose project's DEMO_TAG, the
+swarm service's image, the server's current release. Config carries the
+version too; 1.0.1 also runs a "migration" (a column and a row), so a level 3
+rollback has data to lose and a level 1 rollback leaves it in place.
 """
 
 import base64
@@ -19,7 +21,7 @@ import urllib.error
 import urllib.request
 
 from labkit import docker, etcd, kubernetes, moto, nginx, postgres, server
-from labkit.common import VENV_BIN, LabError, run, wait_for
+from labkit.common import REPO, VENV_BIN, LabError, run, wait_for
 
 ETCD_PREFIX = "/demo/config/"
 CONFIGMAP = "demo-config"
@@ -85,33 +87,16 @@ def _stamp():
     return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-%06d" % (time.time() % 1 * 1e6)
 
 
-def backup(lab):
-    """Pre-deploy backups of the current state; returns their paths."""
-    stamp = _stamp()
-    made = {}
-    db_dir = lab.makedirs("backups", "db")
-    made["database"] = os.path.join(db_dir, "demo-%s.dump" % stamp)
-    env = dict(os.environ, PGPASSWORD=postgres.PASSWORD)
-    run([os.path.join(postgres.pg_bin(), "pg_dump"), "-Fc", "-h", "127.0.0.1", "-p", str(postgres.PORT), "-U",
-         postgres.USER, "-d", "demo", "-f", made["database"]], "pg_dump demo", env)
-    lab.makedirs("backups", "pre-rollback")
-    made["etcd"] = os.path.join(lab.makedirs("backups", "etcd"), "demo-config-%s.json" % stamp)
-    with open(made["etcd"], "w") as handle:
-        json.dump(_etcd_read(ETCD_PREFIX), handle, indent=2, sort_keys=True)
-    configmap = _kube("GET", CM_PATH + "/" + CONFIGMAP)
-    if configmap:
-        made["kubernetes"] = os.path.join(lab.makedirs("backups", "kubernetes"), "demo-config-%s.json" % stamp)
-        with open(made["kubernetes"], "w") as handle:
-            json.dump({"apiVersion": "v1", "kind": "ConfigMap",
-                       "metadata": {"name": CONFIGMAP, "namespace": "default"}, "data": configmap.get("data", {})},
-                      handle, indent=2)
-    made["rds"] = _rds_snapshot(stamp)
-    env_file = paths(lab)["LAB_SERVER_ENV_FILE"]
-    if os.path.exists(env_file):
-        made["env_file"] = env_file + ".backup-" + stamp
-        with open(env_file) as source, open(made["env_file"], "w") as target:
-            target.write(source.read())
-    return made
+# The directories of inventories/lab's backups: the backup playbook creates its own, the rollback's
+# ``save_current_to`` (pre-rollback) needs its directory to exist. 0700: they hold Secrets and dumps.
+BACKUP_DIRS = ("db", "etcd", "kubernetes", "manifests", "pre-rollback")
+
+
+def make_backup_dirs(lab):
+    """``lab start``: the backup directories inventories/lab names, so a first backup or rollback finds them."""
+    os.chmod(lab.makedirs("backups"), 0o755)
+    for name in BACKUP_DIRS:
+        os.chmod(lab.makedirs("backups", name), 0o700)
 
 
 RDS_INSTANCE = "demo-db"
@@ -123,17 +108,51 @@ def _rds():
                         aws_secret_access_key="testing")
 
 
-def _rds_snapshot(stamp):
-    """A manual snapshot of the lab's RDS instance (created in moto when missing), as a deploy would take."""
+def ensure_rds_instance():
+    """The lab's RDS instance in moto, created when missing: the backup playbook snapshots it (demo-rds)."""
     rds = _rds()
     try:
         rds.describe_db_instances(DBInstanceIdentifier=RDS_INSTANCE)
     except rds.exceptions.DBInstanceNotFoundFault:
         rds.create_db_instance(DBInstanceIdentifier=RDS_INSTANCE, DBInstanceClass="db.t3.micro", Engine="postgres",
                                AllocatedStorage=20, MasterUsername="demo", MasterUserPassword="lab-rds-secret")
-    name = "%s-predeploy-%s" % (RDS_INSTANCE, stamp.replace("-", "")[:21].lower())
-    rds.create_db_snapshot(DBSnapshotIdentifier=name, DBInstanceIdentifier=RDS_INSTANCE)
-    return "rds snapshot " + name
+
+
+def _playbook_env(lab):
+    """The environment ./dev and the tests give ansible-playbook: the lab's facts (lab.json), the venv first."""
+    env = dict(os.environ)
+    try:
+        with open(lab.path("lab.json")) as handle:
+            env.update((key, str(value)) for key, value in json.load(handle).items())
+    except (OSError, ValueError) as error:
+        raise LabError("cannot read the lab's facts %s (is the lab started?): %s" % (lab.path("lab.json"), error))
+    env.update(LAB_DIR=lab.root, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"),
+               PATH=os.pathsep.join([VENV_BIN, env.get("PATH", "")]))
+    return env
+
+
+def take_restore_points(lab, version, deploy_id):
+    """The pre-deploy restore points of every service and database of inventories/lab, taken by the collection's
+    playbooks/backup.yml as a deploy pipeline takes them; returns the restore point ids (owner -> id)."""
+    ensure_rds_instance()
+    command = [os.path.join(VENV_BIN, "ansible-playbook"), os.path.join(REPO, "playbooks", "backup.yml"),
+               "-i", os.path.join(REPO, "inventories", "lab"), "-e", "deploy_id=" + deploy_id,
+               "-e", "version=" + version]
+    completed = subprocess.run(command, cwd=REPO, env=_playbook_env(lab), capture_output=True, text=True,
+                               stdin=subprocess.DEVNULL, check=False)
+    if completed.returncode != 0:
+        output = (completed.stdout + completed.stderr).splitlines()
+        failures = [line for line in output if line.startswith(("fatal:", "ERROR!")) or "msg:" in line]
+        raise LabError("playbooks/backup.yml failed (exit %d), nothing deployed:\n%s" % (
+            completed.returncode, "\n".join(failures or output[-20:])))
+    manifests = lab.path("backups", "manifests")
+    taken = {}
+    for name in sorted(os.listdir(manifests)):
+        with open(os.path.join(manifests, name)) as handle:
+            manifest = json.load(handle)
+        if manifest.get("deploy_id") == deploy_id:
+            taken[manifest["owner"]] = manifest["restore_point"]
+    return taken
 
 
 def apply_config(lab, version):
@@ -197,10 +216,10 @@ def _iso(epoch):
 class Markers:
     """The deploy markers of one deploy: one JSON file per inventory host, replaced atomically."""
 
-    def __init__(self, lab, version, services):
+    def __init__(self, lab, version, services, deploy_id):
         self.dir = lab.makedirs("deploys")
         self.started = time.time()
-        self.base = {"deploy_id": "lab-%s-%s" % (_stamp(), uuid.uuid4().hex[:6]), "version": version,
+        self.base = {"deploy_id": deploy_id, "version": version,
                      "deployed_by": "labctl deploy", "services": list(services), "started_at": _iso(self.started)}
         current = dict((service, self._read(service) or {}) for service in services)
         # A pipeline's `playbooks/backup.yml` starts the deploy (its marker, in progress): this deploy carries it on.
@@ -232,7 +251,12 @@ class Markers:
 def deploy(lab, version, backups=True):
     if version not in VERSIONS:
         raise LabError("unknown version %s; the lab has %s" % (version, ", ".join(VERSIONS)))
-    made = backup(lab) if backups else {}
+    deploy_id = "lab-%s-%s" % (_stamp(), uuid.uuid4().hex[:6])
+    taken = {}
+    if backups and not os.path.exists(paths(lab)["LAB_SERVER_ENV_FILE"]):
+        print("lab: no restore point before the first deploy (no configuration deployed yet)")
+    elif backups:
+        taken = take_restore_points(lab, version, deploy_id)
     # Inventory host (inventories/lab) -> how the lab deploys it; in this order.
     steps = [("demo-kubernetes", lambda: deploy_kubernetes(version)),
              ("demo-compose", lambda: deploy_compose(lab, version)),
@@ -240,7 +264,7 @@ def deploy(lab, version, backups=True):
              ("demo-server", lambda: deploy_server(lab, version)),
              # Blue/green behind nginx: blue serves 1.0.0, green the newer release.
              ("demo-bluegreen", lambda: nginx.select(lab, "blue" if version == "1.0.0" else "green"))]
-    markers = Markers(lab, version, [service for service, _step in steps])
+    markers = Markers(lab, version, [service for service, _step in steps], deploy_id)
     for service, _step in steps:
         markers.write(service, "in_progress")
     pending = [service for service, _step in steps]
@@ -254,8 +278,8 @@ def deploy(lab, version, backups=True):
     finally:
         for service in pending:
             markers.write(service, "failed")
-    for name, path in sorted(made.items()):
-        print("lab: backup   %-10s %s" % (name, path))
+    for owner, restore_point in sorted(taken.items()):
+        print("lab: restore point %-16s %s (playbooks/backup.yml)" % (owner, restore_point))
     print("lab: deployed %s (kubernetes, compose, swarm, server, nginx blue/green, config%s)"
           % (version, ", migration" if version in MIGRATIONS else ""))
     return 0
