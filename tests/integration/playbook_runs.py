@@ -67,6 +67,24 @@ def restore_good(env):
         del DEPLOYED_BAD[:]
 
 
+def restore_points(lab, deploy_id):
+    """The restore points playbooks/backup.yml took for ``deploy_id``: their manifests by owner (service, database)."""
+    manifests = os.path.join(lab["LAB_DIR"], "backups", "manifests")
+    taken = {}
+    for name in sorted(os.listdir(manifests)):
+        with open(os.path.join(manifests, name)) as handle:
+            manifest = json.load(handle)
+        if manifest["deploy_id"] == deploy_id:
+            taken[manifest["owner"]] = manifest
+    return taken
+
+
+def deploy_marker(lab, service):
+    """The service's deploy marker (the lab's deploy carries on the deploy id of the restore points before it)."""
+    with open(os.path.join(lab["LAB_DIR"], "deploys", service + ".json")) as handle:
+        return json.load(handle)
+
+
 def versions(env):
     return json.loads(labctl(env, "versions"))
 

@@ -41,9 +41,18 @@ def awx_objects():
     return {(c["module"], c["params"].get("name")): c["params"] for c in calls}
 
 
-@pytest.fixture(scope="module")
-def bad_release(lab_env):
+def deploy_bad_for_the_job(lab, lab_env):
+    """deploy_bad, its dumps readable by the job: playbooks/backup.yml ran as root and wrote them 0600 in a 0700
+    directory (roles/backup), the job runs as JOB_UID (the image's user) and restores the newest one."""
     deploy_bad(lab_env)
+    for root, _dirs, files in os.walk(lab["LAB_DB_BACKUP_DIR"]):
+        for name in [root] + [os.path.join(root, f) for f in files]:
+            os.chown(name, JOB_UID, JOB_UID)
+
+
+@pytest.fixture(scope="module")
+def bad_release(lab, lab_env):
+    deploy_bad_for_the_job(lab, lab_env)
     yield
     restore_good(lab_env)
 
@@ -248,7 +257,7 @@ def test_in_a_job_pod_the_credentials_kubeconfig_wins_over_in_cluster_config(lab
     # K8S_AUTH_KUBECONFIG must be used, as kubernetes.core does, not the pod's own service account.
     answers = {"level": "1", "services": ["demo-kubernetes"], "reason": "bad image", "confirm": "yes",
                "confirm_data_loss": "no"}  # required: AWX refuses a launch without it ("value missing")
-    deploy_bad(lab_env)  # the module's bad_release was rolled back by the level 3 launch before
+    deploy_bad_for_the_job(lab, lab_env)  # the module's bad_release was rolled back by the level 3 launch before
     rc, output = launch(lab, awx_objects, job_python, answers, data_dir, "", pod=True, kubeconfig_from_inventory=False)
     assert rc == 0, output[-6000:]
     assert versions(lab_env)["kubernetes"] == "1.0.0", output[-6000:]

@@ -11,7 +11,7 @@ import tempfile
 import boto3
 import pytest
 
-from playbook_runs import labctl, restore_good, run_playbook
+from playbook_runs import labctl, restore_good, restore_points, run_playbook
 
 PG_BIN = "/usr/lib/postgresql/15/bin"
 
@@ -68,13 +68,7 @@ def taken(lab, lab_env):
     labctl(lab_env, "deploy", "1.0.0", "--no-backup")
     run = run_playbook(lab_env, "backup.yml", "-e", "services=demo-server", "-e", "deploy_id=release-1.0.1")
     assert run.rc == 0, run.output[-3000:]
-    manifests = os.path.join(lab["LAB_DIR"], "backups", "manifests")
-    newest = {}
-    for name in sorted(os.listdir(manifests)):
-        with open(os.path.join(manifests, name)) as handle:
-            manifest = json.load(handle)
-        if manifest["deploy_id"] == "release-1.0.1":
-            newest[manifest["owner"]] = manifest
+    newest = restore_points(lab, "release-1.0.1")
     from playbook_runs import DEPLOYED_BAD
     DEPLOYED_BAD.append(True)
     labctl(lab_env, "deploy", "1.0.1", "--no-backup")

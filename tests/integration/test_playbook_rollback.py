@@ -13,8 +13,10 @@ from playbook_runs import (
     databases,
     db_items,
     deploy_bad,
+    deploy_marker,
     lock_path,
     reports,
+    restore_points,
     run_playbook,
     ssh_logins,
     state,
@@ -118,6 +120,7 @@ def test_level2_restores_configuration_then_application(lab, lab_env):
 
 def test_level3_drill_restores_the_database_and_keeps_the_old_one(lab, lab_env):
     deploy_bad(lab_env)  # leaves a row written by 1.0.1; the drill deploys 1.0.0 and 1.0.1 again on top
+    before_drill = deploy_marker(lab, "demo-server")["deploy_id"]  # labctl deploy's own restore points
     items_at_good = db_items(lab)
     run = run_playbook(lab_env, "drill.yml", "-e", "level=3", "-e", "confirm_data_loss=true")
     assert run.rc == 0, run.output[-4000:]
@@ -125,6 +128,22 @@ def test_level3_drill_restores_the_database_and_keeps_the_old_one(lab, lab_env):
     assert db_items(lab) == items_at_good, "the database is back to the pre-deploy dump"
 
     report = run.report
+    # The drill took its restore points with playbooks/backup.yml between its good and bad deploys (the bad deploy,
+    # labctl deploy --no-backup, carried that backup's deploy id on), and the rollback restored exactly those.
+    drill_deploy = deploy_marker(lab, "demo-server")["deploy_id"]
+    assert drill_deploy != before_drill
+    taken = restore_points(lab, drill_deploy)
+    assert sorted(taken) == ["demo-bluegreen", "demo-compose", "demo-kubernetes", "demo-postgres", "demo-rds",
+                             "demo-server", "demo-swarm"], "every service and database of the lab"
+    items = dict(((owner, i["kind"]), i.get("path") or i.get("snapshot")) for owner, manifest in taken.items()
+                 for i in manifest["items"] if i["kind"] != "marker")
+    used = dict(((r["host"], r["kind"]), (r["restore_point"], r["backup"])) for r in report["restore_points"])
+    assert used == dict((key, (taken[key[0]]["restore_point"], backup)) for key, backup in items.items()), used
+    assert all(r["deploy_id"] == drill_deploy and r["stale"] is False for r in report["restore_points"])
+    backups_used = dict((d["host"], d["backup_used"]) for d in report["databases_restored"])
+    assert backups_used == {"demo-postgres": items[("demo-postgres", "postgres")],
+                            "demo-rds": items[("demo-rds", "rds")]}
+    assert "restore point %s" % taken["demo-postgres"]["restore_point"] in run.output
     postgres = next(d for d in report["databases_restored"] if d["host"] == "demo-postgres")
     assert postgres["previous"] in databases(lab), "the replaced database is kept"
     assert db_items(lab, postgres["previous"]) == items_at_good + ["written-by-1.0.1"], "with the lost writes"
@@ -139,6 +158,7 @@ def test_level3_drill_restores_the_database_and_keeps_the_old_one(lab, lab_env):
     assert versions(lab_env)["kubernetes_replicas"] == 2, "traffic resumed with the saved replica count"
     assert not os.path.exists(lab["LAB_SERVER_MAINTENANCE_FILE"])
     phases = [p["name"] for p in report["timeline"]["phases"]]
+    assert [p["name"] for p in report["timeline"]["phases"][:3]] == ["deploy", "backup", "deploy"]
     for earlier, later in [("deploy", "detect"), ("detect", "preflight"), ("traffic_stop", "database"),
                            ("database", "config"), ("config", "app"), ("app", "traffic_resume"),
                            ("traffic_resume", "verify")]:
