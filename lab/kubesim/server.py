@@ -2,7 +2,7 @@
 
     python3 -m kubesim.server --port 56443 [--kubeconfig PATH] [--settings settings.json] [--rbac]
 
-Plain HTTP on loopback. README ("verified against") lists what it models from upstream and what not.
+Plain HTTP on loopback. docs/lab.md ("verified against") lists what it models from upstream and what not.
 """
 
 import argparse

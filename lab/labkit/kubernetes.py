@@ -1,7 +1,7 @@
 """The Kubernetes API simulator (lab/kubesim) with the demo app as a Deployment.
 
 No Kubernetes API server can run here; the simulator serves the API the
-official client and kubectl use. README says what was verified against it.
+official client and kubectl use. docs/lab.md says what was verified against it.
 """
 
 import json

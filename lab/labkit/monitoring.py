@@ -38,7 +38,7 @@ APP_TARGETS = {"demo-server": "127.0.0.1:58080", "demo-compose": "127.0.0.1:5808
 PROBES = dict([(service, "http://%s/health" % address) for service, address in APP_TARGETS.items()]
               + [("demo-bluegreen", "http://127.0.0.1:58180/health")])
 
-# The lab's timings: production minutes become seconds (README "Automatic rollback"). Production values are the
+# The lab's timings: production minutes become seconds (docs/auto-rollback.md). Production values are the
 # template's defaults (scrape and evaluation 15s, rate window 1m, for: 5m/2m/10m, health: the last 3 probes of 15s).
 INTERVAL = "1s"
 PROBE_INTERVAL = "2s"

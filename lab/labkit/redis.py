@@ -13,7 +13,7 @@ NAME = "redis"
 PORT = 56379
 TLS_PORT = 56380
 PASSWORD = "lab-redis-secret"
-# An ACL user that may invalidate one database but not flush the whole server (see the README's least privilege).
+# An ACL user that may invalidate one database but not flush the whole server (see docs/least-privilege.md).
 INVALIDATOR_USER = "invalidator"
 INVALIDATOR_PASSWORD = "lab-redis-invalidator-secret"
 INVALIDATOR_ACL = "~* -@all +ping +hello +auth +select +dbsize +info +scan +unlink +del +flushdb " \

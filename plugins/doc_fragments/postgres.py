@@ -22,7 +22,7 @@ options:
     default: 5432
   login_user:
     description:
-      - Role to connect as. See the README's least-privilege section for what it needs.
+      - Role to connect as. See docs/least-privilege.md for what it needs.
     type: str
     default: postgres
   login_password:

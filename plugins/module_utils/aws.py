@@ -59,6 +59,8 @@ class AwsClient:
     def __init__(self, params, service, tries=6, sleeper=None):
         if bool(params.get("access_key")) != bool(params.get("secret_key")):
             raise RollbackError("access_key and secret_key must be given together")
+        # total_max_attempts 1: one HTTP request per try; the retries are ours (jittered, counted). botocore's
+        # max_attempts counts retries after the first request (botocore/config.py), so 1 there meant 2 requests.
         try:
             session = boto3.session.Session(profile_name=params.get("profile"),
                                             aws_access_key_id=params.get("access_key"),
@@ -67,7 +69,7 @@ class AwsClient:
             self.client = session.client(service, region_name=params.get("region"),
                                          endpoint_url=params.get("endpoint_url"),
                                          verify=params.get("validate_certs", True),
-                                         config=botocore.config.Config(retries={"max_attempts": 1}))
+                                         config=botocore.config.Config(retries={"total_max_attempts": 1}))
         except BotoCoreError as error:
             raise RollbackError("cannot create the %s client: %s" % (service, error))
         self.tries = tries

@@ -142,9 +142,22 @@ def load_backup_file(path):
     return parse_backup(read_text(path, "backup")[1], path)
 
 
-def save_backup_file(module, data, fmt, path):
-    """Write ``data`` to ``path`` atomically (mode 0600: it may hold secrets); return the path."""
-    directory = os.path.dirname(os.path.abspath(path))
+def check_save_dir(path):
+    """Refuse a ``save_current_to`` the save would fail on, in the plan: before anything is changed (a save that
+    fails after the restore began leaves no copy of what it replaced)."""
+    if not path:
+        return
+    path = os.path.abspath(path)
+    directory = os.path.dirname(path)
     if not os.path.isdir(directory):
-        raise RollbackError("cannot save the current state: directory %s does not exist" % directory)
+        raise RollbackError("save_current_to: directory %s does not exist" % directory)
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise RollbackError("save_current_to: directory %s is not writable" % directory)
+    if os.path.isdir(path):
+        raise RollbackError("save_current_to: %s is a directory; give a file name" % path)
+
+
+def save_backup_file(data, fmt, path):
+    """Write ``data`` to ``path`` atomically (mode 0600: it may hold secrets); return the path. The directory was
+    checked by ``check_save_dir`` in the plan."""
     return atomic_write(path, dump_backup(data, fmt), mode=0o600, what="saved state")

@@ -159,6 +159,7 @@ def restore(module):
     if outside:
         raise RollbackError("backup %s has %d key(s) outside prefix %s, e.g. %s" % (
             backup, len(outside), prefix, outside[0]))
+    config_backup.check_save_dir(params["save_current_to"])
     store = EtcdStore(params)
     revision, current = store.read_prefix(prefix)
     added, updated, removed = config_backup.plan_restore(current, desired, params["prune"])
@@ -170,7 +171,7 @@ def restore(module):
     if not result["changed"] or module.check_mode:
         return result
     if params["save_current_to"]:
-        result["saved_to"] = config_backup.save_backup_file(module, current, fmt, params["save_current_to"])
+        result["saved_to"] = config_backup.save_backup_file(current, fmt, params["save_current_to"])
     operations = len(added) + len(updated) + len(removed)
     try:
         if params["atomic"]:

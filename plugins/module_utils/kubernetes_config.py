@@ -24,15 +24,14 @@ import base64
 import binascii
 import copy
 import datetime
-import os
-import tempfile
 import time
 
 from ansible_collections.rollback.core.plugins.module_utils import kubernetes_gitops as gitops
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
-from ansible_collections.rollback.core.plugins.module_utils.config_backup import MASK, Masker, read_text
+from ansible_collections.rollback.core.plugins.module_utils.config_backup import MASK, Masker, check_save_dir, read_text
 from ansible_collections.rollback.core.plugins.module_utils.kubernetes import Kube, KubeError
 from ansible_collections.rollback.core.plugins.module_utils.kubernetes_wait import wait_for_rollout
+from ansible_collections.rollback.core.plugins.module_utils.toolkit import atomic_write
 
 try:
     import yaml
@@ -114,6 +113,7 @@ def _view(kind, data, binary, masker):
 def restore(module, waiter):
     params = module.params
     items = load_manifest(params["backup"], params["namespace"])
+    check_save_dir(params["save_current_to"])
     kube = Kube(params, dry_run=module.check_mode)
     masker = Masker(params["mask"])
     plan, before, after = [], {}, {}
@@ -146,7 +146,7 @@ def restore(module, waiter):
         return result
     saved = [current for _a, _i, current, _w in plan if current is not None]
     if params["save_current_to"] and saved and not module.check_mode:
-        result["saved_to"] = _save(module, saved, params["save_current_to"])
+        result["saved_to"] = _save(saved, params["save_current_to"])
     for action, item, current, what in plan:
         if action == "create":
             kube.create(PLURAL[item["kind"]], item["namespace"], _new_object(item))
@@ -222,21 +222,14 @@ def _replace(kube, item, current, check_mode):
     kube.create(plural, item["namespace"], _new_object(item, current))
 
 
-def _save(module, objects, path):
+def _save(objects, path):
     """The current objects as a List manifest (mode 0600: Secrets), written atomically."""
     objects = copy.deepcopy(objects)
     for obj in objects:
         for field in ("resourceVersion", "uid", "creationTimestamp", "managedFields"):
             obj.get("metadata", {}).pop(field, None)
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise RollbackError("cannot save the current objects: directory %s does not exist" % directory)
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".rollback-save-")
-    with os.fdopen(handle, "w") as stream:
-        yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": objects}, stream, default_flow_style=False)
-    os.chmod(temporary, 0o600)
-    module.atomic_move(temporary, os.path.abspath(path))
-    return os.path.abspath(path)
+    return atomic_write(path, yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": objects},
+                                             default_flow_style=False), mode=0o600, what="saved objects")
 
 
 def _restart(kube, params, waiter, check_mode):

@@ -71,6 +71,7 @@ class Connection:
             raise RollbackError("cannot connect to PostgreSQL %s:%s as %s (database %s): %s" % (
                 params["login_host"], params["login_port"], params["login_user"], database, pg_message(error)))
         self.raw.autocommit = True
+        self.pid = self.raw.get_backend_pid()
 
     def _text(self, cursor, statement, args):
         if not isinstance(statement, str):
@@ -140,6 +141,9 @@ class Server:
         self.params = params
         self.executed = executed
         self.main = Connection(params, params["maintenance_db"], executed, label=False)
+        # Our own backends: one we closed may still be listed in pg_stat_activity for a moment (its exit is
+        # asynchronous), and is nobody's client session.
+        self.own_pids = set([self.main.pid])
         row = self.main.query(
             "SELECT current_user, r.rolsuper, r.rolcreatedb, r.rolreplication, "
             "pg_has_role('pg_signal_backend', 'USAGE'), current_setting('server_version_num')::int "
@@ -153,7 +157,9 @@ class Server:
         return self.main.query(statement, args)
 
     def connect(self, database):
-        return Connection(self.params, database, self.executed)
+        connection = Connection(self.params, database, self.executed)
+        self.own_pids.add(connection.pid)
+        return connection
 
     def in_database(self, database, func):
         """``func(connection)`` on a fresh connection to ``database``, closed afterwards."""

@@ -28,7 +28,8 @@ TERMINATE_TIMEOUT = 30
 
 
 def sessions(server, database):
-    """Client sessions on ``database`` other than ours: pid, user, application, superuser, whether we may end it."""
+    """Client sessions on ``database``, none of ours (``server.own_pids``, this run's backends, closed ones
+    included): pid, user, application, superuser, whether we may end it."""
     rows = server.query(
         "SELECT a.pid, r.rolname, coalesce(a.application_name, ''), r.rolsuper, "
         "%s OR (NOT r.rolsuper AND (pg_has_role(a.usesysid, 'USAGE') OR pg_has_role('pg_signal_backend', 'USAGE'))) "
@@ -36,7 +37,7 @@ def sessions(server, database):
         "WHERE a.datname = %s AND a.pid <> pg_backend_pid() ORDER BY a.pid",
         (server.superuser, database))
     return [dict(pid=pid, user=user, application=application, superuser=superuser, endable=endable)
-            for pid, user, application, superuser, endable in rows]
+            for pid, user, application, superuser, endable in rows if pid not in server.own_pids]
 
 
 def prepared_transactions(server, database):

@@ -80,7 +80,7 @@ options:
     description:
       - C(pg_dump --compress) level of the emergency dump, from 0 (none, the fastest and largest) to 9. The
         emergency dump is on the rollback's critical path; level 1 takes about half the time of pg_dump's default
-        (6) for a few percent more bytes (see the benchmark in the README).
+        (6) for a few percent more bytes (see docs/benchmarks.md).
     type: int
     choices: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
     default: 1

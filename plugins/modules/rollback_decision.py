@@ -127,9 +127,11 @@ EXAMPLES = r"""
       error_rate_rollback: 1.0   # runbook 000's stricter P1 trigger
   register: decision
 
-- name: Roll back at the recommended level
-  ansible.builtin.include_role:
-    name: rollback.core.level{{ decision.level }}
+- name: Say what to run
+  ansible.builtin.debug:
+    msg: >-
+      {{ decision.action }} ({{ decision.urgency }}): ansible-playbook rollback.core.rollback
+      -e level={{ decision.level }} -e services={{ inventory_hostname }}
   when: decision.action == 'ROLLBACK'
 """
 

@@ -122,7 +122,7 @@ def cases(lab, f):
         ("k8s_config_restore", dict(backup=f["bad-secret.yaml"], kubeconfig=lab["LAB_KUBECONFIG"]), "is not base64"),
         ("k8s_config_restore", dict(backup=f["empty.json"], kubeconfig=lab["LAB_KUBECONFIG"]), "holds no objects"),
         ("k8s_config_restore", dict(backup=config_map, kubeconfig=lab["LAB_KUBECONFIG"], save_current_to="/no/dir/x"),
-         "directory /no/dir does not exist"),
+         "save_current_to: directory /no/dir does not exist"),
         # env_file_restore
         ("env_file_restore", dict(path=env, backup=f["bad.env"]), "is not KEY=VALUE"),
         ("env_file_restore", dict(path=env, backup=f["empty.env"]), "empty"),

@@ -11,6 +11,7 @@ from ansible_collections.rollback.core.plugins.module_utils.base import Rollback
 from ansible_collections.rollback.core.plugins.module_utils.config_backup import (
     MASK,
     Masker,
+    check_save_dir,
     dump_backup,
     load_backup_file,
     parse_backup,
@@ -84,13 +85,6 @@ def test_masked_values_never_reach_the_diff():
     assert "secret" not in json.dumps(diff)
 
 
-class AtomicMover:
-    def atomic_move(self, source, dest):
-        import os
-
-        os.rename(source, dest)
-
-
 def test_the_saved_state_is_private_and_reads_back_in_kind(tmp_path):
     import os
     import stat
@@ -100,7 +94,7 @@ def test_the_saved_state_is_private_and_reads_back_in_kind(tmp_path):
         save_backup_file,
     )
 
-    path = save_backup_file(AtomicMover(), {"/app/b": "2", "/app/a": "secret"}, "etcdctl", str(tmp_path / "saved.json"))
+    path = save_backup_file({"/app/b": "2", "/app/a": "secret"}, "etcdctl", str(tmp_path / "saved.json"))
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, "it may hold secrets"
     assert load_backup_file(path) == ("etcdctl", {"/app/a": "secret", "/app/b": "2"})
     assert os.listdir(tmp_path) == ["saved.json"], "no temporary file left"
@@ -144,3 +138,21 @@ def test_a_backup_that_is_not_utf8_is_refused_not_decoded_wrongly(tmp_path):
     latin1.write_bytes('{"/app/name": "caf\u00e9"}'.encode("latin-1"))
     with pytest.raises(RollbackError, match=r"^backup .*latin1\.json is not UTF-8 text$"):
         load_backup_file(str(latin1))
+
+
+@pytest.mark.parametrize("where, message", [
+    ("missing/saved.json", r"save_current_to: directory .*/missing does not exist"),
+    ("taken", r"save_current_to: .*/taken is a directory; give a file name"),
+    ("locked/saved.json", r"save_current_to: directory .*/locked is not writable"),
+])
+def test_a_save_path_the_save_would_fail_on_is_refused(tmp_path, where, message, monkeypatch):
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "locked").mkdir()
+    # root may write anywhere: the access check is what is tested, as the kernel would answer for a user
+    real_access = __import__("os").access
+    monkeypatch.setattr("os.access", lambda path, mode: False if str(path).endswith("locked") else real_access(path,
+                                                                                                             mode))
+    with pytest.raises(RollbackError, match=message):
+        check_save_dir(str(tmp_path / where))
+    check_save_dir(str(tmp_path / "saved.json"))
+    check_save_dir(None)

@@ -228,3 +228,11 @@ def test_the_lock_key_is_created_only_when_absent_and_read_back():
     assert txn["compare"] == [{"key": b64("/l"), "target": "CREATE", "result": "EQUAL", "create_revision": 0}]
     assert txn["success"][0]["request_put"]["lease"] == "77"
     assert ("/kv/lease/revoke", {"ID": "77"}) in sent, "the unused lease is revoked"
+
+
+def test_a_save_path_in_a_missing_directory_is_refused_before_connecting(gateway, tmp_path):
+    # Found when a level 3 failed after its database phase: the save failed only after the plan, at the apply.
+    with pytest.raises(RollbackError, match="save_current_to: directory .*/nowhere does not exist"):
+        etcd.restore(Module(prefix="/app/", backup=backup(tmp_path, {"/app/a": "1"}),
+                            save_current_to=str(tmp_path / "nowhere" / "saved.json")))
+    assert gateway.clients == [] and gateway.txns == []

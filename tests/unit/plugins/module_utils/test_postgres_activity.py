@@ -12,8 +12,9 @@ class Activity:
 
     superuser = True
 
-    def __init__(self, *reads):
+    def __init__(self, *reads, **own):
         self.reads = list(reads)
+        self.own_pids = set(own.get("own_pids", ()))
 
     def query(self, statement, args):
         rows = self.reads.pop(0) if len(self.reads) > 1 else self.reads[0]
@@ -37,3 +38,12 @@ def test_sessions_still_there_at_the_timeout_are_left_to_end_and_not_reported_as
     ended, left = postgres_activity.drain(server, "shop", 0.3, sleep=0.01, before=[session(10), session(11)])
     assert [s["pid"] for s in ended] == [10]
     assert [s["pid"] for s in left] == [11]
+
+
+def test_our_own_backends_are_no_client_sessions_even_while_they_exit():
+    # A connection the restore closed is listed until its backend has exited (asynchronously): not a client session
+    # "ended by itself", nor one to terminate.
+    server = Activity([(10, "app"), (12, "postgres")], [(12, "postgres")], own_pids=[12])
+    ended, left = postgres_activity.drain(server, "shop", 1, sleep=0.01, before=postgres_activity.sessions(
+        Activity([(10, "app"), (12, "postgres")], own_pids=[12]), "shop"))
+    assert [s["pid"] for s in ended] == [10] and left == []
