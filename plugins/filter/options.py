@@ -39,7 +39,7 @@ ROLE_KEYS = {
 # Keys the roles set themselves: in a dict they would be silently overridden, so they are refused.
 WAIT = ("wait", "wait_timeout")
 RESERVED = {
-    "rollout_undo": ("platform",) + WAIT,
+    "rollout_undo": ("platform", "run_id") + WAIT,
     "traffic": ("platform", "state", "reason") + WAIT,
     "swarm_service_rollback": ("previous",) + WAIT,
     "nginx_traffic": ("state", "reason", "active_color", "expected_version") + WAIT,
@@ -78,14 +78,17 @@ def app_module(target, app):
     return modules[0]
 
 
-def app_call(app, target, name, wait_timeout):
+def app_call(app, target, name, wait_timeout, run_id=None):
     """``{module, args}`` for rollback.core.target_module: the app dict's keys the module takes (module_args) and
-    the keys the role sets itself, which win (they are reserved: preflight refuses them in the dict)."""
+    the keys the role sets itself, which win (they are reserved: preflight refuses them in the dict). ``run_id``
+    goes into rollout_undo's undo record."""
     app = dict(app or {})
     module = app_module(target, app)
     wait = dict(wait_timeout=wait_timeout)
     if module == "rollout_undo":
         own = dict(platform=target, name=app.get("name", name), **wait)
+        if run_id:
+            own["run_id"] = run_id
     elif module == "swarm_service_rollback":
         own = dict(name=app.get("name", name), previous="image" not in app, **wait)
     elif module == "nginx_traffic":

@@ -180,6 +180,24 @@ def test_a_second_rollback_of_the_environment_is_refused(lab, lab_env):
     assert not os.path.exists(lock_path(lab))
 
 
+def test_level1_twice_the_second_run_changes_nothing_on_any_host(lab, lab_env):
+    """A re-run continues idempotently: no target is undone a second time (kubectl rollout undo twice would put the
+    bad Deployment back; the server would go one release further back, here: fail, v1.0.0 being the oldest)."""
+    deploy_bad(lab_env)
+    first = run_playbook(lab_env, "rollback.yml", "-e", "level=1")
+    assert first.rc == 0, first.output[-4000:]
+    assert targets(versions(lab_env)) == GOOD
+    second = run_playbook(lab_env, "rollback.yml", "-e", "level=1")
+    assert second.rc == 0, second.output[-4000:]
+    assert targets(versions(lab_env)) == GOOD
+    assert dict((v["service"], v["status"]) for v in second.report["versions"]) == dict(
+        (v["service"], "unchanged") for v in first.report["versions"])
+    assert [(h["host"], p["phase"]) for h in second.report["hosts"] for p in h["phases"]
+            if p["status"] == "changed"] == []
+    with open(os.path.join(lab["LAB_SERVER_RELEASES_DIR"], ".rollback-undo.json")) as handle:
+        assert json.load(handle)["run_id"] == first.report["run_id"], "the second run wrote no record"
+
+
 def test_a_failure_mid_level3_stops_reports_releases_the_lock_and_a_rerun_completes(lab, lab_env, webhook):
     deploy_bad(lab_env)
     saved = os.path.join(lab["LAB_DIR"], "backups", "pre-rollback")

@@ -60,6 +60,12 @@ def test_each_target_gets_what_it_did_as_its_own_task():
     assert app_call(APPS["frontend"], "frontend", "www", 60)["args"]["bucket"] == "www"
 
 
+def test_the_run_id_goes_into_rollout_undos_undo_record_only():
+    assert app_call(APPS["server"], "server", "api", 60, "run-9")["args"]["run_id"] == "run-9"
+    assert "run_id" not in app_call(APPS["server"], "server", "api", 60, "")["args"]
+    assert "run_id" not in app_call(APPS["swarm"], "swarm", "api", 60, "run-9")["args"]
+
+
 def test_a_missing_key_or_target_is_one_line_naming_the_host():
     with pytest.raises(AnsibleFilterError, match="^front: a bluegreen service needs to_color in rollback_service_"):
         app_call({}, "bluegreen", "front", 60)
