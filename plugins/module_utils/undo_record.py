@@ -73,12 +73,11 @@ def read_file(path):
     """The record in the file ``path``, None when there is none."""
     try:
         with open(path) as handle:
-            text = handle.read()
+            return decode(handle.read(), path)
     except FileNotFoundError:
         return None
     except OSError as error:
         raise RollbackError("cannot read the undo record %s: %s" % (path, error.strerror or error))
-    return decode(text, path)
 
 
 def write_file(path, record):

@@ -11,23 +11,15 @@ import os
 import subprocess
 
 import pytest
+import test_rollout_undo_kubernetes as kubernetes_tests
 import yaml
-from support.kube import Simulator
+from support.server_release import current_release, point_current
+
+sim = kubernetes_tests.sim  # the fixture: a simulator of its own per test
+undo_args = kubernetes_tests.undo_args
 
 RECORD = "rollback.core/undo"
 REVISION = "deployment.kubernetes.io/revision"
-
-
-@pytest.fixture
-def sim(tmp_path):
-    simulator = Simulator(tmp_path, "rerun")
-    yield simulator
-    simulator.stop()
-
-
-def undo_args(sim, **extra):
-    return dict(dict(platform="kubernetes", name="demo", kubeconfig=sim.kubeconfig, wait_timeout=20, wait_sleep=0.1,
-                     run_id="run-1"), **extra)
 
 
 def image_of(sim, resource, name):
@@ -41,7 +33,7 @@ def record_of(obj):
 def test_deployment_rerun_changes_nothing_until_a_new_deploy(ansible_module, sim):
     sim.history("rollback-demo:1.0.1")
     sim.settle()
-    first = ansible_module("rollout_undo", undo_args(sim))
+    first = ansible_module("rollout_undo", undo_args(sim, run_id="run-1"))
     assert not first.failed, first.stdout
     assert (first.result["changed"], first.result["already_rolled_back"]) == (True, False)
     assert (first.result["from_version"], first.result["to_version"]) == ("rollback-demo:1.0.1", "rollback-demo:1.0.0")
@@ -137,21 +129,6 @@ def test_unreadable_record_fails_without_change(ansible_module, sim):
 
 
 # Servers --------------------------------------------------------------------------------------------------------
-
-def systemctl(lab, *args):
-    return subprocess.run([lab["LAB_SYSTEMCTL"]] + list(args), check=False, capture_output=True, text=True)
-
-
-def point_current(lab, version):
-    current = os.path.join(lab["LAB_SERVER_RELEASES_DIR"], "current")
-    os.remove(current)
-    os.symlink(os.path.join(lab["LAB_SERVER_RELEASES_DIR"], "releases", version), current)
-    assert systemctl(lab, "restart", lab["LAB_SERVER_UNIT"]).returncode == 0
-
-
-def current_release(lab):
-    return os.path.basename(os.path.realpath(os.path.join(lab["LAB_SERVER_RELEASES_DIR"], "current")))
-
 
 @pytest.fixture
 def server_record(lab):
