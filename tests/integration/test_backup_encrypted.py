@@ -40,8 +40,9 @@ def where(tmp_path):
     return dict(manifests=str(tmp_path / "manifests"), backups=str(tmp_path / "backups"))
 
 
-def assert_ciphertext(path, *secrets):
-    """An age file, 0600 in a 0700 directory, holding none of ``secrets`` in clear, and no partial beside it."""
+def assert_ciphertext(path, *secrets, created_dir=True):
+    """An age file, 0600 (in a 0700 directory the backup created), holding none of ``secrets`` in clear, and no
+    partial beside it."""
     assert path.endswith(".age"), path
     with open(path, "rb") as handle:
         data = handle.read()
@@ -49,7 +50,8 @@ def assert_ciphertext(path, *secrets):
     for secret in secrets:
         assert secret.encode() not in data
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    assert stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode) == 0o700
+    if created_dir:
+        assert stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode) == 0o700
     assert not [n for n in os.listdir(os.path.dirname(path)) if n.startswith(".")], "no partial left"
 
 
@@ -205,3 +207,53 @@ def test_encrypt_is_refused_where_it_cannot_apply_before_anything_is_written(lab
         run = take(ansible_module, where, "rp-bad", args)
         assert run.failed and run.result["msg"].startswith(message), run.result.get("msg")
     assert not os.path.exists(where["manifests"]) and not os.path.exists(where["backups"])
+
+
+def test_the_backup_playbook_encrypts_and_a_level3_rollback_decrypts(lab, lab_env, keys):
+    """rollback_backup_encrypt (backup role) and rollback_backup_decrypt_identity (config and database roles)."""
+    from playbook_runs import DEPLOYED_BAD, labctl, restore_good, run_playbook
+    labctl(lab_env, "deploy", "1.0.0", "--no-backup")
+    # The etcd source's save_current_to directory, which only the lab's own backup (labctl deploy) creates.
+    os.makedirs(os.path.join(lab["LAB_DIR"], "backups", "pre-rollback"), exist_ok=True)
+    manifests = os.path.join(lab["LAB_DIR"], "backups", "manifests")
+    before = set(os.listdir(manifests)) if os.path.isdir(manifests) else set()
+    taken = {}
+    try:
+        run = run_playbook(lab_env, "backup.yml", "-e", "services=demo-server", "-e", "deploy_id=release-enc",
+                           "-e", json.dumps(dict(rollback_backup_encrypt=dict(recipients=[keys["public"]]))))
+        assert run.rc == 0, run.output[-3000:]
+        for name in sorted(set(os.listdir(manifests)) - before):
+            with open(os.path.join(manifests, name)) as handle:
+                for item in json.load(handle)["items"]:
+                    taken[item["kind"]] = item
+        assert sorted(taken) == ["env_file", "etcd", "marker", "postgres"]
+        for kind in ("env_file", "etcd", "postgres"):
+            assert taken[kind]["encrypted"] == "age", taken[kind]
+            assert_ciphertext(taken[kind]["path"], created_dir=kind != "env_file")  # beside the lab's env file
+        assert "encrypted" not in taken["marker"]
+        run = run_playbook(lab_env, "backup.yml", "-e", "action=verify", "-e", "services=demo-server",
+                           "-e", "rollback_backup_decrypt_identity=" + keys["identity"])
+        assert run.rc == 0, run.output[-3000:]
+
+        DEPLOYED_BAD.append(True)
+        labctl(lab_env, "deploy", "1.0.1", "--no-backup")
+        rollback = ("rollback.yml", "-e", "level=3", "-e", "services=demo-server", "-e", "confirm_data_loss=true")
+        run = run_playbook(lab_env, *rollback)
+        assert run.rc != 0 and "is encrypted with age: give decrypt_identity" in run.output, run.output[-3000:]
+        phases = [p for h in run.report["hosts"] for p in h["phases"]]
+        assert phases and all(p["status"] == "not run" for p in phases), "refused by the preflight's plan"
+        run = run_playbook(lab_env, *(rollback + ("-e", "rollback_backup_decrypt_identity=" + keys["identity"])))
+        assert run.rc == 0, run.output[-4000:]
+        restored = next(d for d in run.report["databases_restored"] if d["host"] == "demo-postgres")
+        assert restored["backup_used"] == taken["postgres"]["path"]
+        config = next(p for h in run.report["hosts"] if h["host"] == "demo-server" for p in h["phases"]
+                      if p["phase"] == "config")
+        used = dict((r["source"], r["backup_used"]) for r in config["details"]["results"])
+        assert used == {"env_file": taken["env_file"]["path"], "etcd": taken["etcd"]["path"]}
+    finally:  # the lab's other tests restore its plain backups: none of these may stay the newest
+        for item in taken.values():
+            if item.get("path", "").endswith(".age") and os.path.exists(item["path"]):
+                os.unlink(item["path"])
+        for name in set(os.listdir(manifests)) - before if os.path.isdir(manifests) else ():
+            os.unlink(os.path.join(manifests, name))
+        restore_good(lab_env)
