@@ -164,4 +164,7 @@ def open_backup(module, key, what):
         return None
     module.params[key] = decrypt(encrypted, module.params.get("decrypt_identity"), what)
     module.add_cleanup_file(module.params[key])
+    # What names the temporary file across runs: the s3:// URL it was fetched from (backups._s3_backup), or the
+    # encrypted file.
+    module.restore_source = getattr(module, "restore_source", None) or encrypted
     return encrypted

@@ -91,6 +91,7 @@ def _s3_backup(module, key, directory_key, pattern_key, what, default_pattern):
     url = params[key] or store.newest(params[directory_key], params[pattern_key] or default_pattern, what)
     params[key], params[directory_key] = store.fetch(url, what), None
     module.add_cleanup_file(params[key])
+    module.restore_source = url  # what names the temporary file across runs
     return url
 
 

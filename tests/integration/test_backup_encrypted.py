@@ -184,6 +184,8 @@ def test_pg_dump_encrypted_restores_and_deep_verifies(lab, ansible_module, where
     assert sql(name, "SELECT count(*) FROM orders") == [(3,)]
     assert 0 <= run.result["data_loss_window"]["seconds"] < 600, "from the ciphertext's time"
     assert no_temporary_left()
+    rerun = ansible_module("postgres_restore", dict(restore, decrypt_identity=keys["identity"]))
+    assert not rerun.failed and rerun.result["changed"] is False, "the same encrypted dump is not restored twice"
 
     login = dict((k, v) for k, v in pg_args(lab).items() if k.startswith("login_"))
     run = verify(ansible_module, where, deep=True, decrypt_identity=keys["identity"],
