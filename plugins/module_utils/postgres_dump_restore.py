@@ -23,10 +23,11 @@ from ansible_collections.rollback.core.plugins.module_utils.postgres_dump import
 from ansible_collections.rollback.core.plugins.module_utils.postgres_plain import check_plain
 
 
-def restored_marker(dump):
-    """Names the dump's contents, so a re-run of the same restore changes nothing."""
+def restored_marker(dump, source=None):
+    """Names the dump's contents, so a re-run of the same restore changes nothing. ``source``: where a temporary
+    ``dump`` came from (its s3:// URL, or the .age file it was decrypted from), which names it across runs."""
     info = os.stat(dump)
-    return "%s size=%d mtime=%d" % (os.path.abspath(dump), info.st_size, int(info.st_mtime))
+    return "%s size=%d mtime=%d" % (source or os.path.abspath(dump), info.st_size, int(info.st_mtime))
 
 
 def restore(module):
@@ -47,8 +48,9 @@ def restore(module):
     else:
         toc = tools.table_of_contents(params["dump"])
     server = Server(params, executed)
+    source = restored_marker(params["dump"], getattr(module, "restore_source", None))
     options = dict(
-        db=db, source=restored_marker(params["dump"]), stamp=stamp, swap=params["swap"], force=params["force"],
+        db=db, source=source, stamp=stamp, swap=params["swap"], force=params["force"],
         no_owner=params["no_owner"], verify=params["verify"], compare_privileges=params["compare_privileges"],
         replication=params["replication"], drain_timeout=params["drain_timeout"],
         keep_failed_side=params["keep_failed_side"], free_space_check=params["free_space_check"],

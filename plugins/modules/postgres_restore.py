@@ -35,6 +35,7 @@ author:
   - rollback.core maintainers (@rollback-core)
 extends_documentation_fragment:
   - rollback.core.postgres
+  - rollback.core.decrypt
 options:
   db:
     description:
@@ -318,6 +319,7 @@ duration:
 """
 
 from ansible_collections.rollback.core.plugins.module_utils import backups
+from ansible_collections.rollback.core.plugins.module_utils.backup_crypt import DECRYPT_SPEC
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackModule
 from ansible_collections.rollback.core.plugins.module_utils.connection_specs import SQL_CHECK_OPTIONS
 from ansible_collections.rollback.core.plugins.module_utils.postgres import POSTGRES_LOGIN_SPEC, PSYCOPG2_IMPORT_ERROR
@@ -347,7 +349,7 @@ def main():
             force=dict(type="bool", default=False),
             pg_bin_dir=dict(type="path"),
         ),
-        shared_specs=(POSTGRES_LOGIN_SPEC,),
+        shared_specs=(POSTGRES_LOGIN_SPEC, DECRYPT_SPEC),
         required_if=[("emergency_backup", True, ("emergency_backup_dir",))],
         required_one_of=[("dump", "dump_dir")],
         mutually_exclusive=[("dump", "dump_dir")],
