@@ -27,7 +27,12 @@ import socket
 import tempfile
 import time
 
-from ansible_collections.rollback.core.plugins.module_utils import backups, pgbackrest, postgres_dump_restore
+from ansible_collections.rollback.core.plugins.module_utils import (
+    backups,
+    deploy_marker,
+    pgbackrest,
+    postgres_dump_restore,
+)
 from ansible_collections.rollback.core.plugins.module_utils.alertmanager import parse_time
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
 from ansible_collections.rollback.core.plugins.module_utils.postgres import Connection
@@ -39,7 +44,9 @@ from ansible_collections.rollback.core.plugins.module_utils.wait import wait_unt
 PITR_OPTIONS = dict(
     stanza=dict(type="str", required=True),
     config=dict(type="path"),
-    target_time=dict(type="str", required=True),
+    target_time=dict(type="str"),
+    marker_dir=dict(type="path"),
+    services=dict(type="list", elements="str", default=[]),
     os_user=dict(type="str"),
     pg_bin_dir=dict(type="path"),
     scratch_dir=dict(type="path"),
@@ -92,6 +99,22 @@ def target_of(text, now=None):
     return target
 
 
+def _target_time(pitr):
+    """O(pitr.target_time), else the start of the newest deploy marker of O(pitr.services) in O(pitr.marker_dir)."""
+    if pitr["target_time"]:
+        return pitr["target_time"]
+    if not pitr["marker_dir"] or not pitr["services"]:
+        raise RollbackError("pitr needs target_time, or marker_dir and services (the last deploy's marker); nothing "
+                            "was changed")
+    problems = []
+    marker = deploy_marker.newest_marker(pitr["marker_dir"], pitr["services"], problems)
+    if marker is None:
+        raise RollbackError("pitr: no deploy marker of %s in %s to take the target time from%s; give target_time; "
+                            "nothing was changed" % (", ".join(pitr["services"]), pitr["marker_dir"],
+                                                     " (%s)" % "; ".join(problems) if problems else ""))
+    return marker.document["started_at"]
+
+
 def bin_dir(requested, version):
     """pg_ctl of the stanza's PostgreSQL major version (the restored data directory's)."""
     candidates = [requested] if requested else (glob.glob("/usr/lib/postgresql/%s/bin" % version) +
@@ -107,7 +130,7 @@ def bin_dir(requested, version):
 def _source(module, tools, plan):
     params, pitr = module.params, module.params["pitr"]
     executed = tools.executed
-    target = target_of(pitr["target_time"])
+    target = target_of(_target_time(pitr))
     user = _user(pitr)
     repo = pgbackrest.PgBackRest(pitr["config"], pitr["stanza"], executed, user)
     info = repo.info()
@@ -131,7 +154,8 @@ def _source(module, tools, plan):
         finally:
             live.close()
     plan.update(target=target, set=chosen, newest_wal=newest_wal, report=dict(
-        stanza=pitr["stanza"], backup_set=chosen["label"], backup_type=chosen["type"],
+        stanza=pitr["stanza"], backup_set=chosen["label"], target_from="target_time" if pitr["target_time"] else
+        "the deploy marker in %s" % pitr["marker_dir"], backup_type=chosen["type"],
         backup_end=utc_iso(chosen["stop"]), target_time=utc_iso(target), target=pgbackrest.target_text(target),
         newest_wal=utc_iso(newest_wal) if newest_wal else None, wal_switch=switch, pg_bin_dir=directory,
         os_user=user, scratch_removed=None))

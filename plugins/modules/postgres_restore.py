@@ -90,9 +90,18 @@ options:
       target_time:
         description:
           - The moment to restore to, RFC 3339 / ISO 8601 with an offset (C(2026-01-01T12:00:00Z)); in a rollback,
-            the time of the bad deploy (the database role passes C(rollback_deployed_at) when it is not set).
+            the time the bad deploy started.
+          - Default, the C(started_at) of the newest deploy marker of O(pitr.services) in O(pitr.marker_dir) (the
+            markers M(rollback.core.backup) writes). One of the two is required.
         type: str
-        required: true
+      marker_dir:
+        description: Directory of the deploy markers (C(<service>.json)) to take the default O(pitr.target_time) from.
+        type: path
+      services:
+        description: The services whose newest deploy marker gives the default O(pitr.target_time).
+        type: list
+        elements: str
+        default: []
       os_user:
         description:
           - The system user that runs C(pgbackrest) and the scratch server (PostgreSQL refuses root). Default, the
@@ -314,7 +323,8 @@ pitr:
       C(target_time), C(target) (as given to pgBackRest), C(newest_wal) (time the newest archived WAL segment
       reached the repository), C(archived_after_target_seconds) (writes archived after the target, which the
       restore leaves out), C(wal_switch) (set when the live server's WAL was switched and archived first),
-      C(pg_bin_dir), C(os_user), C(scratch_removed) (null when no scratch cluster was made, as in check mode).
+      C(target_from) (O(pitr.target_time) or the deploy marker), C(pg_bin_dir), C(os_user), C(scratch_removed)
+      (null when no scratch cluster was made, as in check mode).
   returned: when O(pitr) is given
   type: dict
 restored_db:

@@ -2,7 +2,9 @@
 PostgreSQL 15, lab/labkit/pgbackrest.py), taken into the database through the side restore + identity + swap path."""
 
 import datetime
+import json
 import os
+import subprocess
 import shutil
 import tempfile
 import time
@@ -97,8 +99,6 @@ def test_restores_to_a_time_between_two_writes(ansible_module, lab, pg, two_writ
 
 
 def pgbackrest_info(lab):
-    import json
-    import subprocess
     out = subprocess.run(["runuser", "-u", "postgres", "--", "pgbackrest", "--config=" + lab["LAB_PGBACKREST_CONFIG"],
                           "--stanza=" + lab["LAB_PGBACKREST_STANZA"], "info", "--output=json"],
                          capture_output=True, text=True, check=True).stdout
@@ -106,12 +106,19 @@ def pgbackrest_info(lab):
 
 
 def test_check_mode_plans_and_changes_nothing(ansible_module, lab, pg, two_writes, scratch, tmp_path):
+    """Check mode, with the target taken from the last deploy's marker (what rollback.core.backup writes)."""
     name, moment = two_writes
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    (markers / "api.json").write_text(json.dumps(dict(service="api", deploy_id="d-1", status="done",
+                                                      started_at=iso(moment))))
     before = databases(pg, name)
-    run = ansible_module("postgres_restore", args(lab, name, iso(moment), scratch, tmp_path), check=True)
+    run = ansible_module("postgres_restore", args(lab, name, None, scratch, tmp_path, marker_dir=str(markers),
+                                                  services=["api", "other"]), check=True)
     assert not run.failed, run.stdout
     plan = run.result["pitr"]
     assert plan["backup_set"] and plan["target_time"] == moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert plan["target_from"] == "the deploy marker in %s" % markers
     assert plan["scratch_removed"] is None and run.result["data_loss_window"]["seconds"] >= 2
     assert databases(pg, name) == before and os.listdir(scratch) == []
     assert query(pg, name, "SELECT id FROM orders ORDER BY id") == [(1,), (2,)]
@@ -124,6 +131,7 @@ def test_check_mode_plans_and_changes_nothing(ansible_module, lab, pg, two_write
     (dict(target_time="yesterday"), "is not an ISO 8601 time"),
     (dict(stanza="nosuchstanza"), "pgBackRest stanza nosuchstanza does not exist in the repository"),
     (dict(os_user="nosuchuser"), "os_user nosuchuser: no such user"),
+    (dict(target_time=None, marker_dir="/nonexistent", services=["api"]), "pitr: no deploy marker of api in "),
 ])
 def test_bad_input_refused_before_any_change(ansible_module, lab, pg, two_writes, scratch, tmp_path, change,
                                              message):
