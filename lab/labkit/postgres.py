@@ -73,7 +73,8 @@ def _archiving(lab):
 def start(lab):
     if os.path.exists(os.path.join(_data(lab), "postmaster.pid")) and is_up(lab):
         if _archiving(lab):
-            return "already running"
+            backup = pgbackrest.ensure_backup(lab)
+            return "already running, %s" % backup if backup else "already running"
         stop(lab)  # archive_mode only changes with a restart
     ensure_port_free(PORT, NAME)
     if not os.path.exists(os.path.join(_data(lab), "PG_VERSION")):

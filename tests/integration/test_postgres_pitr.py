@@ -10,34 +10,10 @@ import tempfile
 import time
 import uuid
 
-import psycopg2
 import pytest
+import test_postgres_restore as restore_tests
 
-
-@pytest.fixture
-def pg(lab):
-    def connect(database="postgres"):
-        connection = psycopg2.connect(host=lab["LAB_PG_HOST"], port=lab["LAB_PG_PORT"], user=lab["LAB_PG_USER"],
-                                      password=lab["LAB_PG_PASSWORD"], dbname=database)
-        connection.autocommit = True
-        return connection
-
-    return connect
-
-
-def query(connect, database, statement):
-    connection = connect(database)
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(statement)
-            return cursor.fetchall() if cursor.description else None
-    finally:
-        connection.close()
-
-
-def databases(connect, prefix):
-    rows = query(connect, "postgres", "SELECT datname FROM pg_database WHERE datname LIKE '%s%%'" % prefix)
-    return sorted(row[0] for row in rows)
+pg, query, databases = restore_tests.pg, restore_tests.query, restore_tests.databases  # the fixture and helpers
 
 
 def iso(moment):
