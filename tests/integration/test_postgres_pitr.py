@@ -12,6 +12,7 @@ import uuid
 
 import pytest
 import test_postgres_restore as restore_tests
+from playbook_runs import db_items, deploy_bad, extra_inventory, run_playbook
 
 pg, query, databases = restore_tests.pg, restore_tests.query, restore_tests.databases  # the fixture and helpers
 
@@ -144,3 +145,33 @@ def test_failure_in_the_scratch_cluster_removes_it_and_leaves_the_live_database(
         assert query(pg, name, "SELECT id FROM orders") == [(7,)]
     finally:
         query(pg, "postgres", "DROP DATABASE %s WITH (FORCE)" % name)
+
+
+def test_a_level_3_rollback_restores_the_database_to_the_deploy_time(lab, lab_env, pg, tmp_path, scratch):
+    """The database role's pitr: demo-postgres restored through pgBackRest to the start of the bad deploy (its
+    deploy marker, written by the lab's pre-deploy backup), over the lab's remote host; the rows written by the bad
+    release after the deploy started are gone, the rows from before are kept, the report names the backup set."""
+    deploy_bad(lab_env)
+    before = db_items(lab)
+    written = "written by 1.0.1 after the deploy %s" % uuid.uuid4().hex[:6]
+    query(pg, "demo", "INSERT INTO items (name) VALUES ('%s')" % written)
+    restore = dict(db="demo", emergency_backup_dir=os.path.join(lab["LAB_DIR"], "backups", "emergency"),
+                   login_host=lab["LAB_PG_HOST"], login_port=int(lab["LAB_PG_PORT"]), login_user=lab["LAB_PG_USER"],
+                   login_password=lab["LAB_PG_PASSWORD"], pg_bin_dir=lab["LAB_PG_BIN"],
+                   verify=[dict(name="items present", sql="SELECT id FROM items", min_rows=1)],
+                   pitr=dict(stanza=lab["LAB_PGBACKREST_STANZA"], config=lab["LAB_PGBACKREST_CONFIG"],
+                             scratch_dir=scratch))
+    inventory = extra_inventory(tmp_path, {"demo-postgres": {"rollback_database_restore": restore}},
+                                group="rollback_databases")
+    run = run_playbook(lab_env, "rollback.yml", "-i", inventory, "-e", "level=3", "-e", "confirm_data_loss=true",
+                       "-e", "services=demo-server")
+    assert run.rc == 0, run.output[-3000:]
+    restored = [entry for entry in run.report["databases_restored"] if entry["host"] == "demo-postgres"][0]
+    assert restored["backup_used"].startswith("pgbackrest stanza lab backup set ")
+    assert restored["pitr"]["target_from"].startswith("the deploy marker in ")
+    assert restored["data_loss_window"]["seconds"] > 0
+    # The bad release's migration (lab/labkit/deploy.py MIGRATIONS) ran after the deploy started: undone too.
+    assert "written-by-1.0.1" in before
+    assert db_items(lab) == [item for item in before if item != "written-by-1.0.1"]
+    assert written in db_items(lab, restored["previous"])
+    assert os.listdir(scratch) == []
