@@ -73,7 +73,7 @@ options:
         Unix socket in that directory only (no TCP, trust for that socket only, C(archive_mode=off), so it never
         archives into the repository), waited for until its recovery promoted, and O(db) dumped from it
         (C(pg_dump -Fc)) and restored into the side database. The scratch server is stopped and its directory
-        removed whatever happens (RV(pitr.scratch_removed)).'
+        removed whatever happens (C(scratch_removed) in RV(pitr)).'
       - The host that runs the module needs the C(pgbackrest) command, its configuration (the repository) and the
         PostgreSQL server binaries of the stanza's version, and room in O(pitr.scratch_dir) for the whole cluster.
       - Mutually exclusive with O(dump) and O(dump_dir). A re-run with the same stanza, backup set and target changes
