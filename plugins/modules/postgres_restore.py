@@ -8,7 +8,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 module: postgres_restore
-short_description: Restore a PostgreSQL dump beside the live database, carry its identity over, verify, swap
+short_description: Restore a PostgreSQL dump or point in time beside the live database, carry its identity, swap
 description:
   - Level 3 of a rollback for self-managed PostgreSQL (runbooks 000 step 3.1, 001 step 3, 004 database rollback),
     without their C(dropdb) before the restore, after which a failed restore loses the data.
