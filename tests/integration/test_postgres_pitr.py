@@ -175,3 +175,16 @@ def test_a_level_3_rollback_restores_the_database_to_the_deploy_time(lab, lab_en
     assert db_items(lab) == [item for item in before if item != "written-by-1.0.1"]
     assert written in db_items(lab, restored["previous"])
     assert os.listdir(scratch) == []
+
+
+def test_the_backup_playbook_takes_no_dump_of_a_pitr_database(lab, lab_env, tmp_path):
+    """Its backup is pgBackRest's continuous archive: backup.yml names it instead of failing on a missing dump_dir
+    (check mode: the plan of every item, nothing written)."""
+    restore = dict(db="demo", login_host=lab["LAB_PG_HOST"], login_port=int(lab["LAB_PG_PORT"]),
+                   login_user=lab["LAB_PG_USER"], login_password=lab["LAB_PG_PASSWORD"],
+                   pitr=dict(stanza=lab["LAB_PGBACKREST_STANZA"], config=lab["LAB_PGBACKREST_CONFIG"]))
+    inventory = extra_inventory(tmp_path, {"demo-postgres": {"rollback_database_restore": restore}},
+                                group="rollback_databases")
+    run = run_playbook(lab_env, "backup.yml", "-i", inventory, "-e", "services=demo-server", "--check")
+    assert run.rc == 0, run.output[-3000:]
+    assert "demo-postgres: no dump taken - restored to a point in time from pgBackRest stanza lab" in run.text
