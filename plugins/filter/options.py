@@ -102,12 +102,13 @@ def app_call(app, target, name, wait_timeout, run_id=None):
     return dict(module="%s.%s" % (COLLECTION, module), args=dict(module_args(app, module), **own))
 
 
-def database_call(restore, database_type, created_before, wait_timeout):
+def database_call(restore, database_type, created_before, wait_timeout, pitr_defaults=None):
     """``{module, args}`` for rollback.core.target_module: the restore of one database, PostgreSQL or RDS.
 
     RDS: ``latest`` unless a snapshot or a moment is named, and then only a snapshot taken before the deploy
     (``created_before``: the dict's own, else the role's); its own ``wait_timeout`` wins over the run's (RDS
-    steps take far longer)."""
+    steps take far longer). PostgreSQL ``pitr``: ``pitr_defaults`` (target_time, marker_dir, services) fill the
+    keys the dict does not set."""
     restore = dict(restore or {})
     module = DATABASE_MODULES.get(database_type)
     if module is None:
@@ -116,6 +117,10 @@ def database_call(restore, database_type, created_before, wait_timeout):
     args = module_args(restore, module)
     if module == "postgres_restore":
         args["db"] = restore.get("db")
+        if isinstance(restore.get("pitr"), Mapping):
+            # The run's defaults (the deploy's time, the deploy markers) under the database's own pitr keys.
+            defaults = dict((key, value) for key, value in (pitr_defaults or {}).items() if value not in (None, "", []))
+            args["pitr"] = dict(defaults, **dict((k, v) for k, v in restore["pitr"].items() if v is not None))
         return dict(module="%s.%s" % (COLLECTION, module), args=args)
     latest = restore.get("latest")
     if latest is None:

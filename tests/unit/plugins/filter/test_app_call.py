@@ -100,3 +100,13 @@ def test_rds_latest_takes_only_a_snapshot_from_before_the_deploy():
     assert database_call(dict(latest="yes", db_snapshot_identifier="s"), "rds", deployed, 9)["args"]["latest"] is True
     with pytest.raises(AnsibleFilterError, match="^unknown database type 'mysql'"):
         database_call({}, "mysql", deployed, 900)
+
+
+def test_a_pitr_restore_gets_the_deploy_time_and_markers_it_does_not_set():
+    defaults = dict(target_time="2026-12-03T10:00:00Z", marker_dir="/markers", services=["api"])
+    call = database_call(dict(db="app", pitr=dict(stanza="main")), "postgres", "x", 900, defaults)
+    assert call["args"] == {"db": "app", "pitr": dict(defaults, stanza="main")}
+    own = database_call(dict(db="app", pitr=dict(stanza="main", target_time="2026-12-03T09:00:00Z")), "postgres",
+                        "x", 900, dict(defaults, marker_dir="", services=[]))
+    assert own["args"]["pitr"] == dict(stanza="main", target_time="2026-12-03T09:00:00Z")
+    assert "pitr" not in database_call(dict(db="app", dump="/d"), "postgres", "x", 900, defaults)["args"]
