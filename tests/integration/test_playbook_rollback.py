@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import subprocess
+import threading
 import time
 
 import boto3
@@ -201,9 +202,26 @@ def test_level1_twice_the_second_run_changes_nothing_on_any_host(lab, lab_env):
 def test_a_failure_mid_level3_stops_reports_releases_the_lock_and_a_rerun_completes(lab, lab_env, webhook):
     deploy_bad(lab_env)
     saved = os.path.join(lab["LAB_DIR"], "backups", "pre-rollback")
-    shutil.rmtree(saved)  # the config phase saves the current config there: it now fails, after database
+    # The config phase saves the current config there. Removed once the database phase has swapped the database
+    # in (after the plan, which refuses a missing directory before any change): the config phase fails mid-run.
+    before, done, fault = set(databases(lab)), threading.Event(), []
+
+    def remove_when_the_database_is_swapped():
+        while not done.wait(0.2):
+            if any("_pre_rollback_" in name for name in set(databases(lab)) - before):
+                shutil.rmtree(saved)
+                fault.append(time.monotonic())
+                return
+
+    watcher = threading.Thread(target=remove_when_the_database_is_swapped, daemon=True)
+    watcher.start()
     env = dict(lab_env, ROLLBACK_WEBHOOK_URL=webhook.url + "/hook")
-    run = run_playbook(env, "rollback.yml", "-e", "level=3", "-e", "confirm_data_loss=true")
+    try:
+        run = run_playbook(env, "rollback.yml", "-e", "level=3", "-e", "confirm_data_loss=true")
+    finally:
+        done.set()
+        watcher.join()
+    assert fault, "the fault was injected during the run"
     assert run.rc != 0
     assert "ROLLBACK FAILED in phase config" in run.output
     report = run.report
