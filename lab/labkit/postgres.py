@@ -4,6 +4,7 @@ import glob
 import os
 import shutil
 
+from labkit import pgbackrest
 from labkit.common import LabError, ensure_port_free, run, wait_for
 
 NAME = "postgres"
@@ -28,6 +29,7 @@ def facts(lab):
         "LAB_PG_BIN": pg_bin(),
         "LAB_PG_SOCKET_DIR": lab.path("postgres", "run"),
         "LAB_PG_DATABASE": "demo",
+        **pgbackrest.facts(lab),
     }
 
 
@@ -59,22 +61,37 @@ def _initdb(lab):
     os.remove(pwfile)
 
 
+def _archiving(lab):
+    """Whether the running server archives into the lab's pgBackRest repository (a data dir started before
+    archiving was added runs without it until restarted)."""
+    env = dict(os.environ, PGPASSWORD=PASSWORD)
+    psql = [_pg(lab, "psql"), "-h", "127.0.0.1", "-p", str(PORT), "-U", USER, "-d", "postgres", "-qtA", "-c",
+            "SELECT current_setting('archive_mode') || ' ' || current_setting('archive_command')"]
+    return run(psql, "psql", env).strip() == "on " + pgbackrest.archive_command(lab)
+
+
 def start(lab):
     if os.path.exists(os.path.join(_data(lab), "postmaster.pid")) and is_up(lab):
-        return "already running"
+        if _archiving(lab):
+            backup = pgbackrest.ensure_backup(lab)
+            return "already running, %s" % backup if backup else "already running"
+        stop(lab)  # archive_mode only changes with a restart
     ensure_port_free(PORT, NAME)
     if not os.path.exists(os.path.join(_data(lab), "PG_VERSION")):
         _initdb(lab)
+    pgbackrest.configure(lab, _data(lab), PORT, lab.path("postgres", "run"))
     log = lab.path("postgres", "postgres.log")
     # wal_level=logical and prepared transactions: what production databases with CDC and XA have, which
-    # postgres_restore must detect (logical slots, prepared transactions) before a swap.
+    # postgres_restore must detect (logical slots, prepared transactions) before a swap. WAL archived by pgBackRest.
     options = ("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c wal_level=logical "
                "-c max_prepared_transactions=10" % (PORT, lab.path("postgres", "run")))
+    options += pgbackrest.archive_options(lab)
     run([_pg(lab, "pg_ctl"), "-D", _data(lab), "-l", log, "-o", options, "-w", "-t", "60", "start"],
         "pg_ctl start (see %s)" % log, user=USER)
     wait_for(lambda: is_up(lab), NAME, log)
     _seed_demo(lab)
-    return "started"
+    backup = pgbackrest.ensure_backup(lab)
+    return "started, %s" % backup if backup else "started"
 
 
 def _seed_demo(lab):

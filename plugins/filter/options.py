@@ -39,7 +39,7 @@ ROLE_KEYS = {
 # Keys the roles set themselves: in a dict they would be silently overridden, so they are refused.
 WAIT = ("wait", "wait_timeout")
 RESERVED = {
-    "rollout_undo": ("platform",) + WAIT,
+    "rollout_undo": ("platform", "run_id") + WAIT,
     "traffic": ("platform", "state", "reason") + WAIT,
     "swarm_service_rollback": ("previous",) + WAIT,
     "nginx_traffic": ("state", "reason", "active_color", "expected_version") + WAIT,
@@ -78,14 +78,17 @@ def app_module(target, app):
     return modules[0]
 
 
-def app_call(app, target, name, wait_timeout):
+def app_call(app, target, name, wait_timeout, run_id=None):
     """``{module, args}`` for rollback.core.target_module: the app dict's keys the module takes (module_args) and
-    the keys the role sets itself, which win (they are reserved: preflight refuses them in the dict)."""
+    the keys the role sets itself, which win (they are reserved: preflight refuses them in the dict). ``run_id``
+    goes into rollout_undo's undo record."""
     app = dict(app or {})
     module = app_module(target, app)
     wait = dict(wait_timeout=wait_timeout)
     if module == "rollout_undo":
         own = dict(platform=target, name=app.get("name", name), **wait)
+        if run_id:
+            own["run_id"] = run_id
     elif module == "swarm_service_rollback":
         own = dict(name=app.get("name", name), previous="image" not in app, **wait)
     elif module == "nginx_traffic":
@@ -99,12 +102,13 @@ def app_call(app, target, name, wait_timeout):
     return dict(module="%s.%s" % (COLLECTION, module), args=dict(module_args(app, module), **own))
 
 
-def database_call(restore, database_type, created_before, wait_timeout):
+def database_call(restore, database_type, created_before, wait_timeout, pitr_defaults=None):
     """``{module, args}`` for rollback.core.target_module: the restore of one database, PostgreSQL or RDS.
 
     RDS: ``latest`` unless a snapshot or a moment is named, and then only a snapshot taken before the deploy
     (``created_before``: the dict's own, else the role's); its own ``wait_timeout`` wins over the run's (RDS
-    steps take far longer)."""
+    steps take far longer). PostgreSQL ``pitr``: ``pitr_defaults`` (target_time, marker_dir, services) fill the
+    keys the dict does not set."""
     restore = dict(restore or {})
     module = DATABASE_MODULES.get(database_type)
     if module is None:
@@ -113,6 +117,10 @@ def database_call(restore, database_type, created_before, wait_timeout):
     args = module_args(restore, module)
     if module == "postgres_restore":
         args["db"] = restore.get("db")
+        if isinstance(restore.get("pitr"), Mapping):
+            # The run's defaults (the deploy's time, the deploy markers) under the database's own pitr keys.
+            defaults = dict((key, value) for key, value in (pitr_defaults or {}).items() if value not in (None, "", []))
+            args["pitr"] = dict(defaults, **dict((k, v) for k, v in restore["pitr"].items() if v is not None))
         return dict(module="%s.%s" % (COLLECTION, module), args=args)
     latest = restore.get("latest")
     if latest is None:

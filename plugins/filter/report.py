@@ -21,7 +21,7 @@ KEPT = (
     "failed_checks", "decision", "reasons", "switched", "holder", "duration", "caches_invalidated",
     "migrations_stamped", "served_version", "previous_db_cluster_identifier", "old_instance", "dns", "restore_time",
     "read_replicas_left", "carried_over", "not_carried", "sessions", "dropped_leftovers", "restore_points",
-    "restore_point_warnings",
+    "restore_point_warnings", "pitr",
 )
 
 RDS_CUTOVER = ("old_instance", "dns", "read_replicas_left")
@@ -154,6 +154,8 @@ def _database(record):
                 or details.get("previous_db_cluster_identifier"),
                 data_loss_window=details.get("data_loss_window"), caches_invalidated=details.get("caches_invalidated"),
                 migrations_stamped=details.get("migrations_stamped"),
+                # A point in time restore (postgres_restore pitr): the backup set, target and newest archived WAL.
+                **(dict(pitr=details["pitr"]) if details.get("pitr") else {}),
                 # RDS cutover (rds_snapshot_restore): only when the module says something of it.
                 **dict((key, details[key]) for key in RDS_CUTOVER if details.get(key)))
 

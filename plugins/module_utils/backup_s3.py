@@ -16,7 +16,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import calendar
-import fnmatch
 import os
 import tempfile
 
@@ -79,17 +78,15 @@ class S3Backups:
 
     def newest(self, directory, pattern, what):
         """The URL of the newest object directly under ``directory`` whose name matches ``pattern``."""
-        from ansible_collections.rollback.core.plugins.module_utils.backups import SAVED_MARK
+        from ansible_collections.rollback.core.plugins.module_utils.backups import newest_name
         bucket, prefix = split_url(directory)
         prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
-        names = []
-        for found in self.aws.paginate("list_objects_v2", "Contents", Bucket=bucket, Prefix=prefix):
-            name = found["Key"][len(prefix):]
-            if "/" not in name and fnmatch.fnmatchcase(name, pattern) and SAVED_MARK not in name:
-                names.append(name)
-        if not names:
+        names = [found["Key"][len(prefix):] for found in self.aws.paginate(
+            "list_objects_v2", "Contents", Bucket=bucket, Prefix=prefix)]
+        newest = newest_name([name for name in names if "/" not in name], pattern)
+        if newest is None:
             raise RollbackError("no %s matching %s in %s: nothing was changed" % (what, pattern, directory))
-        return "s3://%s/%s%s" % (bucket, prefix, sorted(names)[-1])
+        return "s3://%s/%s%s" % (bucket, prefix, newest)
 
     def fetch(self, url, what):
         """Download ``url`` to a 0600 temporary file (sha256 checked); its path, with the object's time."""

@@ -11,6 +11,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.rollback.core.plugins.module_utils.backup_crypt import DECRYPT_SPEC, ENCRYPT_OPTIONS
 from ansible_collections.rollback.core.plugins.module_utils.connection_specs import (
     AWS_CONNECTION_SPEC,
     ETCD_CONNECTION_SPEC,
@@ -54,12 +55,13 @@ OWN_SPEC = dict(
     storage=dict(type="str"),
     sse=dict(type="str", choices=["AES256", "aws:kms"], default="AES256"),
     sse_kms_key_id=dict(type="str", no_log=False),
+    encrypt=dict(type="dict", options=ENCRYPT_OPTIONS),
     keep=dict(type="int"),
     keep_days=dict(type="int"),
 )
 
 BACKUP_SPEC = {}
-for _spec in (ETCD_CONNECTION_SPEC, KUBE_AUTH_SPEC, AWS_CONNECTION_SPEC, WAIT_SPEC, OWN_SPEC):
+for _spec in (ETCD_CONNECTION_SPEC, KUBE_AUTH_SPEC, AWS_CONNECTION_SPEC, WAIT_SPEC, DECRYPT_SPEC, OWN_SPEC):
     BACKUP_SPEC.update(_spec)
 BACKUP_SPEC.update((k, v) for k, v in POSTGRES_LOGIN_SPEC.items() if k != "maintenance_db")
 BACKUP_SPEC["validate_certs"] = dict(type="bool", default=True, aliases=["verify_ssl"])

@@ -13,7 +13,8 @@
   ``marker_dir``, also the deploy marker file deploy_marker.py reads (status ``in_progress``: the deploy follows).
 
 A file is written under a dot name and renamed when complete, so a failed or interrupted backup never becomes
-"the newest backup" a rollback would restore.
+"the newest backup" a rollback would restore. With ``encrypt``, a file item is streamed through age into
+``<name>.age`` instead (backup_crypt.py; a ``pg_dump -Fc`` through a pipe): no plaintext is written.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -28,6 +29,7 @@ import time
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.rollback.core.plugins.module_utils import restore_points as points
+from ansible_collections.rollback.core.plugins.module_utils.backup_crypt import SUFFIX
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
 from ansible_collections.rollback.core.plugins.module_utils.config_backup import dump_backup, read_text
 from ansible_collections.rollback.core.plugins.module_utils.deploy_marker import Marker as Deploy
@@ -73,16 +75,26 @@ def _require(params, names, kind):
 
 
 class Item:
-    """Plans and takes one kind of item: ``plan`` checks the input, ``take`` writes; both return item dicts."""
+    """Plans and takes one kind of item: ``plan`` checks the input, ``take`` writes; both return item dicts.
+    ``crypt``: the backup_crypt.Encryptor of ``encrypt``, or None."""
 
-    def __init__(self, module, warnings):
+    def __init__(self, module, warnings, crypt=None):
         self.module = module
         self.params = module.params
         self.warnings = warnings
+        self.crypt = crypt
 
     def file_plan(self, directory, pattern):
         directory = points.secure_dir(directory, self.warnings) if not self.module.check_mode else directory
+        if self.crypt is not None:
+            return dict(path=target_path(directory, pattern + SUFFIX))
         return dict(path=target_path(directory, pattern))
+
+    def write(self, path, data, what):
+        """The item's bytes to ``path`` (0600): encrypted when ``encrypt`` is given, atomically either way."""
+        if self.crypt is not None:
+            return self.crypt.write(path, data)
+        return atomic_write(path, data, mode=points.FILE_MODE, what=what)
 
 
 class Etcd(Item):
@@ -100,7 +112,7 @@ class Etcd(Item):
         return plan
 
     def take(self, plan):
-        atomic_write(plan["path"], dump_backup(self.keys, "object"), mode=points.FILE_MODE, what="etcd backup")
+        self.write(plan["path"], dump_backup(self.keys, "object"), "etcd backup")
         return plan
 
 
@@ -132,8 +144,7 @@ class Kubernetes(Item):
 
     def take(self, plan):
         document = dict(apiVersion="v1", kind="List", items=self.objects)
-        atomic_write(plan["path"], json.dumps(document, indent=2, sort_keys=True) + "\n", mode=points.FILE_MODE,
-                     what="Kubernetes backup")
+        self.write(plan["path"], json.dumps(document, indent=2, sort_keys=True) + "\n", "Kubernetes backup")
         return plan
 
 
@@ -157,7 +168,7 @@ class EnvFile(Item):
         return plan
 
     def take(self, plan):
-        atomic_write(plan["path"], self.raw, mode=points.FILE_MODE, what="env file backup")
+        self.write(plan["path"], self.raw, "env file backup")
         return plan
 
 
@@ -172,6 +183,9 @@ class Postgres(Item):
         return plan
 
     def take(self, plan):
+        if self.crypt is not None:  # pg_dump -Fc to its stdout, through age
+            self.crypt.write(plan["path"], source=self.tools.dump_command(self.params["db"]))
+            return plan
         partial = _partial(plan["path"])
         try:
             self.tools.dump(self.params["db"], partial, self.params["dump_format"], self.params["jobs"])
@@ -280,16 +294,32 @@ def _storage(params):
     return S3Backups.from_params(params)
 
 
+def _encryption(params):
+    """The Encryptor of ``encrypt`` (age and the recipients checked), or None; refused where it cannot apply."""
+    if not params["encrypt"]:
+        return None
+    if params["kind"] in ("rds", "marker"):
+        raise RollbackError("encrypt applies to file backups (etcd, kubernetes, env_file, postgres), not kind %s "
+                            "(an RDS snapshot is encrypted by RDS; the deploy marker holds no secret)" % params["kind"])
+    if params["kind"] == "postgres" and params["dump_format"] == "directory":
+        raise RollbackError("encrypt takes files: use dump_format custom for an encrypted dump")
+    from ansible_collections.rollback.core.plugins.module_utils.backup_crypt import Encryptor
+    return Encryptor(params["encrypt"])
+
+
 def take(module):
     """Take one item of a restore point and add it to the restore point's manifest."""
     params, warnings = module.params, []
     _require(params, ("owner", "manifest_dir"), "take")
     params["restore_point"] = params["restore_point"] or "%s-%s" % (params["owner"], points.name_stamp())
     points.manifest_path(params["manifest_dir"], params["restore_point"])  # refuses a bad id before any change
-    item = KINDS[params["kind"]](module, warnings)
+    crypt = _encryption(params)
+    item = KINDS[params["kind"]](module, warnings, crypt)
     store = _storage(params)
     started = time.time()
     planned = dict(item.plan(), kind=params["kind"])
+    if crypt is not None:
+        planned["encrypted"] = "age"
     if store is not None:
         planned["s3"] = store.url_of(params["storage"], planned["path"])
     result = dict(changed=True, restore_point=params["restore_point"], item=planned)

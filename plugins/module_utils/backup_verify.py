@@ -10,13 +10,17 @@ Verify reads every item the way its restore would, and says what is wrong in one
 - a configuration backup is parsed by its restore's own reader (etcd JSON, Kubernetes manifest, env file);
 - a snapshot must exist and be ``available`` (DescribeDBSnapshots answers DBSnapshotNotFound for a deleted one);
 - with ``deep``, a dump that passed is restored into a scratch database and the verify SQL runs there
-  (backup_deep.py).
+  (backup_deep.py);
+- an age-encrypted item (``encrypted: age``) is checked by the sha256 of its ciphertext; with ``decrypt_identity``
+  it is also decrypted into a temporary file that gets the checks above (and ``deep``), which proves the identity
+  the rollback will use opens it.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
 import os
 
 from ansible_collections.rollback.core.plugins.module_utils import restore_points as points
@@ -68,7 +72,11 @@ class Checker:
         size, sha = points.digest(path)
         if item.get("size") is not None and size < item["size"]:
             raise RollbackError("%s backup %s is truncated: %d of %d bytes" % (kind, path, size, item["size"]))
-        self.content(kind, path)
+        if not item.get("encrypted"):
+            self.content(kind, path)
+        elif self.params["decrypt_identity"]:
+            with decrypted(item, self.params["decrypt_identity"]) as plain:
+                self.content(kind, plain["path"])
         if item.get("sha256") and sha != item["sha256"]:
             raise RollbackError("%s backup %s changed since it was taken: sha256 %s, the manifest says %s" % (
                 kind, path, sha, item["sha256"]))
@@ -113,6 +121,17 @@ class Checker:
             raise RollbackError("RDS snapshot %s is %s, not available" % (name, snapshots[0].get("Status")))
 
 
+@contextlib.contextmanager
+def decrypted(item, identity):
+    """``item`` with ``path`` its decryption into a temporary file (removed after), for an encrypted item."""
+    from ansible_collections.rollback.core.plugins.module_utils.backup_crypt import decrypt
+    plain = decrypt(item["path"], identity, "%s backup" % item.get("kind"))
+    try:
+        yield dict(item, path=plain)
+    finally:
+        os.unlink(plain)
+
+
 def _deep(module, manifest, entry):
     """With ``deep``: restore the restore point's dumps into a scratch database and run the verify SQL."""
     from ansible_collections.rollback.core.plugins.module_utils.backup_deep import deep_verify
@@ -124,7 +143,12 @@ def _deep(module, manifest, entry):
             entry["deep"] = "skipped in check mode (it creates a scratch database)"
             continue
         try:
-            entry.setdefault("deep_checks", []).extend(deep_verify(module.params, item, []))
+            if item.get("encrypted"):
+                with decrypted(item, module.params["decrypt_identity"]) as plain:
+                    checks = deep_verify(module.params, plain, [])
+            else:
+                checks = deep_verify(module.params, item, [])
+            entry.setdefault("deep_checks", []).extend(checks)
         except RollbackError as error:
             found.append("restore point %s: %s" % (manifest["restore_point"], error.msg))
     return found

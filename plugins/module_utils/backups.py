@@ -15,6 +15,7 @@ __metaclass__ = type
 import fnmatch
 import os
 
+from ansible_collections.rollback.core.plugins.module_utils.backup_crypt import open_backup, plain_name
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
 from ansible_collections.rollback.core.plugins.module_utils.toolkit import to_utc, utc_iso, utc_now
 
@@ -27,16 +28,28 @@ SELECTION_SPEC = dict(
 )
 
 
+def is_backup(name, pattern):
+    """Whether ``name`` is a backup of ``pattern``: it matches, or it is the age-encrypted ``<match>.age`` of one
+    (backup_crypt.py); never a copy a restore saved."""
+    return SAVED_MARK not in name and (fnmatch.fnmatchcase(name, pattern) or
+                                       fnmatch.fnmatchcase(plain_name(name), pattern))
+
+
+def newest_name(names, pattern):
+    """The name of the newest backup of ``pattern`` among ``names`` (the last by name, ``.age`` aside), or None."""
+    found = sorted((plain_name(name), name) for name in names if is_backup(name, pattern))
+    return found[-1][1] if found else None
+
+
 def newest_backup(directory, pattern, what="backup"):
     """The path of the newest ``what`` in ``directory`` whose name matches ``pattern``; one clear error if none."""
     try:
-        names = sorted(name for name in os.listdir(directory) if fnmatch.fnmatchcase(name, pattern)
-                       and SAVED_MARK not in name)
+        name = newest_name(os.listdir(directory), pattern)
     except OSError as error:
         raise RollbackError("cannot list the %s directory %s: %s" % (what, directory, error.strerror or error))
-    if not names:
+    if name is None:
         raise RollbackError("no %s matching %s in %s: nothing was changed" % (what, pattern, directory))
-    return os.path.join(directory, names[-1])
+    return os.path.join(directory, name)
 
 
 def chosen_backup(backup, directory, pattern, what="backup", default_pattern="*"):
@@ -78,6 +91,7 @@ def _s3_backup(module, key, directory_key, pattern_key, what, default_pattern):
     url = params[key] or store.newest(params[directory_key], params[pattern_key] or default_pattern, what)
     params[key], params[directory_key] = store.fetch(url, what), None
     module.add_cleanup_file(params[key])
+    module.restore_source = url  # what names the temporary file across runs
     return url
 
 
@@ -99,13 +113,18 @@ def restore_newest(module, action, key, directory_key, pattern_key, what, defaul
 
     The result names the backup used (``backup_used``) and, with ``window`` and unless the action knows better,
     the data-loss window from the backup file's time (``data_loss_window``). An ``s3://`` backup or directory is
-    fetched first (the window then runs from the object's time).
+    fetched first (the window then runs from the object's time). An age-encrypted backup (``<name>.age``) is
+    decrypted with ``decrypt_identity`` into a temporary file the action reads (backup_crypt.open_backup).
     """
     params = module.params
 
     def newest(module):
-        params[key] = chosen_backup(params[key], params[directory_key], params[pattern_key], what, default_pattern)
+        pattern = default_pattern(params) if callable(default_pattern) else default_pattern
+        params[key] = chosen_backup(params[key], params[directory_key], params[pattern_key], what, pattern)
+        encrypted = open_backup(module, key, what)
         result = action(module)
+        if encrypted:
+            result["backup_used"] = encrypted
         result.setdefault("backup_used", params[key])
         return result
 

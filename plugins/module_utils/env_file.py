@@ -13,7 +13,6 @@ __metaclass__ = type
 import os
 import re
 
-from ansible_collections.rollback.core.plugins.module_utils.backups import newest_backup
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
 from ansible_collections.rollback.core.plugins.module_utils.server import check_units, restart_units
 from ansible_collections.rollback.core.plugins.module_utils.toolkit import atomic_write, save_previous
@@ -49,9 +48,7 @@ def _shape(line):
 def restore(module, waiter):
     params = module.params
     path = params["path"]
-    backup = params["backup"] or newest_backup(
-        params["backup_dir"] or os.path.dirname(os.path.abspath(path)),
-        params["backup_pattern"] or os.path.basename(path) + ".backup-*", "env file backup")
+    backup = params["backup"]  # given, or chosen (and fetched, decrypted) by backups.restore_newest
     wanted_raw, wanted_text = read_text(backup, "backup")
     desired = parse_env(wanted_text, backup)
     if not desired:

@@ -21,7 +21,6 @@ import traceback
 from urllib.parse import urlparse
 
 from ansible_collections.rollback.core.plugins.module_utils import config_backup
-from ansible_collections.rollback.core.plugins.module_utils.backups import chosen_backup
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
 from ansible_collections.rollback.core.plugins.module_utils import connection_specs
 
@@ -153,7 +152,7 @@ def restore(module):
     prefix = params["prefix"]
     if not prefix:
         raise RollbackError("prefix must not be empty: it bounds what a restore may touch")
-    backup = chosen_backup(params["backup"], params["backup_dir"], params["backup_pattern"], "etcd backup")
+    backup = params["backup"]  # given, or chosen (and fetched, decrypted) by backups.restore_newest
     fmt, desired = config_backup.load_backup_file(backup)
     outside = sorted(key for key in desired if not key.startswith(prefix))
     if outside:

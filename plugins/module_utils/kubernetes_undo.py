@@ -24,6 +24,7 @@ __metaclass__ = type
 import copy
 
 from ansible_collections.rollback.core.plugins.module_utils import kubernetes_gitops as gitops
+from ansible_collections.rollback.core.plugins.module_utils import undo_record
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
 from ansible_collections.rollback.core.plugins.module_utils.kubernetes import (
     HASH_LABEL, PLURAL, Kube, controlled_by, images, pruned, selector_of, template_without_hash)
@@ -53,18 +54,44 @@ def undo(module, waiter):
                                 "cannot be waited for (kubectl rollout status refuses it too); give wait: false "
                                 "and delete its pods, or switch it to RollingUpdate" % what)
         module.warn("%s has updateStrategy OnDelete: its pods keep the current version until deleted" % what)
+    record = undo_record.decode((obj["metadata"].get("annotations") or {}).get(undo_record.ANNOTATION),
+                                "annotation %s of %s" % (undo_record.ANNOTATION, what))
+    now = dict(version=images(obj["spec"]["template"]), template=_fingerprint(obj["spec"]["template"]))
+    if not params["to_revision"] and undo_record.settled(record, now):
+        # Nothing deployed since this module's last undo: a second kubectl rollout undo would go forward again.
+        return dict(changed=False, already_rolled_back=True, undo_record=record, from_version=now["version"],
+                    to_version=now["version"], revision=record["to"].get("revision"),
+                    from_revision=record["to"].get("revision"), api_server=kube.server)
     plan = _deployment_plan if kind == "Deployment" else _history_plan
     template, patch, target, current = plan(kube, obj, params["to_revision"], what)
     result = module.changed_result(pruned(obj["spec"]["template"]), pruned(template),
-                                   from_version=images(obj["spec"]["template"]), to_version=images(template),
-                                   revision=target, from_revision=current, api_server=kube.server)
+                                   from_version=now["version"], to_version=images(template),
+                                   revision=target, from_revision=current, api_server=kube.server,
+                                   already_rolled_back=False, undo_record=record)
     if not result["changed"]:
         return result
     gitops.guard(module, kube, obj, what)
-    kube.patch(PLURAL[kind], namespace, name, patch)  # in check mode, a server-side dry run
+    result["undo_record"] = undo_record.make(
+        dict(now, revision=current),
+        dict(version=images(template), template=_fingerprint(template), revision=target), params["run_id"])
+    kube.patch(PLURAL[kind], namespace, name, _recorded(kind, patch, result["undo_record"]))  # check mode: dry run
     if not module.check_mode:
         wait_for_rollout(kube, waiter, kind, namespace, name)
     return result
+
+
+def _fingerprint(template):
+    return undo_record.fingerprint(template_without_hash(template))
+
+
+def _recorded(kind, patch, record):
+    """The undo's patch with its record as the annotation, so the change and its record are one write."""
+    text = undo_record.encode(record)
+    if kind == "Deployment":  # a JSON patch replacing metadata.annotations (kubectl's annotation rule)
+        patch = copy.deepcopy(patch)
+        next(op for op in patch if op["path"] == "/metadata/annotations")["value"][undo_record.ANNOTATION] = text
+        return patch
+    return dict(patch, metadata=dict(annotations={undo_record.ANNOTATION: text}))  # a strategic merge patch
 
 
 def _observed(kube, kind, namespace, name, params, what):

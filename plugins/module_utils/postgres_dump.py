@@ -118,6 +118,12 @@ class Tools:
             args += ["--jobs", str(jobs)]
         self.run("pg_dump", args, "pg_dump of %s" % database)
 
+    def dump_command(self, database):
+        """``(argv, env, what)`` of ``pg_dump --format=custom`` of ``database`` to its stdout (recorded as run)."""
+        args = self._connection_args(database) + ["--format=custom"]
+        self.executed.append(" ".join(shlex.quote(part) for part in ["pg_dump"] + args))
+        return [os.path.join(self.bin_dir, "pg_dump")] + args, self._env(), "pg_dump of %s" % database
+
     def restore(self, dump, fmt, database, jobs, no_owner):
         if fmt == "plain":
             self.run("psql", self._connection_args(database) + ["--no-psqlrc", "--quiet", "--set", "ON_ERROR_STOP=1",

@@ -23,14 +23,32 @@ from ansible_collections.rollback.core.plugins.module_utils.postgres_dump import
 from ansible_collections.rollback.core.plugins.module_utils.postgres_plain import check_plain
 
 
-def restored_marker(dump):
-    """Names the dump's contents, so a re-run of the same restore changes nothing."""
+def restored_marker(dump, source=None):
+    """Names the dump's contents, so a re-run of the same restore changes nothing. ``source``: where a temporary
+    ``dump`` came from (its s3:// URL, or the .age file it was decrypted from), which names it across runs."""
     info = os.stat(dump)
-    return "%s size=%d mtime=%d" % (os.path.abspath(dump), info.st_size, int(info.st_mtime))
+    return "%s size=%d mtime=%d" % (source or os.path.abspath(dump), info.st_size, int(info.st_mtime))
 
 
-def restore(module):
-    """The postgres_restore module; see its documentation for the steps."""
+def dump_source(tools, dump, no_owner, origin=None):
+    """A dump file as the source of a restore: read (format, table of contents) before any change. ``origin``:
+    where a temporary ``dump`` came from (``restored_marker``)."""
+    fmt = detect_format(dump)
+    toc = None
+    if fmt == "plain":
+        check_plain(dump)
+    else:
+        toc = tools.table_of_contents(dump)
+    return dict(format=fmt, toc=toc, path=dump, marker=restored_marker(dump, origin),
+                fill=lambda side, jobs: tools.restore(dump, fmt, side, jobs, no_owner))
+
+
+def restore(module, source=None):
+    """The postgres_restore module; see its documentation for the steps.
+
+    ``source(tools)`` gives what is restored (default the O(dump): ``dump_source``): ``format``, ``toc``, ``path``
+    (for the space estimate, or None), ``marker`` (names the contents, so a re-run changes nothing) and
+    ``fill(side, jobs)``, which puts the contents into the side database."""
     params = module.params
     executed = []
     stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime())
@@ -39,25 +57,22 @@ def restore(module):
         raise RollbackError("emergency_backup_dir is required while emergency_backup is true")
     if params["drain_timeout"] < 0:
         raise RollbackError("drain_timeout must be 0 or more seconds, not %d" % params["drain_timeout"])
-    fmt = detect_format(params["dump"])
     tools = Tools(find_bin_dir(params["pg_bin_dir"]), login_of(params), executed)
-    toc = None
-    if fmt == "plain":
-        check_plain(params["dump"])
-    else:
-        toc = tools.table_of_contents(params["dump"])
+    source = source(tools) if source else dump_source(tools, params["dump"], params["no_owner"],
+                                                      getattr(module, "restore_source", None))
+    fmt, toc = source["format"], source["toc"]
     server = Server(params, executed)
     options = dict(
-        db=db, source=restored_marker(params["dump"]), stamp=stamp, swap=params["swap"], force=params["force"],
+        db=db, source=source["marker"], stamp=stamp, swap=params["swap"], force=params["force"],
         no_owner=params["no_owner"], verify=params["verify"], compare_privileges=params["compare_privileges"],
         replication=params["replication"], drain_timeout=params["drain_timeout"],
         keep_failed_side=params["keep_failed_side"], free_space_check=params["free_space_check"],
-        emergency_dir=params["emergency_backup_dir"] if params["emergency_backup"] else None, dump=params["dump"],
+        emergency_dir=params["emergency_backup_dir"] if params["emergency_backup"] else None, dump=source["path"],
         check_mode=module.check_mode)
     plan = postgres_side.prepare(server, options)
     for warning in plan["warnings"]:
         module.warn(warning)
-    result = dict(format=fmt, dump=params["dump"], toc_entries=None if toc is None else len(toc), restored_db=db,
+    result = dict(format=fmt, dump=source["path"], toc_entries=None if toc is None else len(toc), restored_db=db,
                   side_db=None, previous_db=None, emergency_backup=None, verify=[], executed_commands=executed,
                   identity=postgres_identity.facts(plan["live"]), carried_over=[], not_carried=plan["not_carried"],
                   privileges=None, sessions=dict(ended_by_themselves=[], terminated=[]),
@@ -77,8 +92,7 @@ def restore(module):
     if params["emergency_backup"]:
         result["emergency_backup"] = _emergency_backup(tools, db, params["emergency_backup_dir"], options["stamp"],
                                                        params["emergency_backup_compression"])
-    postgres_side.replace(server, plan, options,
-                          lambda side: tools.restore(params["dump"], fmt, side, jobs, params["no_owner"]), result)
+    postgres_side.replace(server, plan, options, lambda side: source["fill"](side, jobs), result)
     for line in result["not_carried"]:
         module.warn("not carried over: %s" % line)
     return result

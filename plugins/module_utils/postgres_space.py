@@ -32,6 +32,8 @@ def _mb(size):
 
 
 def size_of(path):
+    if path is None:  # no file yet (a point in time restore dumps the database from its scratch cluster)
+        return 0
     if os.path.isdir(path):
         return sum(os.path.getsize(os.path.join(root, name)) for root, _dirs, files in os.walk(path) for name in files)
     return os.path.getsize(path)

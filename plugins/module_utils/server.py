@@ -17,6 +17,7 @@ import os
 import re
 import shlex
 
+from ansible_collections.rollback.core.plugins.module_utils import undo_record
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
 from ansible_collections.rollback.core.plugins.module_utils.toolkit import atomic_write, utc_iso
 
@@ -54,6 +55,11 @@ class Releases:
             raise RollbackError("releases_dir %s has no releases/ directory" % root)
         if not os.path.islink(self.current_link):
             raise RollbackError("%s is not a symlink to a release" % self.current_link)
+        self.record_path = undo_record.file_beside(root)
+
+    def state(self, version):
+        """What the undo record keeps of a release."""
+        return dict(version=version)
 
     def versions(self):
         return [name for name in os.listdir(self.releases) if os.path.isdir(os.path.join(self.releases, name))]
@@ -85,6 +91,11 @@ class GitTags:
         self.git = module.get_bin_path("git", required=True)
         if not os.path.isdir(os.path.join(root, ".git")):
             raise RollbackError("repo_dir %s is not a git work tree" % root)
+        self.record_path = undo_record.file_beside(root, git=True)
+
+    def state(self, version):
+        """What the undo record keeps of a release: the tag and its commit (a moved tag is a new release)."""
+        return dict(version=version, commit=self._run("rev-parse", "--verify", "--quiet", version + "^{commit}"))
 
     def _run(self, *args):
         rc, out, err = self.module.run_command([self.git, "-C", self.root] + list(args))
@@ -186,11 +197,17 @@ def undo(module, waiter):
         raise RollbackError("platform server needs exactly one of releases_dir and repo_dir")
     target = Releases(params["releases_dir"]) if params["releases_dir"] else GitTags(module, params["repo_dir"])
     current = target.current()
+    record = undo_record.read_file(target.record_path)
+    if not params["to_version"] and undo_record.settled(record, target.state(current)):
+        # Nothing deployed since this module's last undo: "the release before the current one" would go further.
+        return dict(changed=False, already_rolled_back=True, undo_record=record, from_version=current,
+                    to_version=current, release_path=target.path(current), units=params["units"])
     version = params["to_version"] or previous_of(target.versions(), current)
     release_path = target.path(version)
     check_units(module, params["units"])
     result = module.changed_result({"release": current}, {"release": version}, from_version=current,
-                                   to_version=version, release_path=release_path, units=params["units"])
+                                   to_version=version, release_path=release_path, units=params["units"],
+                                   already_rolled_back=False, undo_record=record)
     if not result["changed"] or module.check_mode:
         return result
     if params["before_start"]:
@@ -198,6 +215,10 @@ def undo(module, waiter):
         if rc != 0:
             raise RollbackError("before_start failed in %s (rc %d), nothing switched: %s"
                                 % (release_path, rc, (err or out).strip()[-500:]))
+    # Written before the switch: a switch that fails leaves a record whose "to" is not what runs, which a re-run
+    # ignores; a switch done is never without its record.
+    result["undo_record"] = undo_record.make(target.state(current), target.state(version), params["run_id"])
+    undo_record.write_file(target.record_path, result["undo_record"])
     target.switch(version)
     try:
         restart_units(module, waiter, params["units"])

@@ -19,6 +19,9 @@ description:
     once per kind with the same O(restore_point); the C(rollback.core.backup) role does.
   - Files are written under a hidden name and renamed when complete (a failed backup is never "the newest"),
     mode 0600, in directories created 0700.
+  - With O(encrypt), a file item is encrypted with age (C(age --encrypt), streamed, no plaintext is written)
+    into C(<name>.age); the restore modules take it as the newest like a plain one and decrypt it with their
+    O(rollback.core.postgres_restore#module:decrypt_identity).
   - O(action=list) returns the restore points with their age, size and kinds, as data and as a text table.
   - O(action=verify) checks the newest restore point of each owner (or O(restore_point)) the way the restore
     would read it, and fails with one line per problem; with O(deep), it also restores the dumps into a scratch
@@ -243,6 +246,34 @@ options:
     description:
       - With O(sse=aws:kms), the KMS key (id, ARN or alias); default, the account's C(aws/s3) key.
     type: str
+  encrypt:
+    description:
+      - Encrypt the file item with age to these recipients (C(age --encrypt -r ... -R ...)) into C(<name>.age),
+        0600, the pattern's name plus C(.age). The manifest records C(encrypted) V(age) and the size and sha256 of
+        the ciphertext (what O(action=verify) checks; the S3 copy of O(storage) is the ciphertext too).
+      - V(etcd), V(kubernetes), V(env_file), and V(postgres) with O(dump_format=custom) (C(pg_dump) piped into
+        age). Refused with O(dump_format=directory) (a directory dump is many files, use V(custom)) and for
+        V(rds) (RDS encrypts its snapshots itself) and V(marker), before anything is written.
+      - age missing on the host, a malformed recipient or an unreadable recipients file fail before anything is
+        written (age itself checks them).
+    type: dict
+    suboptions:
+      recipients:
+        description:
+          - age public keys (C(age1...), from C(age-keygen -y)) or SSH public keys (C(ssh-ed25519 ...)).
+        type: list
+        elements: str
+        default: []
+      recipients_file:
+        description:
+          - A file of recipients, one per line (C(age -R)).
+        type: path
+  decrypt_identity:
+    description:
+      - O(action=verify) only. The age identity file that decrypts the encrypted items, each decrypted into a
+        0600 temporary file (removed after) and gets the content checks (and O(deep)) of a plain one. Without
+        it, an encrypted item is checked by the size and sha256 of its ciphertext only.
+    type: path
   keep:
     description:
       - V(retain) only. Restore points to keep per owner (at least 1).
@@ -282,7 +313,7 @@ attributes:
     support: full
 notes:
   - O(action=retain) removes files and manifests only, never manual RDS snapshots.
-  - Encryption (ansible-vault or age) and pgBackRest are not built yet.
+  - Encryption with ansible-vault and pgBackRest are not built yet (age is, O(encrypt)).
   - V(marker) with O(marker_dir) writes the deploy marker with status C(in_progress); the deploy step updates it
     (same C(deploy_id)) to C(done) or C(failed).
 """
@@ -300,6 +331,17 @@ EXAMPLES = r"""
     dump_pattern: orders-*.dump
     login_host: db.internal
     login_password: "{{ vault_pg_password }}"
+
+- name: Back up the env file encrypted to the operators' age keys
+  rollback.core.backup:
+    owner: api
+    restore_point: "api-{{ deploy_id }}"
+    manifest_dir: /var/backups/rollback/manifests
+    kind: env_file
+    path: /srv/api/.env.production
+    encrypt:
+      recipients:
+        - age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p
 
 - name: The restore points, as a table
   rollback.core.backup:
@@ -350,8 +392,7 @@ restore_point:
   type: str
 item:
   description: The item taken (kind, location, path or snapshot, size, sha256, taken_at, seconds; s3 and sse with
-    O(storage)), or planned
-    in check mode.
+    O(storage); C(encrypted) V(age) with O(encrypt)), or planned in check mode.
   returned: action=take
   type: dict
 items:

@@ -24,6 +24,7 @@ author:
   - rollback.core maintainers (@rollback-core)
 extends_documentation_fragment:
   - rollback.core.wait
+  - rollback.core.decrypt
 options:
   path:
     description:
@@ -128,7 +129,8 @@ duration:
 
 import os
 
-from ansible_collections.rollback.core.plugins.module_utils.backups import from_s3
+from ansible_collections.rollback.core.plugins.module_utils.backup_crypt import DECRYPT_SPEC
+from ansible_collections.rollback.core.plugins.module_utils.backups import restore_newest
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackModule
 from ansible_collections.rollback.core.plugins.module_utils.env_file import restore
 from ansible_collections.rollback.core.plugins.module_utils.wait import WAIT_SPEC, Waiter
@@ -147,12 +149,15 @@ def main():
             mask=dict(type="list", elements="str", no_log=False,
                       default=["*PASSWORD*", "*SECRET*", "*TOKEN*", "*KEY*", "*CREDENTIAL*"]),
         ),
-        shared_specs=(WAIT_SPEC,),
+        shared_specs=(WAIT_SPEC, DECRYPT_SPEC),
         mutually_exclusive=[("backup", "backup_dir"), ("backup", "backup_pattern")],
         supports_check_mode=True,
     )
-    module.run(from_s3(lambda m: restore(m, Waiter(m)), what="env file backup",
-                       default_pattern=lambda params: os.path.basename(params["path"]) + ".backup-*"))
+    if not module.params["backup"] and not module.params["backup_dir"]:
+        module.params["backup_dir"] = os.path.dirname(os.path.abspath(module.params["path"]))
+    module.run(lambda m: restore_newest(m, lambda m: restore(m, Waiter(m)), "backup", "backup_dir", "backup_pattern",
+                                        "env file backup",
+                                        lambda params: os.path.basename(params["path"]) + ".backup-*"))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ author:
   - rollback.core maintainers (@rollback-core)
 extends_documentation_fragment:
   - rollback.core.backup_selection
+  - rollback.core.decrypt
   - rollback.core.etcd
 options:
   prefix:
@@ -145,7 +146,8 @@ duration:
   type: float
 """
 
-from ansible_collections.rollback.core.plugins.module_utils.backups import SELECTION_SPEC, from_s3
+from ansible_collections.rollback.core.plugins.module_utils.backup_crypt import DECRYPT_SPEC
+from ansible_collections.rollback.core.plugins.module_utils.backups import SELECTION_SPEC, restore_newest
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackModule
 from ansible_collections.rollback.core.plugins.module_utils.etcd import (
     ETCD_CONNECTION_SPEC,
@@ -166,13 +168,13 @@ def main():
             max_txn_ops=dict(type="int", default=ETCD_DEFAULT_MAX_TXN_OPS),
             mask=dict(type="list", elements="str", default=[], no_log=False),
         ),
-        shared_specs=(ETCD_CONNECTION_SPEC, SELECTION_SPEC),
+        shared_specs=(ETCD_CONNECTION_SPEC, SELECTION_SPEC, DECRYPT_SPEC),
         required_one_of=[("backup", "backup_dir")],
         mutually_exclusive=[("backup", "backup_dir")],
         supports_check_mode=True,
     )
     module.require_library("etcd3gw", ETCD_IMPORT_ERROR)
-    module.run(from_s3(restore, what="etcd backup"))
+    module.run(lambda m: restore_newest(m, restore, "backup", "backup_dir", "backup_pattern", "etcd backup"))
 
 
 if __name__ == "__main__":

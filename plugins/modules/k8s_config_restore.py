@@ -31,6 +31,7 @@ author:
   - rollback.core maintainers (@rollback-core)
 extends_documentation_fragment:
   - rollback.core.backup_selection
+  - rollback.core.decrypt
   - rollback.core.kube_auth
   - rollback.core.kube_gitops
   - rollback.core.wait
@@ -134,6 +135,7 @@ duration:
   type: float
 """
 
+from ansible_collections.rollback.core.plugins.module_utils.backup_crypt import DECRYPT_SPEC
 from ansible_collections.rollback.core.plugins.module_utils.backups import SELECTION_SPEC, restore_newest
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackModule
 from ansible_collections.rollback.core.plugins.module_utils.kubernetes import KUBE_AUTH_SPEC, KUBERNETES_IMPORT_ERROR
@@ -152,7 +154,7 @@ def main():
             replace_immutable=dict(type="bool", default=False),
             mask=dict(type="list", elements="str", default=[], no_log=False),
         ),
-        shared_specs=(KUBE_AUTH_SPEC, GITOPS_SPEC, WAIT_SPEC, SELECTION_SPEC),
+        shared_specs=(KUBE_AUTH_SPEC, GITOPS_SPEC, WAIT_SPEC, SELECTION_SPEC, DECRYPT_SPEC),
         required_one_of=[("backup", "backup_dir")],
         mutually_exclusive=[("backup", "backup_dir")],
         supports_check_mode=True,

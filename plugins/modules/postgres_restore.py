@@ -8,7 +8,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 module: postgres_restore
-short_description: Restore a PostgreSQL dump beside the live database, carry its identity over, verify, swap
+short_description: Restore a PostgreSQL dump or point in time beside the live database, carry its identity, swap
 description:
   - Level 3 of a rollback for self-managed PostgreSQL (runbooks 000 step 3.1, 001 step 3, 004 database rollback),
     without their C(dropdb) before the restore, after which a failed restore loses the data.
@@ -35,6 +35,7 @@ author:
   - rollback.core maintainers (@rollback-core)
 extends_documentation_fragment:
   - rollback.core.postgres
+  - rollback.core.decrypt
 options:
   db:
     description:
@@ -47,7 +48,7 @@ options:
         (C(pg_dump -Fc) custom, C(-Fd) directory, C(-Ft) tar, or plain SQL).
       - Plain SQL runs through C(psql) with C(ON_ERROR_STOP) in one transaction, connected to the side database
         only; see the description for what it may not contain.
-      - Required unless O(dump_dir) is given.
+      - Required unless O(dump_dir) or O(pitr) is given.
       - An C(s3://bucket/key) URL is fetched first (boto3's own credentials and C(AWS_ENDPOINT_URL_S3)) to a 0600
         temporary file, checked against the sha256 M(rollback.core.backup) stored with it, and removed at the end.
     type: path
@@ -58,6 +59,71 @@ options:
       - An C(s3://bucket/prefix) takes the newest object directly under the prefix (a dump kept in S3 by
         M(rollback.core.backup) O(rollback.core.backup#module:storage)), fetched as for O(dump); files only.
     type: path
+  pitr:
+    description:
+      - Restore the database as it was at O(pitr.target_time) from a pgBackRest repository (continuous WAL
+        archiving), instead of a dump; the data-loss window is the time since the target, not since a dump.
+      - 'Before any change: C(pgbackrest info) of the stanza (an unknown stanza, or one without a backup, is refused);
+        the target must not be in the future, nor before the end of the oldest backup, nor after the newest archived
+        WAL segment (its time in the repository, C(pgbackrest repo-ls)) - except that when the live server is the
+        stanza''s cluster (same system identifier) its current WAL segment is switched (C(pg_switch_wal())) and
+        archived first (not in check mode). The backup set used is the newest that ended at or before the target.'
+      - 'Then, inside the flow of a dump (emergency dump, side database, identity, verify, swap): the cluster is
+        restored to a scratch directory (C(pgbackrest restore --set --type=time --target --target-action=promote
+        --archive-mode=off --tablespace-map-all)), started with C(pg_ctl) of the stanza''s PostgreSQL version on a
+        Unix socket in that directory only (no TCP, trust for that socket only, C(archive_mode=off), so it never
+        archives into the repository), waited for until its recovery promoted, and O(db) dumped from it
+        (C(pg_dump -Fc)) and restored into the side database. The scratch server is stopped and its directory
+        removed whatever happens (C(scratch_removed) in RV(pitr)).'
+      - The host that runs the module needs the C(pgbackrest) command, its configuration (the repository) and the
+        PostgreSQL server binaries of the stanza's version, and room in O(pitr.scratch_dir) for the whole cluster.
+      - Mutually exclusive with O(dump) and O(dump_dir). A re-run with the same stanza, backup set and target changes
+        nothing once the live database is the restored one.
+    type: dict
+    suboptions:
+      stanza:
+        description: The pgBackRest stanza of the cluster that holds O(db).
+        type: str
+        required: true
+      config:
+        description: pgBackRest configuration file (C(--config)). Default, pgBackRest's own (C(/etc/pgbackrest.conf)).
+        type: path
+      target_time:
+        description:
+          - The moment to restore to, RFC 3339 / ISO 8601 with an offset (C(2026-01-01T12:00:00Z)); in a rollback,
+            the time the bad deploy started.
+          - Default, the C(started_at) of the newest deploy marker of O(pitr.services) in O(pitr.marker_dir) (the
+            markers M(rollback.core.backup) writes). One of the two is required.
+        type: str
+      marker_dir:
+        description: Directory of the deploy markers (C(<service>.json)) to take the default O(pitr.target_time) from.
+        type: path
+      services:
+        description: The services whose newest deploy marker gives the default O(pitr.target_time).
+        type: list
+        elements: str
+        default: []
+      os_user:
+        description:
+          - The system user that runs C(pgbackrest) and the scratch server (PostgreSQL refuses root). Default, the
+            user running the module, or C(postgres) when that is root.
+        type: str
+      pg_bin_dir:
+        description:
+          - Directory of C(pg_ctl), C(pg_controldata), C(pg_dump) and C(psql) for the scratch server. Default, the
+            stanza's major version in C(/usr/lib/postgresql/<version>/bin) or C(/usr/pgsql-<version>/bin).
+        type: path
+      scratch_dir:
+        description: Directory the scratch data directory is created in (a new C(rollback-pitr-<db>-*) directory,
+          removed at the end). Default, the system's temporary directory.
+        type: path
+      scratch_port:
+        description: Port of the scratch server (it only names its Unix socket; no TCP). Default, a free port.
+        type: int
+      recovery_timeout:
+        description: Seconds the scratch server gets to replay the WAL up to the target.
+        type: int
+        default: 1800
   dump_pattern:
     description:
       - Shell pattern of the dump names in O(dump_dir).
@@ -226,17 +292,41 @@ EXAMPLES = r"""
         sql: SELECT version_num FROM alembic_version
         expect: "3f2a1b"
   register: db_restore
+
+- name: Restore the database as it was when the bad deploy started (pgBackRest point in time)
+  rollback.core.postgres_restore:
+    login_host: db.internal
+    login_user: rollback
+    login_password: "{{ vault_rollback_db_password }}"
+    db: app
+    pitr:
+      stanza: main
+      target_time: "2026-01-01T12:00:00Z"
+      scratch_dir: /var/lib/postgresql/scratch
+    emergency_backup_dir: /var/backups/postgres/emergency
 """
 
 RETURN = r"""
 backup_used:
-  description: The dump restored (O(dump), or the newest in O(dump_dir)).
+  description: The dump restored (O(dump), or the newest in O(dump_dir)); with O(pitr),
+    C(pgbackrest stanza <stanza> backup set <label> to <target time>).
   returned: always
   type: str
 data_loss_window:
   description:
-    - What the restore loses - C(start) (the dump's time), C(end) (now), C(seconds), UTC.
+    - What the restore loses - C(start) (the dump's time; with O(pitr) the target time), C(end) (now), C(seconds),
+      UTC.
   returned: always
+  type: dict
+pitr:
+  description:
+    - With O(pitr), the plan and what it did - C(stanza), C(backup_set) (label), C(backup_type), C(backup_end),
+      C(target_time), C(target) (as given to pgBackRest), C(newest_wal) (time the newest archived WAL segment
+      reached the repository), C(archived_after_target_seconds) (writes archived after the target, which the
+      restore leaves out), C(wal_switch) (set when the live server's WAL was switched and archived first),
+      C(target_from) (O(pitr.target_time) or the deploy marker), C(pg_bin_dir), C(os_user), C(scratch_removed)
+      (null when no scratch cluster was made, as in check mode).
+  returned: when O(pitr) is given
   type: dict
 restored_db:
   description: The database that now holds the restored data (O(db), or the side database with O(swap=false)).
@@ -318,10 +408,12 @@ duration:
 """
 
 from ansible_collections.rollback.core.plugins.module_utils import backups
+from ansible_collections.rollback.core.plugins.module_utils.backup_crypt import DECRYPT_SPEC
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackModule
 from ansible_collections.rollback.core.plugins.module_utils.connection_specs import SQL_CHECK_OPTIONS
 from ansible_collections.rollback.core.plugins.module_utils.postgres import POSTGRES_LOGIN_SPEC, PSYCOPG2_IMPORT_ERROR
 from ansible_collections.rollback.core.plugins.module_utils.postgres_dump_restore import restore
+from ansible_collections.rollback.core.plugins.module_utils import postgres_pitr
 
 
 def main():
@@ -330,6 +422,7 @@ def main():
             db=dict(type="str", required=True),
             dump=dict(type="path"),
             dump_dir=dict(type="path"),
+            pitr=dict(type="dict", options=postgres_pitr.PITR_OPTIONS),
             dump_pattern=dict(type="str", default="*.dump"),
             jobs=dict(type="int", default=1),
             emergency_backup=dict(type="bool", default=True),
@@ -347,13 +440,15 @@ def main():
             force=dict(type="bool", default=False),
             pg_bin_dir=dict(type="path"),
         ),
-        shared_specs=(POSTGRES_LOGIN_SPEC,),
+        shared_specs=(POSTGRES_LOGIN_SPEC, DECRYPT_SPEC),
         required_if=[("emergency_backup", True, ("emergency_backup_dir",))],
-        required_one_of=[("dump", "dump_dir")],
-        mutually_exclusive=[("dump", "dump_dir")],
+        required_one_of=[("dump", "dump_dir", "pitr")],
+        mutually_exclusive=[("dump", "dump_dir", "pitr")],
         supports_check_mode=True,
     )
     module.require_library("psycopg2", PSYCOPG2_IMPORT_ERROR, "psycopg2-binary")
+    if module.params["pitr"]:
+        module.run(postgres_pitr.restore)
     module.run(lambda m: backups.restore_newest(
         m, restore, "dump", "dump_dir", "dump_pattern", "dump", "*.dump", window=True))
 

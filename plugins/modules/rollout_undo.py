@@ -55,6 +55,16 @@ description:
     O(force) (see O(force)). In check mode the patch is sent as a server-side dry run, so RBAC, validation and
     admission are tried without changing anything.'
   - Already at the target release, nothing changes (C(changed=false)).
+  - 'A re-run does not undo again (O(platform=kubernetes) and O(platform=server)). Each undo is recorded with the
+    target - from, to, time, O(run_id): on Kubernetes as the annotation C(rollback.core/undo) set in the same patch
+    as the undo (the Deployment controller copies it to the ReplicaSet); on a server in C(.rollback-undo.json) in
+    O(releases_dir), or in C(.git/) of O(repo_dir), written just before the switch. A later run without
+    O(to_revision) or O(to_version) that finds the target still at the recorded C(to) (Kubernetes: the same pod
+    template; server: the same release, and for a tag the same commit) changes nothing and returns
+    RV(already_rolled_back) (in check mode too); anything deployed since is undone as usual; an explicit target
+    always wins. A redeploy of exactly the release put back looks like nothing deployed since: give O(to_revision)
+    or O(to_version) then. An unreadable record fails the task: give the target explicitly or remove the record.
+    Compose keeps the same guarantee through its deploy history (above).'
 version_added: 0.1.0
 author:
   - rollback.core maintainers (@rollback-core)
@@ -151,6 +161,11 @@ options:
     type: list
     elements: str
     default: []
+  run_id:
+    description:
+      - Id of the rollback run, kept in the undo record (O(platform=kubernetes) and O(platform=server)); the
+        C(app) role passes the run's id.
+    type: str
   before_start:
     description:
       - Command run in the target release before the switch (for example C(pip install -r requirements.txt));
@@ -274,6 +289,19 @@ release_path:
   description: Directory of the target release.
   returned: when platform is server
   type: str
+already_rolled_back:
+  description: True when nothing was deployed since this module's last undo of the target (its undo record's C(to)
+    is what runs) and no explicit target was given, so nothing changed. Then RV(revision) and RV(from_revision) are
+    the record's C(to) revision, numbered as before that undo.
+  returned: when platform is kubernetes or server
+  type: bool
+undo_record:
+  description: The undo record written by this run (or that would be, in check mode), else the one found (null
+    when none). C(from) and C(to) hold C(version) (Kubernetes, the images; also C(revision) and C(template), a
+    digest of the pod template; server, the release or tag; for a tag also C(commit)), with C(time) and C(run_id).
+  returned: when platform is kubernetes or server
+  type: dict
+  sample: {from: {version: v1.0.1}, to: {version: v1.0.0}, time: '2026-12-04T11:30:00Z', run_id: 20261204T113000Z-1}
 duration:
   description: Seconds the module took.
   returned: always
@@ -307,6 +335,7 @@ def main():
             platform=dict(type="str", required=True, choices=["kubernetes", "compose", "server"]),
             name=dict(type="str", required=True),
             to_version=dict(type="str"),
+            run_id=dict(type="str"),
             **COMPOSE_UNDO_SPEC
         ),
         shared_specs=(kubernetes.KUBE_AUTH_SPEC, kubernetes.KUBE_TARGET_SPEC, GITOPS_SPEC, compose.COMPOSE_SPEC,

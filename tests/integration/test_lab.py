@@ -323,3 +323,37 @@ def test_a_failed_service_start_is_stopped_and_tried_once_more(capsys):
     flaky.start = lambda lab: (_ for _ in ()).throw(common.LabError("exit 1"))
     with pytest.raises(common.LabError, match="^flaky: exit 1$"):
         labctl._start_service(None, flaky)
+
+
+def _pgbackrest(lab, *args):
+    return subprocess.run(["runuser", "-u", "postgres", "--", "pgbackrest", "--config=" + lab["LAB_PGBACKREST_CONFIG"],
+                           "--stanza=" + lab["LAB_PGBACKREST_STANZA"]] + list(args),
+                          capture_output=True, text=True, check=False)
+
+
+def test_postgres_archives_its_wal_to_the_pgbackrest_repository_with_a_full_backup(lab):
+    # pgbackrest check switches the WAL and waits for the segment in the repository (pgBackRest command reference,
+    # "Check Command"): it fails when archive_command does not reach the repository.
+    checked = _pgbackrest(lab, "check")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    info = json.loads(_pgbackrest(lab, "info", "--output=json").stdout)[0]
+    assert info["status"]["code"] == 0 and "full" in [backup["type"] for backup in info["backup"]]
+    assert os.path.isdir(os.path.join(lab["LAB_PGBACKREST_REPO"], "archive", lab["LAB_PGBACKREST_STANZA"]))
+
+
+def test_a_running_postgres_without_archiving_is_restarted_with_it(lab):
+    """A data directory started before the lab archived its WAL (archive_mode only changes with a restart)."""
+    _labkit()
+    from labkit import common, postgres
+
+    lab_dir = common.Lab(lab["LAB_DIR"])
+    postgres.stop(lab_dir)
+    data = lab_dir.path("postgres", "data")
+    common.run([os.path.join(lab["LAB_PG_BIN"], "pg_ctl"), "-D", data, "-l", lab_dir.path("postgres", "postgres.log"),
+                "-o", "-p %s -k %s -c listen_addresses=127.0.0.1 -c max_prepared_transactions=10 -c wal_level=logical"
+                % (lab["LAB_PG_PORT"], lab["LAB_PG_SOCKET_DIR"]), "-w", "start"], "pg_ctl start", user="postgres")
+    try:
+        assert not postgres._archiving(lab_dir)
+    finally:
+        assert postgres.start(lab_dir) == "started"
+    assert postgres._archiving(lab_dir)

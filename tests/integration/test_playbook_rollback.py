@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import subprocess
+import threading
 import time
 
 import boto3
@@ -200,12 +201,47 @@ def test_a_second_rollback_of_the_environment_is_refused(lab, lab_env):
     assert not os.path.exists(lock_path(lab))
 
 
+def test_level1_twice_the_second_run_changes_nothing_on_any_host(lab, lab_env):
+    """A re-run continues idempotently: no target is undone a second time (kubectl rollout undo twice would put the
+    bad Deployment back; the server would go one release further back, here: fail, v1.0.0 being the oldest)."""
+    deploy_bad(lab_env)
+    first = run_playbook(lab_env, "rollback.yml", "-e", "level=1")
+    assert first.rc == 0, first.output[-4000:]
+    assert targets(versions(lab_env)) == GOOD
+    second = run_playbook(lab_env, "rollback.yml", "-e", "level=1")
+    assert second.rc == 0, second.output[-4000:]
+    assert targets(versions(lab_env)) == GOOD
+    assert dict((v["service"], v["status"]) for v in second.report["versions"]) == dict(
+        (v["service"], "unchanged") for v in first.report["versions"])
+    assert [(h["host"], p["phase"]) for h in second.report["hosts"] for p in h["phases"]
+            if p["status"] == "changed"] == []
+    with open(os.path.join(lab["LAB_SERVER_RELEASES_DIR"], ".rollback-undo.json")) as handle:
+        assert json.load(handle)["run_id"] == first.report["run_id"], "the second run wrote no record"
+
+
 def test_a_failure_mid_level3_stops_reports_releases_the_lock_and_a_rerun_completes(lab, lab_env, webhook):
     deploy_bad(lab_env)
     saved = os.path.join(lab["LAB_DIR"], "backups", "pre-rollback")
-    shutil.rmtree(saved)  # the config phase saves the current config there: it now fails, after database
+    # The config phase saves the current config there. Removed once the database phase has swapped the database
+    # in (after the plan, which refuses a missing directory before any change): the config phase fails mid-run.
+    before, done, fault = set(databases(lab)), threading.Event(), []
+
+    def remove_when_the_database_is_swapped():
+        while not done.wait(0.2):
+            if any("_pre_rollback_" in name for name in set(databases(lab)) - before):
+                shutil.rmtree(saved)
+                fault.append(time.monotonic())
+                return
+
+    watcher = threading.Thread(target=remove_when_the_database_is_swapped, daemon=True)
+    watcher.start()
     env = dict(lab_env, ROLLBACK_WEBHOOK_URL=webhook.url + "/hook")
-    run = run_playbook(env, "rollback.yml", "-e", "level=3", "-e", "confirm_data_loss=true")
+    try:
+        run = run_playbook(env, "rollback.yml", "-e", "level=3", "-e", "confirm_data_loss=true")
+    finally:
+        done.set()
+        watcher.join()
+    assert fault, "the fault was injected during the run"
     assert run.rc != 0
     assert "ROLLBACK FAILED in phase config" in run.output
     report = run.report

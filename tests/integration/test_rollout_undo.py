@@ -6,6 +6,7 @@ import subprocess
 import pytest
 from support.compose_project import Project, health
 from support.demo_images import demo_image
+from support.server_release import current_release, point_current, systemctl
 
 
 # Compose -------------------------------------------------------------------------------------------------------
@@ -72,17 +73,6 @@ def test_compose_bad_input(ansible_module, lab, lab_project):
 
 # Server ---------------------------------------------------------------------------------------------------------
 
-def systemctl(lab, *args):
-    return subprocess.run([lab["LAB_SYSTEMCTL"]] + list(args), check=False, capture_output=True, text=True)
-
-
-def point_current(lab, version):
-    current = os.path.join(lab["LAB_SERVER_RELEASES_DIR"], "current")
-    os.remove(current)
-    os.symlink(os.path.join(lab["LAB_SERVER_RELEASES_DIR"], "releases", version), current)
-    assert systemctl(lab, "restart", lab["LAB_SERVER_UNIT"]).returncode == 0
-
-
 @pytest.fixture
 def bad_server_release(lab):
     point_current(lab, "v1.0.1")
@@ -99,10 +89,6 @@ def server_env(lab, lab_env):
 def server_args(lab, **extra):
     return dict(dict(platform="server", name="demo", releases_dir=lab["LAB_SERVER_RELEASES_DIR"],
                      units=[lab["LAB_SERVER_UNIT"]], wait_timeout=30, wait_sleep=0.2), **extra)
-
-
-def current_release(lab):
-    return os.path.basename(os.path.realpath(os.path.join(lab["LAB_SERVER_RELEASES_DIR"], "current")))
 
 
 def test_server_undo_switches_current_restarts_and_keeps_the_bad_release(

@@ -60,6 +60,12 @@ def test_each_target_gets_what_it_did_as_its_own_task():
     assert app_call(APPS["frontend"], "frontend", "www", 60)["args"]["bucket"] == "www"
 
 
+def test_the_run_id_goes_into_rollout_undos_undo_record_only():
+    assert app_call(APPS["server"], "server", "api", 60, "run-9")["args"]["run_id"] == "run-9"
+    assert "run_id" not in app_call(APPS["server"], "server", "api", 60, "")["args"]
+    assert "run_id" not in app_call(APPS["swarm"], "swarm", "api", 60, "run-9")["args"]
+
+
 def test_a_missing_key_or_target_is_one_line_naming_the_host():
     with pytest.raises(AnsibleFilterError, match="^front: a bluegreen service needs to_color in rollback_service_"):
         app_call({}, "bluegreen", "front", 60)
@@ -94,3 +100,13 @@ def test_rds_latest_takes_only_a_snapshot_from_before_the_deploy():
     assert database_call(dict(latest="yes", db_snapshot_identifier="s"), "rds", deployed, 9)["args"]["latest"] is True
     with pytest.raises(AnsibleFilterError, match="^unknown database type 'mysql'"):
         database_call({}, "mysql", deployed, 900)
+
+
+def test_a_pitr_restore_gets_the_deploy_time_and_markers_it_does_not_set():
+    defaults = dict(target_time="2026-12-03T10:00:00Z", marker_dir="/markers", services=["api"])
+    call = database_call(dict(db="app", pitr=dict(stanza="main")), "postgres", "x", 900, defaults)
+    assert call["args"] == {"db": "app", "pitr": dict(defaults, stanza="main")}
+    own = database_call(dict(db="app", pitr=dict(stanza="main", target_time="2026-12-03T09:00:00Z")), "postgres",
+                        "x", 900, dict(defaults, marker_dir="", services=[]))
+    assert own["args"]["pitr"] == dict(stanza="main", target_time="2026-12-03T09:00:00Z")
+    assert "pitr" not in database_call(dict(db="app", dump="/d"), "postgres", "x", 900, defaults)["args"]
