@@ -93,7 +93,8 @@ BACKUP_DIRS = ("db", "etcd", "kubernetes", "manifests", "pre-rollback")
 
 
 def make_backup_dirs(lab):
-    """``lab start``: the backup directories inventories/lab names, so a first backup or rollback finds them."""
+    """``lab start`` and each deploy: the backup directories inventories/lab names, so a backup or rollback finds
+    them."""
     os.chmod(lab.makedirs("backups"), 0o755)
     for name in BACKUP_DIRS:
         os.chmod(lab.makedirs("backups", name), 0o700)
@@ -251,6 +252,7 @@ class Markers:
 def deploy(lab, version, backups=True):
     if version not in VERSIONS:
         raise LabError("unknown version %s; the lab has %s" % (version, ", ".join(VERSIONS)))
+    make_backup_dirs(lab)  # as at start: a test or an operator may have removed one (pre-rollback)
     deploy_id = "lab-%s-%s" % (_stamp(), uuid.uuid4().hex[:6])
     taken = {}
     if backups and not os.path.exists(paths(lab)["LAB_SERVER_ENV_FILE"]):
