@@ -101,8 +101,7 @@ def write_marker(marker_dir, document):
     return atomic_write(path, json.dumps(document, indent=2, sort_keys=True) + "\n", mode=0o644, what="deploy marker")
 
 
-def newest_marker(marker_dir, services, problems):
-    """The marker of the latest-started deploy among ``services``; unreadable ones are added to ``problems``."""
+def _markers(marker_dir, services, problems):
     found = []
     for service in services:
         try:
@@ -112,4 +111,21 @@ def newest_marker(marker_dir, services, problems):
             continue
         if marker is not None:
             found.append(marker)
+    return found
+
+
+def newest_marker(marker_dir, services, problems):
+    """The marker of the latest-started deploy among ``services``; unreadable ones are added to ``problems``."""
+    found = _markers(marker_dir, services, problems)
     return max(found, key=lambda m: m.started) if found else None
+
+
+def newest_deploy_start(marker_dir, services, problems):
+    """The earliest-started marker of the newest deploy among ``services``: a deploy of several services writes one
+    marker per service as it reaches it, and what the deploy changed began with the first (a migration run while
+    a later service was being deployed comes after that one's start, not after the newest)."""
+    found = _markers(marker_dir, services, problems)
+    if not found:
+        return None
+    newest = max(found, key=lambda m: m.started)
+    return min((m for m in found if m.deploy_id == newest.deploy_id), key=lambda m: m.started)

@@ -100,14 +100,15 @@ def target_of(text, now=None):
 
 
 def _target_time(pitr):
-    """O(pitr.target_time), else the start of the newest deploy marker of O(pitr.services) in O(pitr.marker_dir)."""
+    """O(pitr.target_time), else the start of the newest deploy of O(pitr.services) (its first marker) in
+    O(pitr.marker_dir)."""
     if pitr["target_time"]:
         return pitr["target_time"]
     if not pitr["marker_dir"] or not pitr["services"]:
         raise RollbackError("pitr needs target_time, or marker_dir and services (the last deploy's marker); nothing "
                             "was changed")
     problems = []
-    marker = deploy_marker.newest_marker(pitr["marker_dir"], pitr["services"], problems)
+    marker = deploy_marker.newest_deploy_start(pitr["marker_dir"], pitr["services"], problems)
     if marker is None:
         raise RollbackError("pitr: no deploy marker of %s in %s to take the target time from%s; give target_time; "
                             "nothing was changed" % (", ".join(pitr["services"]), pitr["marker_dir"],

@@ -92,8 +92,9 @@ options:
         description:
           - The moment to restore to, RFC 3339 / ISO 8601 with an offset (C(2026-01-01T12:00:00Z)); in a rollback,
             the time the bad deploy started.
-          - Default, the C(started_at) of the newest deploy marker of O(pitr.services) in O(pitr.marker_dir) (the
-            markers M(rollback.core.backup) writes). One of the two is required.
+          - Default, the start of the newest deploy of O(pitr.services) in O(pitr.marker_dir) (the markers
+            M(rollback.core.backup) writes), that is the earliest C(started_at) among the markers carrying the
+            newest marker's C(deploy_id). One of the two is required.
         type: str
       marker_dir:
         description: Directory of the deploy markers (C(<service>.json)) to take the default O(pitr.target_time) from.

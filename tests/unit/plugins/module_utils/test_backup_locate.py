@@ -9,7 +9,7 @@ import os
 
 from ansible_collections.rollback.core.plugins.module_utils import backup_locate
 from ansible_collections.rollback.core.plugins.module_utils.deploy_marker import (
-    Marker, newest_marker, read_marker, write_marker)
+    Marker, newest_deploy_start, newest_marker, read_marker, write_marker)
 from ansible_collections.rollback.core.plugins.module_utils.toolkit import to_utc
 
 
@@ -66,3 +66,18 @@ def test_the_marker_backup_writes_is_the_one_deploy_marker_reads(tmp_path):
     write_marker(d, dict(document, service="web", deploy_id="release-3", started_at="2025-11-12T10:00:00Z"))
     problems = []
     assert newest_marker(d, ["api", "web", "none"], problems).deploy_id == "release-3" and problems == []
+
+
+def test_the_newest_deploy_starts_with_its_first_marker(tmp_path):
+    # One deploy of three services writes three markers as it reaches each; a migration it ran in between belongs to
+    # it: the deploy started at its first marker (what a point in time restore must go back to).
+    d = str(tmp_path / "deploys")
+    base = dict(status="done", finished_at=None, version="1.0.1", previous_version="1.0.0")
+    write_marker(d, dict(base, service="old", deploy_id="release-1", started_at="2025-11-11T09:00:00Z"))
+    write_marker(d, dict(base, service="api", deploy_id="release-2", started_at="2025-11-11T10:00:05Z"))
+    write_marker(d, dict(base, service="web", deploy_id="release-2", started_at="2025-11-11T10:00:20Z"))
+    problems = []
+    first = newest_deploy_start(d, ["old", "web", "api"], problems)
+    assert (first.service, first.deploy_id) == ("api", "release-2") and problems == []
+    assert newest_marker(d, ["old", "web", "api"], problems).service == "web"
+    assert newest_deploy_start(d, ["none"], problems) is None

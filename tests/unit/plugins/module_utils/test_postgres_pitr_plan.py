@@ -36,11 +36,18 @@ def test_bad_target_time_is_refused(text, message):
 
 
 def test_target_from_the_newest_deploy_marker_of_the_services(tmp_path):
-    for service, started in (("api", "2026-12-04T11:00:00Z"), ("worker", "2026-12-04T11:20:00Z")):
-        (tmp_path / (service + ".json")).write_text(json.dumps(dict(service=service, deploy_id="d", status="done",
-                                                                    started_at=started)))
+    def markers(*entries):
+        for service, deploy, started in entries:
+            (tmp_path / (service + ".json")).write_text(json.dumps(dict(service=service, deploy_id=deploy,
+                                                                        status="done", started_at=started)))
+
+    markers(("api", "d1", "2026-12-04T11:00:00Z"), ("worker", "d2", "2026-12-04T11:20:00Z"))
     assert postgres_pitr._target_time(pitr(marker_dir=str(tmp_path), services=["api", "worker", "none"])) == \
         "2026-12-04T11:20:00Z"
+    # One deploy reaching api, then worker (a migration ran in between): back to the deploy's first marker.
+    markers(("api", "d3", "2026-12-04T12:00:00Z"), ("worker", "d3", "2026-12-04T12:00:09Z"))
+    assert postgres_pitr._target_time(pitr(marker_dir=str(tmp_path), services=["api", "worker"])) == \
+        "2026-12-04T12:00:00Z"
     assert postgres_pitr._target_time(pitr(target_time="2026-12-04T10:00:00Z", marker_dir=str(tmp_path),
                                            services=["api"])) == "2026-12-04T10:00:00Z"
     with pytest.raises(RollbackError, match="pitr: no deploy marker of other in .*; give target_time"):
