@@ -178,8 +178,8 @@ def wait_for(check, what, logfile, timeout=60, process=None):
             raise LabError("%s exited with %s before it became ready; the end of %s:\n%s"
                            % (what, process.returncode, logfile, log_tail(logfile)))
         time.sleep(0.1)
-    raise LabError("%s did not become ready within %ds; the end of %s:\n%s" % (what, timeout, logfile,
-                                                                                 log_tail(logfile)))
+    raise LabError("%s did not become ready within %ds; the end of %s:\n%s"
+                   % (what, timeout, logfile, log_tail(logfile)))
 
 
 def http_ok(url, timeout=1.0):

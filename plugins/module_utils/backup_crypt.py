@@ -82,7 +82,7 @@ class Encryptor:
                 raise RollbackError("cannot read the age recipients_file %s: nothing was backed up" % recipients_file)
             self.args += ["-R", recipients_file]
         checked = subprocess.run([self.binary, "--encrypt"] + self.args + ["-o", os.devnull], input=b"",
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
         if checked.returncode != 0:
             raise RollbackError("age refuses the encrypt recipients: %s; nothing was backed up"
                                 % _reason(checked.stderr))
@@ -97,7 +97,7 @@ class Encryptor:
             try:
                 if source is None:
                     done = subprocess.run([self.binary, "--encrypt"] + self.args, input=data, stdout=descriptor,
-                                          stderr=subprocess.PIPE)
+                                          stderr=subprocess.PIPE, check=False)
                     failed = done.returncode != 0 and "age: %s" % _reason(done.stderr)
                 else:
                     failed = self._pipe(source, descriptor)
@@ -141,7 +141,7 @@ def decrypt(path, identity, what="backup"):
     try:
         try:
             done = subprocess.run([binary, "--decrypt", "-i", identity, path], stdout=handle,
-                                  stderr=subprocess.PIPE)
+                                  stderr=subprocess.PIPE, check=False)
             if done.returncode != 0:
                 raise RollbackError("cannot decrypt %s %s with the identity %s: %s; nothing was changed" % (
                     what, path, identity, _reason(done.stderr)))

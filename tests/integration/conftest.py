@@ -121,3 +121,21 @@ def good_release_after_module(lab_env):
     from playbook_runs import restore_good
 
     restore_good(lab_env)
+
+
+@pytest.fixture
+def s3_db(lab):
+    """A database of its own with 3 orders, dropped (with what a restore left) at the end (test_backup*)."""
+    import uuid
+
+    from test_migration_status import query
+    name = "rbt_s3_%s" % uuid.uuid4().hex[:8]
+
+    def sql(database, statement):
+        return query(lab, database, statement)
+
+    sql("postgres", "CREATE DATABASE %s" % name)
+    sql(name, "CREATE TABLE orders (id int PRIMARY KEY); INSERT INTO orders VALUES (1), (2), (3)")
+    yield name, sql
+    for (database,) in sql("postgres", "SELECT datname FROM pg_database WHERE datname LIKE '%s%%'" % name):
+        sql("postgres", "DROP DATABASE %s WITH (FORCE)" % database)

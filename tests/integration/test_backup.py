@@ -242,24 +242,6 @@ def test_retention_never_removes_the_newest_restore_point_of_any_kind(lab, ansib
     assert run.failed and "at least 1" in run.result["msg"]
 
 
-@pytest.fixture
-def s3_db(lab):
-    """A database of its own with 3 orders, dropped (with what a restore left) at the end."""
-    import uuid
-
-    from test_migration_status import query
-    name = "rbt_s3_%s" % uuid.uuid4().hex[:8]
-
-    def sql(database, statement):
-        return query(lab, database, statement)
-
-    sql("postgres", "CREATE DATABASE %s" % name)
-    sql(name, "CREATE TABLE orders (id int PRIMARY KEY); INSERT INTO orders VALUES (1), (2), (3)")
-    yield name, sql
-    for (database,) in sql("postgres", "SELECT datname FROM pg_database WHERE datname LIKE '%s%%'" % name):
-        sql("postgres", "DROP DATABASE %s WITH (FORCE)" % database)
-
-
 def test_an_s3_held_dump_restores(lab, ansible_module, where, s3_db, tmp_path):
     name, sql = s3_db
     s3 = boto3.client("s3", endpoint_url=lab["LAB_AWS_ENDPOINT"], region_name="us-east-1",

@@ -16,7 +16,7 @@ import tempfile
 import pytest
 import yaml
 from support.kube import Simulator
-from test_backup import PG_BIN, etcd_args, pg_args, s3_db, take, verify  # noqa: F401 (s3_db: a fixture)
+from test_backup import PG_BIN, etcd_args, pg_args, take, verify
 from test_etcd_config_restore import client_for, read_prefix
 
 MAGIC = b"age-encryption.org/v1"
@@ -160,7 +160,7 @@ def test_env_file_encrypted_round_trip_with_a_recipients_file(ansible_module, wh
     assert "env-enc-secret" not in run.stdout + run.stderr and no_temporary_left()
 
 
-def test_pg_dump_encrypted_restores_and_deep_verifies(lab, ansible_module, where, keys, s3_db):  # noqa: F811
+def test_pg_dump_encrypted_restores_and_deep_verifies(lab, ansible_module, where, keys, s3_db):
     name, sql = s3_db
     run = take(ansible_module, where, "rp-pg", dict(pg_args(lab), db=name, encrypt=dict(recipients=[keys["public"]])))
     assert not run.failed, run.stdout

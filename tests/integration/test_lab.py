@@ -319,8 +319,10 @@ def test_a_failed_service_start_is_stopped_and_tried_once_more(capsys):
     assert "flaky    start failed (did not become ready within 60s); stopping it and trying once more" \
         in capsys.readouterr().out
 
-    flaky.calls[:] = ["start"]  # from now on every start fails
-    flaky.start = lambda lab: (_ for _ in ()).throw(common.LabError("exit 1"))
+    def broken(lab):
+        raise common.LabError("exit 1")
+
+    flaky.start = broken  # from now on every start fails
     with pytest.raises(common.LabError, match="^flaky: exit 1$"):
         labctl._start_service(None, flaky)
 

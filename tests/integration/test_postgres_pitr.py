@@ -127,8 +127,8 @@ def test_pitr_is_exclusive_with_a_dump(ansible_module, lab, two_writes, scratch,
     assert run.failed and "mutually exclusive" in run.result["msg"], run.stdout
 
 
-def test_failure_in_the_scratch_cluster_removes_it_and_leaves_the_live_database(ansible_module, lab, pg, scratch,
-                                                                               tmp_path):
+def test_failure_in_the_scratch_cluster_removes_it_and_leaves_the_live_database(
+        ansible_module, lab, pg, scratch, tmp_path):
     """A database created after the target is not in the cluster restored to the target: the restore fails, the
     scratch cluster and the side database are gone, the live database untouched."""
     moment = datetime.datetime.now(datetime.timezone.utc)

@@ -150,8 +150,11 @@ def test_a_save_path_the_save_would_fail_on_is_refused(tmp_path, where, message,
     (tmp_path / "locked").mkdir()
     # root may write anywhere: the access check is what is tested, as the kernel would answer for a user
     real_access = __import__("os").access
-    monkeypatch.setattr("os.access", lambda path, mode: False if str(path).endswith("locked") else real_access(path,
-                                                                                                             mode))
+
+    def access(path, mode):
+        return False if str(path).endswith("locked") else real_access(path, mode)
+
+    monkeypatch.setattr("os.access", access)
     with pytest.raises(RollbackError, match=message):
         check_save_dir(str(tmp_path / where))
     check_save_dir(str(tmp_path / "saved.json"))

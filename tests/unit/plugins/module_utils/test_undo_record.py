@@ -64,7 +64,7 @@ def test_file_write_read_and_place(tmp_path):
     record = undo_record.make(dict(version="v2"), dict(version="v1"), "r")
     undo_record.write_file(path, record)
     assert undo_record.read_file(path) == record
-    assert [name for name in os.listdir(str(tmp_path))] == [".rollback-undo.json"], "no temporary left"
+    assert os.listdir(str(tmp_path)) == [".rollback-undo.json"], "no temporary left"
     (tmp_path / ".rollback-undo.json").write_text("garbage")
     with pytest.raises(RollbackError, match="the undo record %s is unreadable" % path):
         undo_record.read_file(path)
