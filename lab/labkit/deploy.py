@@ -12,6 +12,7 @@ rollback has data to lose and a level 1 rollback leaves it in place.
 """
 
 import base64
+import concurrent.futures
 import json
 import os
 import subprocess
@@ -249,6 +250,20 @@ class Markers:
         os.rename(self._path(service) + ".tmp", self._path(service))
 
 
+def _deploy_in_parallel(steps, markers, pending):
+    """Each service's pipeline at once, as independent teams' pipelines run (the Swarm update's stop-first and
+    monitor and the server's restart no longer add up); the first failure is raised once all have ended."""
+    def one(service, step):
+        step()
+        markers.write(service, "done")
+        pending.remove(service)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(steps)) as pool:
+        futures = [pool.submit(one, service, step) for service, step in steps]
+    for future in futures:
+        future.result()
+
+
 def deploy(lab, version, backups=True):
     if version not in VERSIONS:
         raise LabError("unknown version %s; the lab has %s" % (version, ", ".join(VERSIONS)))
@@ -259,7 +274,7 @@ def deploy(lab, version, backups=True):
         print("lab: no restore point before the first deploy (no configuration deployed yet)")
     elif backups:
         taken = take_restore_points(lab, version, deploy_id)
-    # Inventory host (inventories/lab) -> how the lab deploys it; in this order.
+    # Inventory host (inventories/lab) -> how the lab deploys it.
     steps = [("demo-kubernetes", lambda: deploy_kubernetes(version)),
              ("demo-compose", lambda: deploy_compose(lab, version)),
              ("demo-swarm", lambda: docker.deploy_swarm(lab, version)),
@@ -273,10 +288,7 @@ def deploy(lab, version, backups=True):
     try:
         apply_config(lab, version)
         migrate(version)
-        for service, step in steps:
-            step()
-            markers.write(service, "done")
-            pending.remove(service)
+        _deploy_in_parallel(steps, markers, pending)
     finally:
         for service in pending:
             markers.write(service, "failed")

@@ -123,6 +123,15 @@ def good_release_after_module(lab_env):
     restore_good(lab_env)
 
 
+@pytest.fixture(scope="session")
+def level3_drill(lab, lab_env, tmp_path_factory):
+    """playbooks/drill.yml at level 3 and -vvv, run once (2 minutes) for test_playbook_rollback (what it restored)
+    and test_secrets (what it printed and wrote)."""
+    from playbook_runs import DrillRun
+
+    return DrillRun(lab, lab_env, str(tmp_path_factory.mktemp("drill")))
+
+
 @pytest.fixture
 def s3_db(lab):
     """A database of its own with 3 orders, dropped (with what a restore left) at the end (test_backup*)."""

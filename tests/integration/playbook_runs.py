@@ -53,11 +53,41 @@ def labctl(env, *args):
 DEPLOYED_BAD = []
 
 
-def deploy_bad(env):
-    """The lab at 1.0.0 everywhere, backed up, then 1.0.1 deployed (the state a rollback starts from)."""
+def deploy_bad(env, backups=True):
+    """The lab at 1.0.0 everywhere, backed up, then 1.0.1 deployed (the state a rollback starts from).
+
+    backups=False skips playbooks/backup.yml (9 s) where nothing restores a backup: a level 1 rollback (the app
+    phase undoes releases; its preflight names the newest restore points of an earlier deploy, as stale ones)."""
     DEPLOYED_BAD.append(True)
     labctl(env, "deploy", "1.0.0", "--no-backup")
-    labctl(env, "deploy", "1.0.1")
+    labctl(env, "deploy", "1.0.1", *([] if backups else ["--no-backup"]))
+
+
+# The level 3 drill at -vvv, run once for the tests that read what it did (conftest.py's level3_drill).
+DRILL_AWS_SECRET = "aws-secret-7c1e"
+DRILL_WEBHOOK_TOKEN = "webhook-token-9f3b"
+
+
+class DrillRun:
+    """The drill's run, what it was started from, and what it left outside the report (hook, log, timeline)."""
+
+    def __init__(self, lab, env, directory):
+        from support.http_servers import webhook_receiver
+
+        deploy_bad(env, backups=False)  # leaves a row written by 1.0.1; the drill deploys 1.0.0 and 1.0.1 on top
+        self.deploy_before = deploy_marker(lab, "demo-server")["deploy_id"]
+        self.items_before = db_items(lab)
+        hook = webhook_receiver()
+        self.log = os.path.join(directory, "ansible.log")
+        self.timeline = os.path.join(directory, "timeline.json")
+        env = dict(env, ROLLBACK_WEBHOOK_URL=hook.url + "/services/" + DRILL_WEBHOOK_TOKEN, ANSIBLE_LOG_PATH=self.log,
+                   ROLLBACK_TIMELINE_FILE=self.timeline)
+        try:
+            self.run = run_playbook(env, "drill.yml", "-vvv", "-e", "level=3", "-e", "confirm_data_loss=true",
+                                    "-e", "lab_aws_secret_key=" + DRILL_AWS_SECRET)
+        finally:
+            hook.stop()
+        self.hook_messages = hook.messages
 
 
 def restore_good(env):

@@ -180,7 +180,7 @@ def test_postgres_restarted_during_a_restore(lab, lab_env, big_database, tmp_pat
 # Docker --------------------------------------------------------------------------------------------------------
 
 def test_docker_engine_stopped_mid_compose_rollback(lab, lab_env):
-    deploy_bad(lab_env)
+    deploy_bad(lab_env, backups=False)
     args = dict(platform="compose", name="demo", project_src=lab["LAB_COMPOSE_DIR"], wait_timeout=60)
     process = module_command("rollout_undo", args, lab_env)
     try:

@@ -68,7 +68,7 @@ def test_an_unreachable_maintenance_endpoint_stops_level3_before_any_change(lab,
 
 def test_a_status_page_that_fails_is_only_a_warning(lab, lab_env):
     dead = "http://127.0.0.1:%d" % free_port()
-    deploy_bad(lab_env)
+    deploy_bad(lab_env, backups=False)
     run = run_playbook(lab_env, "rollback.yml", "-e", "level=1",
                        "-e", json.dumps({"rollback_status_page": {"url": dead + "/incidents", "token": STATUS_TOKEN}}))
     assert run.rc == 0, run.output[-4000:]

@@ -149,7 +149,7 @@ def test_a_typo_in_an_option_dict_is_refused_before_any_change(lab, lab_env, tmp
 
 
 def test_a_service_without_checks_is_not_verified_and_fails_where_verification_is_required(lab, lab_env, tmp_path):
-    deploy_bad(lab_env)
+    deploy_bad(lab_env, backups=False)
     unchecked = extra_inventory(tmp_path, {"demo-compose": {"rollback_service_checks": []}})
     run = run_playbook(lab_env, "rollback.yml", "-i", unchecked, "-e", "level=1", "-e", "services=demo-compose",
                        "-e", "rollback_require_verification=true")
@@ -178,7 +178,7 @@ def test_a_remote_host_whose_python_lacks_a_library_is_refused_naming_both(lab, 
 
 
 def test_a_report_that_cannot_be_written_still_notifies_and_unlocks(lab, lab_env, webhook):
-    deploy_bad(lab_env)
+    deploy_bad(lab_env, backups=False)
     # /proc passes preflight's check (root may write there) but nothing can be created in it: the write fails late.
     run = run_playbook(dict(lab_env, ROLLBACK_WEBHOOK_URL=webhook.url + "/hook"), "rollback.yml", "-e", "level=1",
                        "-e", "services=demo-compose", "-e", "rollback_report_dir=/proc/rollback-reports")

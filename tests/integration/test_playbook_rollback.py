@@ -47,8 +47,8 @@ def webhook():
     receiver.stop()
 
 
-def test_level1_rolls_back_every_target_verifies_reports_and_notifies(lab, lab_env, webhook):
-    deploy_bad(lab_env)
+def test_level1_rolls_back_every_target_verifies_reports_notifies_and_a_rerun_changes_nothing(lab, lab_env, webhook):
+    deploy_bad(lab_env, backups=False)
     before, logins = state(lab, lab_env), ssh_logins(lab)
     url = webhook.url + "/services/T0/B0/webhook-secret-token"
     run = run_playbook(dict(lab_env, ROLLBACK_WEBHOOK_URL=url), "rollback.yml", "-e", "level=1",
@@ -90,9 +90,21 @@ def test_level1_rolls_back_every_target_verifies_reports_and_notifies(lab, lab_e
     assert all(m["path"] == "/services/T0/B0/webhook-secret-token" for m in webhook.messages)
     assert "webhook-secret-token" not in run.output
 
+    # A re-run continues idempotently: no target is undone a second time (kubectl rollout undo twice would put the
+    # bad Deployment back; the server would go one release further back, here: fail, v1.0.0 being the oldest).
+    second = run_playbook(lab_env, "rollback.yml", "-e", "level=1")
+    assert second.rc == 0, second.output[-4000:]
+    assert targets(versions(lab_env)) == GOOD
+    assert dict((v["service"], v["status"]) for v in second.report["versions"]) == dict(
+        (v["service"], "unchanged") for v in report["versions"])
+    assert [(h["host"], p["phase"]) for h in second.report["hosts"] for p in h["phases"]
+            if p["status"] == "changed"] == []
+    with open(os.path.join(lab["LAB_SERVER_RELEASES_DIR"], ".rollback-undo.json")) as handle:
+        assert json.load(handle)["run_id"] == report["run_id"], "the second run wrote no record"
+
 
 def test_level1_of_one_service_leaves_the_others(lab, lab_env):
-    deploy_bad(lab_env)
+    deploy_bad(lab_env, backups=False)
     run = run_playbook(lab_env, "rollback.yml", "-e", "level=1", "-e", "services=demo-compose")
     assert run.rc == 0, run.output[-4000:]
     assert targets(versions(lab_env)) == dict(GOOD, kubernetes="1.0.1", server="1.0.1", swarm="1.0.1",
@@ -119,11 +131,10 @@ def test_level2_restores_configuration_then_application(lab, lab_env):
     assert statuses["demo-kubernetes"]["config"] == "changed"
 
 
-def test_level3_drill_restores_the_database_and_keeps_the_old_one(lab, lab_env):
-    deploy_bad(lab_env)  # leaves a row written by 1.0.1; the drill deploys 1.0.0 and 1.0.1 again on top
-    before_drill = deploy_marker(lab, "demo-server")["deploy_id"]  # labctl deploy's own restore points
-    items_at_good = db_items(lab)
-    run = run_playbook(lab_env, "drill.yml", "-e", "level=3", "-e", "confirm_data_loss=true")
+def test_level3_drill_restores_the_database_and_keeps_the_old_one(lab, lab_env, level3_drill):
+    before_drill = level3_drill.deploy_before  # the deploy before the drill (labctl deploy --no-backup)
+    items_at_good = level3_drill.items_before
+    run = level3_drill.run
     assert run.rc == 0, run.output[-4000:]
     assert "every target runs 1.0.0 again" in run.output
     assert db_items(lab) == items_at_good, "the database is back to the pre-deploy dump"
@@ -180,7 +191,7 @@ def test_check_mode_changes_nothing(lab, lab_env):
 
 
 def test_a_second_rollback_of_the_environment_is_refused(lab, lab_env):
-    deploy_bad(lab_env)
+    deploy_bad(lab_env, backups=False)
     command = [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), "playbooks/rollback.yml", "-e", "level=1"]
     first = subprocess.Popen(command, cwd=REPO, env=lab_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                              text=True)
@@ -199,24 +210,6 @@ def test_a_second_rollback_of_the_environment_is_refused(lab, lab_env):
     assert first.returncode == 0, output[-4000:]
     assert targets(versions(lab_env)) == GOOD
     assert not os.path.exists(lock_path(lab))
-
-
-def test_level1_twice_the_second_run_changes_nothing_on_any_host(lab, lab_env):
-    """A re-run continues idempotently: no target is undone a second time (kubectl rollout undo twice would put the
-    bad Deployment back; the server would go one release further back, here: fail, v1.0.0 being the oldest)."""
-    deploy_bad(lab_env)
-    first = run_playbook(lab_env, "rollback.yml", "-e", "level=1")
-    assert first.rc == 0, first.output[-4000:]
-    assert targets(versions(lab_env)) == GOOD
-    second = run_playbook(lab_env, "rollback.yml", "-e", "level=1")
-    assert second.rc == 0, second.output[-4000:]
-    assert targets(versions(lab_env)) == GOOD
-    assert dict((v["service"], v["status"]) for v in second.report["versions"]) == dict(
-        (v["service"], "unchanged") for v in first.report["versions"])
-    assert [(h["host"], p["phase"]) for h in second.report["hosts"] for p in h["phases"]
-            if p["status"] == "changed"] == []
-    with open(os.path.join(lab["LAB_SERVER_RELEASES_DIR"], ".rollback-undo.json")) as handle:
-        assert json.load(handle)["run_id"] == first.report["run_id"], "the second run wrote no record"
 
 
 def test_a_failure_mid_level3_stops_reports_releases_the_lock_and_a_rerun_completes(lab, lab_env, webhook):

@@ -11,11 +11,11 @@ import os
 
 import etcd3gw
 import yaml
-from playbook_runs import REPO, deploy_bad, run_playbook
+from playbook_runs import DRILL_AWS_SECRET, DRILL_WEBHOOK_TOKEN, REPO, deploy_bad
 
-AWS_SECRET = "aws-secret-7c1e"
+AWS_SECRET = DRILL_AWS_SECRET
 KUBE_TOKEN = "kube-token-5d2a"
-WEBHOOK_TOKEN = "webhook-token-9f3b"
+WEBHOOK_TOKEN = DRILL_WEBHOOK_TOKEN
 BEARER = "bearer-token-1a4c"
 SECRET_VALUE = "k8s-secret-value-2b8d"
 ALEMBIC = os.path.join(REPO, "tests", "integration", "files", "alembic")
@@ -92,25 +92,19 @@ def test_every_module_at_vvv_shows_no_secret(ansible_module, lab, lab_env, tmp_p
         etcd.delete_prefix("/secrets-test/")
 
 
-def test_the_drill_at_vvv_leaks_nothing(lab, lab_env, tmp_path):
-    from support.http_servers import webhook_receiver
-
-    hook = webhook_receiver()
-    log = tmp_path / "ansible.log"
-    timeline = tmp_path / "timeline.json"
-    env = dict(lab_env, ROLLBACK_WEBHOOK_URL=hook.url + "/services/" + WEBHOOK_TOKEN, ANSIBLE_LOG_PATH=str(log),
-               ROLLBACK_TIMELINE_FILE=str(timeline))
-    try:
-        run = run_playbook(env, "drill.yml", "-vvv", "-e", "level=3", "-e", "confirm_data_loss=true",
-                           "-e", "lab_aws_secret_key=" + AWS_SECRET)
-    finally:
-        hook.stop()
+def test_the_drill_at_vvv_leaks_nothing(lab, level3_drill):
+    run = level3_drill.run
     assert run.rc == 0, run.output[-4000:]
-    assert len(hook.messages) == 2 and all(WEBHOOK_TOKEN in m["path"] for m in hook.messages), "the hook was used"
+    messages = level3_drill.hook_messages
+    assert len(messages) == 2 and all(WEBHOOK_TOKEN in m["path"] for m in messages), "the hook was used"
     with open(os.path.join(run.report_dir, "report.json")) as handle:
         report = handle.read()
     with open(os.path.join(run.report_dir, "report.md")) as handle:
         markdown = handle.read()
+    with open(level3_drill.log) as handle:
+        log = handle.read()
+    with open(level3_drill.timeline) as handle:
+        timeline = handle.read()
     assert leaked(lab, run.output) == [], "the -vvv output has a secret"
-    assert leaked(lab, log.read_text()) == [], "the Ansible log has a secret"
-    assert leaked(lab, report, markdown, timeline.read_text()) == [], "the report or timeline has a secret"
+    assert leaked(lab, log) == [], "the Ansible log has a secret"
+    assert leaked(lab, report, markdown, timeline) == [], "the report or timeline has a secret"
