@@ -81,8 +81,8 @@ def test_beside_restores_are_listed_per_target():
 
 
 def test_an_old_resource_whose_restored_one_is_mid_rename_is_an_orphan():
-    everything = [old("app-pre-rollback-1", "1"), old("app-pre-rollback-3", "3"), old("app-pre-rollback-2", "2"),
-                  restored("app-rb-2", "2")]
+    everything = [old("app-pre-rollback-3", "3"), old("app-pre-rollback-1", "1"), old("app-pre-rollback-4", "4"),
+                  restored("app-rb-4", "4")]  # 4's restored resource is visible: not an orphan
     stamp, resource = orphan_old(everything, "app")
     assert stamp == "3" and resource["DBInstanceIdentifier"] == "app-pre-rollback-3"
 
