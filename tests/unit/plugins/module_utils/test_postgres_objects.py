@@ -14,18 +14,9 @@ __metaclass__ = type
 import json
 
 from ansible_collections.rollback.core.plugins.module_utils import postgres_objects
-from ansible_collections.rollback.core.plugins.module_utils.postgres import sql
 from ansible_collections.rollback.core.plugins.module_utils.postgres_objects import (
     acting_roles, default_acl_statements, differences, grant_statements, owner_statements, snapshot)
-
-
-def render(part):
-    """SQL text of a psycopg2 ``sql`` composition without a connection (identifiers double-quoted)."""
-    if isinstance(part, sql.Composed):
-        return "".join(render(item) for item in part.seq)
-    if isinstance(part, sql.Identifier):
-        return ".".join('"%s"' % name.replace('"', '""') for name in part.strings)
-    return part.string
+from support.pg_sql import texts
 
 
 def obj(kind, identity, owner, grants=None, schema=None):
@@ -35,10 +26,6 @@ def obj(kind, identity, owner, grants=None, schema=None):
 def snap(objects=(), columns=None, defaults=None):
     return dict(objects=dict(((o["type"], o["identity"]), o) for o in objects), columns=columns or {},
                 defaults=defaults or {})
-
-
-def texts(statements):
-    return [render(statement) for statement in statements]
 
 
 def test_owners_follow_the_live_object_then_its_schema_then_the_database():
