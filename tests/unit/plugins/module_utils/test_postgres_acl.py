@@ -41,6 +41,8 @@ def test_revokes_first_other_grantors_before_the_owner_then_grants_owner_first()
         'SET ROLE "app"', 'REVOKE SELECT ON TABLE app.orders FROM "ro"', 'RESET ROLE',
         'SET ROLE "app"', 'GRANT INSERT ON TABLE app.orders TO "rw" WITH GRANT OPTION', 'RESET ROLE',
         'SET ROLE "lead"', 'GRANT UPDATE ON TABLE app.orders TO "ro"', 'RESET ROLE']
+    assert texts(changes(ON, set(), wanted, "lead"))[:3] == [  # the owner grants first, whatever its name
+        'SET ROLE "lead"', 'GRANT UPDATE ON TABLE app.orders TO "ro"', 'RESET ROLE']
 
 
 def test_grant_option_only_changes_and_public():
