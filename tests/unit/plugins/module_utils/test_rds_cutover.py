@@ -63,8 +63,9 @@ def db(name, status="available", **extra):
 
 def test_replicas_are_refused_unless_left_behind():
     kind = Kind(replicas=["app-replica-1", "app-replica-2"])
-    with pytest.raises(RollbackError, match=r"^app has read replicas \(app-replica-1, app-replica-2\): after the swap "
-                                            r"they would keep replicating the old DB instance\. .*read_replicas: leave"):
+    with pytest.raises(RollbackError, match=r"^app has read replicas \(app-replica-1, app-replica-2\): after the "
+                                            r"swap they would keep replicating the old DB instance\. "
+                                            r".*read_replicas: leave"):
         refuse_replicas(kind, db("app"), "refuse")
     assert refuse_replicas(kind, db("app"), "leave") == ["app-replica-1", "app-replica-2"]
     assert refuse_replicas(Kind(), db("app"), "refuse") == []

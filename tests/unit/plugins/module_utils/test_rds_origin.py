@@ -48,7 +48,7 @@ def origin(rds, cluster=False, **params):
 
 def test_the_operation_table_matches_botocores_service_model(rds):
     client = rds[0]
-    for (cluster, by_time), (method, api, modify, identity, _codes) in OPERATIONS.items():
+    for (cluster, _by_time), (method, api, modify, identity, _codes) in OPERATIONS.items():
         assert client.client.meta.method_to_api_mapping[method] == api
         assert set(identity) <= client.input_members(method)
         assert modify == ("modify_db_cluster" if cluster else "modify_db_instance")

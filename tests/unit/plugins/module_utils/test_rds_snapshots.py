@@ -130,7 +130,8 @@ def test_newest_without_a_usable_snapshot_lists_what_was_found(rds):
     stubber.add_response("describe_db_snapshots", dict(DBSnapshots=[snap("late", at(11))]),
                          dict(DBInstanceIdentifier="app", SnapshotType="automated"))
     with pytest.raises(RollbackError, match=r"^no available automated snapshot of app taken before "
-                                            r"2025-11-12T10:00:00Z \(found: late \(available, 2025-11-12T11:00:00Z\)\)$"):
+                                            r"2025-11-12T10:00:00Z \(found: late \(available, "
+                                            r"2025-11-12T11:00:00Z\)\)$"):
         SnapshotSource(client, cluster=False).newest("app", "automated", created_before=at(10))
     stubber.add_response("describe_db_snapshots", dict(DBSnapshots=[]),
                          dict(DBInstanceIdentifier="app", SnapshotType="manual"))
