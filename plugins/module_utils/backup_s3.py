@@ -95,7 +95,10 @@ class S3Backups:
         handle, path = tempfile.mkstemp(prefix=".rollback-core-", suffix="-" + os.path.basename(key))
         os.close(handle)
         try:
-            self.aws.call("download_file", Bucket=bucket, Key=key, Filename=path)
+            # Into the 0600 file itself: download_file writes a temporary file of its own and renames it over
+            # ``path`` (s3transfer/download.py DownloadFilenameOutputManager), which leaves it with the umask's mode.
+            with open(path, "wb") as stream:
+                self.aws.call("download_fileobj", Bucket=bucket, Key=key, Fileobj=stream)
             expected = (head.get("Metadata") or {}).get(SHA_METADATA)
             if expected and digest(path)[1] != expected:
                 raise RollbackError("%s %s does not match its sha256 (%s): corrupt, nothing was changed" % (
