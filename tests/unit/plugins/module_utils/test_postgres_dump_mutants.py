@@ -175,7 +175,9 @@ def test_no_password_no_pgpassword(calls, monkeypatch):
 @pytest.mark.parametrize("fmt,jobs,extra", [
     ("directory", 4, ["--jobs", "4"]),
     ("directory", 1, []),
-    ("custom", 4, []),  # pg_dump: --jobs only with the directory output format
+    # pg_dump: "You can only use this option with the directory output format" (--jobs).
+    ("custom", 4, []),
+    ("tar", 4, []),
 ])
 def test_dump_jobs_only_for_directory(calls, fmt, jobs, extra):
     Tools("/pg/bin", LOGIN, []).dump("shop", "/backup/d", fmt, jobs)
