@@ -1,0 +1,130 @@
+"""plugins/module_utils/rds.py: the refusals of RdsRestore.validate, check mode's result, the warning when not
+waiting, and describe_instance/describe_cluster, with botocore's Stubber as in test_rds.py (whose helpers these
+reuse). Each kills a mutant ./dev mutate found surviving the replays. Response shapes: botocore's RDS service model
+(botocore/data/rds/2014-10-31/service-2.json: DBInstance.Endpoint {Address, Port}, DBCluster.Endpoint a string,
+DBClusterMembers [{DBInstanceIdentifier, IsClusterWriter}])."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import pytest
+from test_rds import P, R, FakeModule, instance, listing, named_snapshot, restorer, seen, stubbed
+
+from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
+from ansible_collections.rollback.core.plugins.module_utils.rds import describe_cluster, describe_instance
+
+
+@pytest.mark.parametrize("params,message", [
+    (dict(old_instance="stop"), "old_instance needs swap: true (without a swap the source stays live)"),
+    (dict(old_instance="isolate", isolation_security_group_ids=["sg-1"]), "old_instance needs swap: true"),
+    (dict(verify_dns=True), "verify_dns needs swap: true (without a swap the source stays live)"),
+    (dict(swap=True, wait=False), "swap needs wait: true: each rename waits for the restored instance"),
+    (dict(swap=True, isolation_security_group_ids=["sg-1"]),
+     "isolation_security_group_ids applies with old_instance: isolate"),
+    (dict(swap=True, old_instance="stop", isolation_security_group_ids=["sg-1"]),
+     "isolation_security_group_ids applies with old_instance: isolate"),
+    (dict(db_instance_identifier=None, db_cluster_identifier="c", multi_az=False),
+     "multi_az applies to DB instances; a restored cluster keeps the source's layout"),
+    (dict(db_instance_identifier=None, db_cluster_identifier="c", multi_az=True), "multi_az applies to DB instances"),
+])
+def test_bad_combinations_are_refused_before_any_call(params, message):
+    rds, stub = stubbed()
+    with stub, pytest.raises(RollbackError) as raised:
+        restorer(FakeModule(**params), rds).run()
+    assert raised.value.msg.startswith(message)
+    stub.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize("params", [
+    dict(swap=True, old_instance="stop"),
+    dict(swap=True, verify_dns=True),
+    dict(swap=True, old_instance="isolate", isolation_security_group_ids=["sg-1"]),
+    dict(multi_az=False),
+    dict(wait=False),
+])
+def test_good_combinations_pass_validation(params):
+    rds, stub = stubbed()
+    restorer(FakeModule(**params), rds).validate()
+
+
+def test_check_mode_beside_names_the_target_it_would_restore():
+    rds, stub = stubbed()
+    listing(stub, instance("app"))
+    named_snapshot(stub)
+    module = FakeModule()
+    module.check_mode = True
+    with stub:
+        result = restorer(module, rds).run()
+    stub.assert_no_pending_responses()
+    assert result["changed"] is True
+    assert result["steps"] == ["would restore instance %s from snapshot app-snap" % R]
+    assert result["db_instance"] == dict(id=R, address=None, port=None, status="would be restored",
+                                         instance_class=None)
+    assert result["previous_db_instance_identifier"] is None
+    assert result["resumed"] is False
+    assert result["read_replicas_left"] == []
+
+
+def test_check_mode_swap_names_the_source_and_the_name_the_old_one_would_get():
+    rds, stub = stubbed()
+    listing(stub, instance("app"))
+    named_snapshot(stub)
+    module = FakeModule(swap=True)
+    module.check_mode = True
+    with stub:
+        result = restorer(module, rds).run()
+    stub.assert_no_pending_responses()
+    assert result["db_instance"]["id"] == "app"
+    assert result["db_instance"]["status"] == "would be restored"
+    assert result["previous_db_instance_identifier"] == P
+
+
+SETTINGS_AFTER = dict(MonitoringInterval=60, MonitoringRoleArn="arn:aws:iam::1:role/mon")
+
+
+def test_without_wait_the_settings_left_for_later_are_named_in_a_warning():
+    rds, stub = stubbed()
+    listing(stub, instance("app", **SETTINGS_AFTER))
+    named_snapshot(stub)
+    stub.add_response("restore_db_instance_from_db_snapshot", dict(DBInstance=instance(R, "creating")))
+    seen(stub, R, "creating")
+    module = FakeModule(wait=False)
+    with stub:
+        result = restorer(module, rds).run()
+    stub.assert_no_pending_responses()
+    assert module.warnings == ["settings MonitoringInterval, MonitoringRoleArn of %s are applied once it is "
+                               "available: re-run with wait: true" % R]
+    assert result["db_instance"]["status"] == "creating"
+    assert result["steps"] == ["restored instance %s from snapshot app-snap" % R]
+
+
+def test_in_check_mode_nothing_is_left_for_later_so_no_warning():
+    rds, stub = stubbed()
+    listing(stub, instance("app", **SETTINGS_AFTER))
+    named_snapshot(stub)
+    module = FakeModule(wait=False)
+    module.check_mode = True
+    with stub:
+        restorer(module, rds).run()
+    assert module.warnings == []
+
+
+def test_describe_instance():
+    assert describe_instance(instance("app")) == dict(
+        id="app", address="app.c1.us-east-1.rds.amazonaws.com", port=5432, status="available",
+        instance_class="db.t3.micro")
+    # A creating instance has no Endpoint yet (the service model does not require it).
+    assert describe_instance(dict(DBInstanceIdentifier="new", DBInstanceStatus="creating")) == dict(
+        id="new", address=None, port=None, status="creating", instance_class=None)
+
+
+def test_describe_cluster():
+    cluster = dict(DBClusterIdentifier="c", Endpoint="c.cluster-x.rds.amazonaws.com",
+                   ReaderEndpoint="c.cluster-ro-x.rds.amazonaws.com", Port=5432, Status="available",
+                   DBClusterMembers=[dict(DBInstanceIdentifier="c-1", IsClusterWriter=True),
+                                     dict(DBInstanceIdentifier="c-2", IsClusterWriter=False)])
+    assert describe_cluster(cluster) == dict(id="c", endpoint="c.cluster-x.rds.amazonaws.com",
+                                             reader_endpoint="c.cluster-ro-x.rds.amazonaws.com", port=5432,
+                                             status="available", members=["c-1", "c-2"])
+    assert describe_cluster(dict(DBClusterIdentifier="c"))["members"] == []
