@@ -66,8 +66,9 @@ def find_bin_dir(requested=None):
     for directory in os.environ.get("PATH", "").split(os.pathsep):
         if directory and os.path.exists(os.path.join(directory, "pg_restore")):
             return directory
+    # By version, as numbers: /usr/lib/postgresql/16/bin (Debian), /usr/pgsql-16/bin and /usr/pgsql-9.6/bin (RHEL).
     candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin") + glob.glob("/usr/pgsql-*/bin"),
-                        key=lambda path: [int(part) for part in path.split("/") if part.isdigit()] or [0])
+                        key=lambda path: [int(number) for number in re.findall(r"\d+", path)])
     for directory in reversed(candidates):
         if os.path.exists(os.path.join(directory, "pg_restore")):
             return directory

@@ -122,6 +122,16 @@ def test_newest_install_by_version_number(tmp_path, monkeypatch):
     assert find_bin_dir() == dirs["10"]
 
 
+def test_newest_rhel_install_by_version_number(tmp_path, monkeypatch):
+    # PGDG RPMs install to /usr/pgsql-<version>/bin (9.6 and before: major.minor): 16 > 10 > 9.6.
+    dirs = dict((version, bin_dir(tmp_path / ("usr/pgsql-%s/bin" % version))) for version in ("9.6", "16", "10"))
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
+    for order in (["9.6", "16", "10"], ["16", "10", "9.6"], ["10", "9.6", "16"]):
+        monkeypatch.setattr(postgres_dump.glob, "glob",
+                            lambda pattern, order=order: [dirs[v] for v in order] if "pgsql" in pattern else [])
+        assert find_bin_dir() == dirs["16"]
+
+
 def test_nothing_found(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setattr(postgres_dump.glob, "glob", lambda pattern: [])
@@ -175,6 +185,7 @@ def test_no_password_no_pgpassword(calls, monkeypatch):
 @pytest.mark.parametrize("fmt,jobs,extra", [
     ("directory", 4, ["--jobs", "4"]),
     ("directory", 1, []),
+    ("directory", 0, []),
     # pg_dump: "You can only use this option with the directory output format" (--jobs).
     ("custom", 4, []),
     ("tar", 4, []),
@@ -200,6 +211,7 @@ def test_dump_command_is_recorded(calls):
     (1, False, []),
     (2, False, ["--jobs", "2"]),
     (1, True, ["--no-owner", "--no-privileges"]),
+    (0, False, []),  # jobs is an int without a lower bound: 0 is one job, not pg_restore's "invalid number"
 ])
 def test_restore_archive(calls, jobs, no_owner, extra):
     Tools("/pg/bin", LOGIN, []).restore("/backup/shop.dump", "custom", "shop", jobs, no_owner)
