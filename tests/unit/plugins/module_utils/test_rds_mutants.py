@@ -9,10 +9,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import pytest
-from test_rds import P, R, FakeModule, instance, listing, named_snapshot, restorer, seen, stubbed
+from test_rds import STAMP, P, R, FakeModule, instance, listing, named_snapshot, restorer, seen, stubbed
 
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
 from ansible_collections.rollback.core.plugins.module_utils.rds import describe_cluster, describe_instance
+from ansible_collections.rollback.core.plugins.module_utils.rds_resume import TAG_REPLACED
 
 
 @pytest.mark.parametrize("params,message", [
@@ -128,3 +129,42 @@ def test_describe_cluster():
                                              reader_endpoint="c.cluster-ro-x.rds.amazonaws.com", port=5432,
                                              status="available", members=["c-1", "c-2"])
     assert describe_cluster(dict(DBClusterIdentifier="c"))["members"] == []
+
+
+@pytest.mark.parametrize("taken", [R, P])
+def test_a_swap_whose_names_are_taken_is_refused_before_any_change(taken):
+    # Not one of ours (no rollback tags): a name of this very second is in use.
+    rds, stub = stubbed()
+    listing(stub, instance("app"), instance("zzz-unrelated"), instance(taken))
+    named_snapshot(stub)
+    with stub, pytest.raises(RollbackError) as raised:
+        restorer(FakeModule(swap=True), rds).run()
+    stub.assert_no_pending_responses()
+    assert raised.value.msg == "instance %s already exists; re-run in a second" % taken
+
+
+def test_a_swap_beside_unrelated_instances_restores():
+    rds, stub = stubbed()
+    listing(stub, instance("app"), instance("zzz-unrelated"))
+    named_snapshot(stub)
+    module = FakeModule(swap=True)
+    module.check_mode = True
+    with stub:
+        result = restorer(module, rds).run()
+    stub.assert_no_pending_responses()
+    assert result["steps"] == ["would restore instance %s from snapshot app-snap" % R]
+
+
+def test_check_mode_after_the_first_rename_with_nothing_under_the_name_names_the_old_one():
+    """An earlier run renamed app to P; in check mode nothing is waited for: the name is looked up once."""
+    rds, stub = stubbed()
+    listing(stub, instance(P, tags={TAG_REPLACED: "app@" + STAMP}))
+    seen(stub, "app", None)
+    module = FakeModule(swap=True)
+    module.check_mode = True
+    rerun = restorer(module, rds)
+    rerun.stamp = "20251112110000"
+    with stub, pytest.raises(RollbackError) as raised:
+        rerun.run()
+    stub.assert_no_pending_responses()
+    assert raised.value.msg == ("instance app was renamed to %s by an earlier run and nothing has its name yet" % P)
