@@ -168,3 +168,32 @@ def test_check_mode_after_the_first_rename_with_nothing_under_the_name_names_the
         rerun.run()
     stub.assert_no_pending_responses()
     assert raised.value.msg == ("instance app was renamed to %s by an earlier run and nothing has its name yet" % P)
+
+
+def with_replica():
+    # DBInstance.ReadReplicaDBInstanceIdentifiers (service model): the replicas of this source.
+    return instance("app", ReadReplicaDBInstanceIdentifiers=["app-replica"])
+
+
+def test_stopping_an_old_one_with_read_replicas_is_refused():
+    # RDS User Guide, "Stopping an Amazon RDS DB instance temporarily": a source of read replicas cannot be stopped.
+    rds, stub = stubbed()
+    listing(stub, with_replica())
+    named_snapshot(stub)
+    with stub, pytest.raises(RollbackError) as raised:
+        restorer(FakeModule(swap=True, read_replicas="leave", old_instance="stop"), rds).run()
+    stub.assert_no_pending_responses()
+    assert raised.value.msg == "old_instance: stop is refused for a instance with read replicas (AWS cannot stop it)"
+
+
+def test_keeping_an_old_one_with_read_replicas_left_is_allowed():
+    rds, stub = stubbed()
+    listing(stub, with_replica())
+    named_snapshot(stub)
+    module = FakeModule(swap=True, read_replicas="leave")
+    module.check_mode = True
+    with stub:
+        result = restorer(module, rds).run()
+    stub.assert_no_pending_responses()
+    assert result["read_replicas_left"] == ["app-replica"]
+    assert result["steps"] == ["would restore instance %s from snapshot app-snap" % R]
