@@ -9,7 +9,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import pytest
-from test_rds import STAMP, P, R, FakeModule, instance, listing, named_snapshot, restorer, seen, stubbed
+from test_rds import (
+    STAMP, P, R, FakeModule, instance, listing, named_snapshot, rename, restored_tags, restorer, seen, stubbed)
 
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
 from ansible_collections.rollback.core.plugins.module_utils.rds import describe_cluster, describe_instance
@@ -197,3 +198,28 @@ def test_keeping_an_old_one_with_read_replicas_left_is_allowed():
     stub.assert_no_pending_responses()
     assert result["read_replicas_left"] == ["app-replica"]
     assert result["steps"] == ["would restore instance %s from snapshot app-snap" % R]
+
+
+def test_a_swap_applies_the_settings_left_for_after_the_restore_before_the_renames():
+    """The source's settings the restore call does not take (here enhanced monitoring) are set on the restored
+    instance before it takes the source's name (ModifyDBInstance, ApplyImmediately)."""
+    rds, stub = stubbed()
+    listing(stub, instance("app", **SETTINGS_AFTER))
+    named_snapshot(stub)
+    stub.add_response("restore_db_instance_from_db_snapshot", dict(DBInstance=instance(R, "creating")))
+    seen(stub, R, "available", tags=restored_tags())
+    stub.add_response("modify_db_instance", dict(DBInstance=instance(R, "modifying")), expected_params=dict(
+        DBInstanceIdentifier=R, ApplyImmediately=True, **SETTINGS_AFTER))
+    seen(stub, R, "available", tags=restored_tags(), **SETTINGS_AFTER)
+    stub.add_response("add_tags_to_resource", {})
+    rename(stub, "app", P)
+    seen(stub, P, "available")
+    rename(stub, R, "app")
+    seen(stub, "app", "available", tags=restored_tags(), **SETTINGS_AFTER)
+    seen(stub, P, "available")
+    with stub:
+        result = restorer(FakeModule(swap=True), rds).run()
+    stub.assert_no_pending_responses()
+    assert result["steps"] == ["restored instance %s from snapshot app-snap" % R,
+                               "applied after the restore to %s: MonitoringInterval, MonitoringRoleArn" % R,
+                               "renamed instance app to %s" % P, "renamed instance %s to app" % R]
