@@ -8,12 +8,15 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import boto3
 import pytest
+from botocore.stub import Stubber
 from test_rds import (
     STAMP, P, R, FakeModule, instance, listing, named_snapshot, rename, restored_tags, restorer, seen, stubbed)
 
+from ansible_collections.rollback.core.plugins.module_utils.aws import AwsClient
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
-from ansible_collections.rollback.core.plugins.module_utils.rds import describe_cluster, describe_instance
+from ansible_collections.rollback.core.plugins.module_utils.rds import RdsRestore, describe_cluster, describe_instance
 from ansible_collections.rollback.core.plugins.module_utils.rds_resume import TAG_REPLACED
 
 
@@ -223,3 +226,23 @@ def test_a_swap_applies_the_settings_left_for_after_the_restore_before_the_renam
     assert result["steps"] == ["restored instance %s from snapshot app-snap" % R,
                                "applied after the restore to %s: MonitoringInterval, MonitoringRoleArn" % R,
                                "renamed instance app to %s" % P, "renamed instance %s to app" % R]
+
+
+def test_isolation_into_a_group_with_ingress_is_refused_before_any_change():
+    # EC2 DescribeSecurityGroups (botocore/data/ec2/2016-11-15/service-2.json): IpPermissions are the ingress rules.
+    rds, stub = stubbed()
+    listing(stub, instance("app"))
+    named_snapshot(stub)
+    client = boto3.client("ec2", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
+    ec2, ec2_stub = AwsClient.around(client, tries=1, sleeper=lambda seconds: None), Stubber(client)
+    ec2_stub.add_response("describe_security_groups", dict(SecurityGroups=[
+        dict(GroupId="sg-1", IpPermissions=[dict(IpProtocol="tcp", FromPort=5432, ToPort=5432)])]),
+        expected_params=dict(GroupIds=["sg-1"]))
+    module = FakeModule(swap=True, old_instance="isolate", isolation_security_group_ids=["sg-1"])
+    restore = RdsRestore(module, rds, ec2)
+    restore.stamp = STAMP
+    with stub, ec2_stub, pytest.raises(RollbackError) as raised:
+        restore.run()
+    stub.assert_no_pending_responses()
+    ec2_stub.assert_no_pending_responses()
+    assert raised.value.msg == "isolation_security_group_ids must allow no ingress: sg-1 (1 ingress rules)"
