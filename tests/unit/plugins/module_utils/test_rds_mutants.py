@@ -12,7 +12,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 from test_rds import (
-    STAMP, P, R, FakeModule, instance, listing, named_snapshot, rename, restored_tags, restorer, seen, stubbed)
+    CREATED, STAMP, P, R, FakeModule, instance, listing, named_snapshot, rename, restored_tags, restorer, seen, stubbed)
 
 from ansible_collections.rollback.core.plugins.module_utils.aws import AwsClient
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
@@ -246,3 +246,21 @@ def test_isolation_into_a_group_with_ingress_is_refused_before_any_change():
     stub.assert_no_pending_responses()
     ec2_stub.assert_no_pending_responses()
     assert raised.value.msg == "isolation_security_group_ids must allow no ingress: sg-1 (1 ingress rules)"
+
+
+def test_a_rerun_with_latest_of_a_finished_swap_from_that_snapshot_changes_nothing():
+    """latest: true is read again; the newest snapshot is still the one the finished swap restored: done."""
+    rds, stub = stubbed()
+    listing(stub, instance("app", tags=restored_tags()), instance(P, tags={TAG_REPLACED: "app@" + STAMP}))
+    stub.add_response("describe_db_snapshots", dict(DBSnapshots=[dict(
+        DBSnapshotIdentifier="app-snap", DBInstanceIdentifier="app", Status="available", SnapshotType="manual",
+        SnapshotCreateTime=CREATED)]), expected_params=dict(DBInstanceIdentifier="app", SnapshotType="manual"))
+    seen(stub, "app", "available", tags=restored_tags())
+    seen(stub, P, "available")
+    rerun = restorer(FakeModule(swap=True, db_snapshot_identifier=None, latest=True), rds)
+    rerun.stamp = "20251112110000"
+    with stub:
+        result = rerun.run()
+    stub.assert_no_pending_responses()
+    assert result["changed"] is False and result["resumed"] is True and result["steps"] == []
+    assert result["previous_db_instance_identifier"] == P and result["db_instance"]["id"] == "app"
