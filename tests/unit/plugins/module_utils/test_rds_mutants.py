@@ -264,3 +264,22 @@ def test_a_rerun_with_latest_of_a_finished_swap_from_that_snapshot_changes_nothi
     stub.assert_no_pending_responses()
     assert result["changed"] is False and result["resumed"] is True and result["steps"] == []
     assert result["previous_db_instance_identifier"] == P and result["db_instance"]["id"] == "app"
+
+
+def test_a_rerun_does_not_tag_the_old_one_again():
+    """The old one was tagged and then its rename failed: the re-run renames it without a second AddTagsToResource."""
+    rds, stub = stubbed()
+    listing(stub, instance("app", tags={TAG_REPLACED: "app@" + STAMP}), instance(R, tags=restored_tags()))
+    named_snapshot(stub)
+    seen(stub, R, "available", tags=restored_tags())
+    rename(stub, "app", P)
+    seen(stub, P, "available")
+    rename(stub, R, "app")
+    seen(stub, "app", "available", tags=restored_tags())
+    seen(stub, P, "available")
+    rerun = restorer(FakeModule(swap=True), rds)
+    rerun.stamp = "20251112110000"
+    with stub:
+        result = rerun.run()
+    stub.assert_no_pending_responses()
+    assert result["steps"] == ["renamed instance app to %s" % P, "renamed instance %s to app" % R]
