@@ -55,7 +55,7 @@ def test_good_combinations_pass_validation(params):
 
 def test_check_mode_beside_names_the_target_it_would_restore():
     rds, stub = stubbed()
-    listing(stub, instance("app"))
+    listing(stub, instance("analytics", DBInstanceClass="db.r6g.large"), instance("app"))
     named_snapshot(stub)
     module = FakeModule()
     module.check_mode = True
@@ -67,6 +67,9 @@ def test_check_mode_beside_names_the_target_it_would_restore():
     assert result["db_instance"] == dict(id=R, address=None, port=None, status="would be restored",
                                          instance_class=None)
     assert result["previous_db_instance_identifier"] is None
+    assert "DBInstanceClass" in [row["setting"] for row in result["settings"]]
+    assert "settings_not_sent" not in result
+    assert result["restore_arguments"]["DBInstanceClass"] == "db.t3.micro", "the source's, not another's"
     assert result["resumed"] is False
     assert result["read_replicas_left"] == []
 
@@ -283,3 +286,56 @@ def test_a_rerun_does_not_tag_the_old_one_again():
         result = rerun.run()
     stub.assert_no_pending_responses()
     assert result["steps"] == ["renamed instance app to %s" % P, "renamed instance %s to app" % R]
+    # The settings table of the resumed restore, read from the source as the first run did.
+    assert "DBInstanceClass" in [row["setting"] for row in result["settings"]]
+
+
+def test_a_rerun_of_a_finished_swap_whose_old_one_was_deleted_fences_nothing():
+    """The old one is gone (deleted after the swap): nothing is fenced, least of all the restored one now live."""
+    rds, stub = stubbed()
+    listing(stub, instance("app", tags=restored_tags()))
+    named_snapshot(stub)
+    seen(stub, "app", "available", tags=restored_tags())
+    seen(stub, P, None)
+    rerun = restorer(FakeModule(swap=True, old_instance="stop"), rds)
+    rerun.stamp = "20251112110000"
+    with stub:
+        result = rerun.run()
+    stub.assert_no_pending_responses()
+    assert result["old_instance"] is None and result["changed"] is False
+    assert result["db_instance"]["id"] == "app"
+
+
+def runtime(text):
+    """``text`` as a new string object, as a module parameter (parsed from JSON) is: never ``is`` a literal."""
+    return "".join(list(text))
+
+
+def test_parameters_are_compared_by_value():
+    rds, stub = stubbed()
+    listing(stub, instance("analytics"), instance("app"), instance("app-inspect"))
+    named_snapshot(stub)
+    module = FakeModule(db_instance_identifier=runtime("app"), target_db_instance_identifier=runtime("app-inspect"))
+    with stub, pytest.raises(RollbackError) as raised:
+        restorer(module, rds).run()
+    stub.assert_no_pending_responses()
+    assert raised.value.msg == "target instance app-inspect already exists"
+
+
+def test_old_instance_isolate_is_compared_by_value():
+    rds, stub = stubbed()
+    listing(stub, instance("analytics"), instance("app"))
+    named_snapshot(stub)
+    client = boto3.client("ec2", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
+    ec2, ec2_stub = AwsClient.around(client, tries=1, sleeper=lambda seconds: None), Stubber(client)
+    ec2_stub.add_response("describe_security_groups", dict(SecurityGroups=[dict(GroupId="sg-1", IpPermissions=[])]),
+                          expected_params=dict(GroupIds=["sg-1"]))
+    module = FakeModule(swap=True, old_instance=runtime("isolate"), isolation_security_group_ids=["sg-1"])
+    module.check_mode = True
+    restore = RdsRestore(module, rds, ec2)
+    restore.stamp = STAMP
+    with stub, ec2_stub:
+        result = restore.run()
+    ec2_stub.assert_no_pending_responses()
+    assert result["steps"] == ["would restore instance %s from snapshot app-snap" % R]
+    assert result["db_instance"]["id"] == "app"
