@@ -9,8 +9,13 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
+import os
 
-from ansible_collections.rollback.core.plugins.module_utils.config_backup import dump_backup, parse_backup
+import pytest
+
+from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
+from ansible_collections.rollback.core.plugins.module_utils.config_backup import (
+    check_save_dir, dump_backup, parse_backup)
 
 DATA = {"/app/b": "two", "/app/a": "1"}
 
@@ -49,3 +54,26 @@ def test_non_ascii_values_round_trip():
     data = {"/app/greeting": u"gr\u00fc\u00df dich"}
     for fmt in ("object", "list", "etcdctl"):
         assert parse_backup(dump_backup(data, fmt), "saved") == (fmt, data)
+
+
+@pytest.mark.parametrize("mode,refused", [
+    (0o700, False),
+    (0o500, True),  # r-x: no new file can be created in it
+    (0o600, True),  # rw-: no file in it can be reached (open needs search permission on the directory)
+])
+def test_the_save_directory_needs_write_and_search_permission(tmp_path, monkeypatch, mode, refused):
+    # access(2) as the kernel answers a non-root owner: every asked bit must be in the owner's permissions. Creating
+    # a file needs write and search (execute) permission on its directory (POSIX open(2), path resolution(7)).
+    directory = tmp_path / "dir"
+    directory.mkdir()
+
+    def access(path, asked):
+        bits = (os.R_OK, 0o400), (os.W_OK, 0o200), (os.X_OK, 0o100)
+        return all(mode & permission for flag, permission in bits if asked & flag)
+
+    monkeypatch.setattr("os.access", access)
+    if refused:
+        with pytest.raises(RollbackError, match="save_current_to: directory .*/dir is not writable"):
+            check_save_dir(str(directory / "saved.json"))
+    else:
+        check_save_dir(str(directory / "saved.json"))
