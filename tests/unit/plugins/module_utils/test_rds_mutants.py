@@ -339,3 +339,21 @@ def test_old_instance_isolate_is_compared_by_value():
     ec2_stub.assert_no_pending_responses()
     assert result["steps"] == ["would restore instance %s from snapshot app-snap" % R]
     assert result["db_instance"]["id"] == "app"
+
+
+def test_a_rerun_with_latest_after_a_newer_snapshot_restores_again():
+    """latest: true after a finished swap, and a newer snapshot exists: this is a new rollback, not the old one."""
+    rds, stub = stubbed()
+    listing(stub, instance("app", tags=restored_tags()), instance(P, tags={TAG_REPLACED: "app@" + STAMP}))
+    stub.add_response("describe_db_snapshots", dict(DBSnapshots=[dict(
+        DBSnapshotIdentifier="app-snap-2", DBInstanceIdentifier="app", Status="available", SnapshotType="manual",
+        SnapshotCreateTime=CREATED)]), expected_params=dict(DBInstanceIdentifier="app", SnapshotType="manual"))
+    module = FakeModule(swap=True, db_snapshot_identifier=None, latest=True)
+    module.check_mode = True
+    rerun = restorer(module, rds)
+    rerun.stamp = "20251112110000"
+    with stub:
+        result = rerun.run()
+    stub.assert_no_pending_responses()
+    assert result["steps"] == ["would restore instance app-rb-20251112110000 from snapshot app-snap-2"]
+    assert result["resumed"] is False
