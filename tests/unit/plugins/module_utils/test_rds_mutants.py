@@ -20,6 +20,39 @@ from ansible_collections.rollback.core.plugins.module_utils.rds import RdsRestor
 from ansible_collections.rollback.core.plugins.module_utils.rds_resume import TAG_REPLACED
 
 
+LATER = "20251112110000"
+
+
+def rerun_of(module, rds):
+    """A re-run, a while after the first run (another stamp)."""
+    restore = restorer(module, rds)
+    restore.stamp = LATER
+    return restore
+
+
+def checking(**params):
+    """The module of a check-mode run."""
+    module = FakeModule(**params)
+    module.check_mode = True
+    return module
+
+
+def ran(stub, restore):
+    """The result of ``restore``'s run, every stubbed response used."""
+    with stub:
+        result = restore.run()
+    stub.assert_no_pending_responses()
+    return result
+
+
+def after_a_finished_swap_newest(stub, snapshot):
+    """A finished swap from app-snap (the old one kept as P); ``snapshot`` is now app's newest."""
+    listing(stub, instance("app", tags=restored_tags()), instance(P, tags={TAG_REPLACED: "app@" + STAMP}))
+    stub.add_response("describe_db_snapshots", dict(DBSnapshots=[dict(
+        DBSnapshotIdentifier=snapshot, DBInstanceIdentifier="app", Status="available", SnapshotType="manual",
+        SnapshotCreateTime=CREATED)]), expected_params=dict(DBInstanceIdentifier="app", SnapshotType="manual"))
+
+
 @pytest.mark.parametrize("params,message", [
     (dict(old_instance="stop"), "old_instance needs swap: true (without a swap the source stays live)"),
     (dict(old_instance="isolate", isolation_security_group_ids=["sg-1"]), "old_instance needs swap: true"),
@@ -57,11 +90,8 @@ def test_check_mode_beside_names_the_target_it_would_restore():
     rds, stub = stubbed()
     listing(stub, instance("analytics", DBInstanceClass="db.r6g.large"), instance("app"))
     named_snapshot(stub)
-    module = FakeModule()
-    module.check_mode = True
-    with stub:
-        result = restorer(module, rds).run()
-    stub.assert_no_pending_responses()
+    module = checking()
+    result = ran(stub, restorer(module, rds))
     assert result["changed"] is True
     assert result["steps"] == ["would restore instance %s from snapshot app-snap" % R]
     assert result["db_instance"] == dict(id=R, address=None, port=None, status="would be restored",
@@ -78,11 +108,8 @@ def test_check_mode_swap_names_the_source_and_the_name_the_old_one_would_get():
     rds, stub = stubbed()
     listing(stub, instance("app"))
     named_snapshot(stub)
-    module = FakeModule(swap=True)
-    module.check_mode = True
-    with stub:
-        result = restorer(module, rds).run()
-    stub.assert_no_pending_responses()
+    module = checking(swap=True)
+    result = ran(stub, restorer(module, rds))
     assert result["db_instance"]["id"] == "app"
     assert result["db_instance"]["status"] == "would be restored"
     assert result["previous_db_instance_identifier"] == P
@@ -98,9 +125,7 @@ def test_without_wait_the_settings_left_for_later_are_named_in_a_warning():
     stub.add_response("restore_db_instance_from_db_snapshot", dict(DBInstance=instance(R, "creating")))
     seen(stub, R, "creating")
     module = FakeModule(wait=False)
-    with stub:
-        result = restorer(module, rds).run()
-    stub.assert_no_pending_responses()
+    result = ran(stub, restorer(module, rds))
     assert module.warnings == ["settings MonitoringInterval, MonitoringRoleArn of %s are applied once it is "
                                "available: re-run with wait: true" % R]
     assert result["db_instance"]["status"] == "creating"
@@ -111,8 +136,7 @@ def test_in_check_mode_nothing_is_left_for_later_so_no_warning():
     rds, stub = stubbed()
     listing(stub, instance("app", **SETTINGS_AFTER))
     named_snapshot(stub)
-    module = FakeModule(wait=False)
-    module.check_mode = True
+    module = checking(wait=False)
     with stub:
         restorer(module, rds).run()
     assert module.warnings == []
@@ -154,11 +178,8 @@ def test_a_swap_beside_unrelated_instances_restores():
     rds, stub = stubbed()
     listing(stub, instance("app"), instance("zzz-unrelated"))
     named_snapshot(stub)
-    module = FakeModule(swap=True)
-    module.check_mode = True
-    with stub:
-        result = restorer(module, rds).run()
-    stub.assert_no_pending_responses()
+    module = checking(swap=True)
+    result = ran(stub, restorer(module, rds))
     assert result["steps"] == ["would restore instance %s from snapshot app-snap" % R]
 
 
@@ -167,12 +188,9 @@ def test_check_mode_after_the_first_rename_with_nothing_under_the_name_names_the
     rds, stub = stubbed()
     listing(stub, instance(P, tags={TAG_REPLACED: "app@" + STAMP}))
     seen(stub, "app", None)
-    module = FakeModule(swap=True)
-    module.check_mode = True
-    rerun = restorer(module, rds)
-    rerun.stamp = "20251112110000"
+    module = checking(swap=True)
     with stub, pytest.raises(RollbackError) as raised:
-        rerun.run()
+        rerun_of(module, rds).run()
     stub.assert_no_pending_responses()
     assert raised.value.msg == ("instance app was renamed to %s by an earlier run and nothing has its name yet" % P)
 
@@ -197,11 +215,8 @@ def test_keeping_an_old_one_with_read_replicas_left_is_allowed():
     rds, stub = stubbed()
     listing(stub, with_replica())
     named_snapshot(stub)
-    module = FakeModule(swap=True, read_replicas="leave")
-    module.check_mode = True
-    with stub:
-        result = restorer(module, rds).run()
-    stub.assert_no_pending_responses()
+    module = checking(swap=True, read_replicas="leave")
+    result = ran(stub, restorer(module, rds))
     assert result["read_replicas_left"] == ["app-replica"]
     assert result["steps"] == ["would restore instance %s from snapshot app-snap" % R]
 
@@ -223,9 +238,7 @@ def test_a_swap_applies_the_settings_left_for_after_the_restore_before_the_renam
     rename(stub, R, "app")
     seen(stub, "app", "available", tags=restored_tags(), **SETTINGS_AFTER)
     seen(stub, P, "available")
-    with stub:
-        result = restorer(FakeModule(swap=True), rds).run()
-    stub.assert_no_pending_responses()
+    result = ran(stub, restorer(FakeModule(swap=True), rds))
     assert result["steps"] == ["restored instance %s from snapshot app-snap" % R,
                                "applied after the restore to %s: MonitoringInterval, MonitoringRoleArn" % R,
                                "renamed instance app to %s" % P, "renamed instance %s to app" % R]
@@ -254,17 +267,10 @@ def test_isolation_into_a_group_with_ingress_is_refused_before_any_change():
 def test_a_rerun_with_latest_of_a_finished_swap_from_that_snapshot_changes_nothing():
     """latest: true is read again; the newest snapshot is still the one the finished swap restored: done."""
     rds, stub = stubbed()
-    listing(stub, instance("app", tags=restored_tags()), instance(P, tags={TAG_REPLACED: "app@" + STAMP}))
-    stub.add_response("describe_db_snapshots", dict(DBSnapshots=[dict(
-        DBSnapshotIdentifier="app-snap", DBInstanceIdentifier="app", Status="available", SnapshotType="manual",
-        SnapshotCreateTime=CREATED)]), expected_params=dict(DBInstanceIdentifier="app", SnapshotType="manual"))
+    after_a_finished_swap_newest(stub, "app-snap")
     seen(stub, "app", "available", tags=restored_tags())
     seen(stub, P, "available")
-    rerun = restorer(FakeModule(swap=True, db_snapshot_identifier=None, latest=True), rds)
-    rerun.stamp = "20251112110000"
-    with stub:
-        result = rerun.run()
-    stub.assert_no_pending_responses()
+    result = ran(stub, rerun_of(FakeModule(swap=True, db_snapshot_identifier=None, latest=True), rds))
     assert result["changed"] is False and result["resumed"] is True and result["steps"] == []
     assert result["previous_db_instance_identifier"] == P and result["db_instance"]["id"] == "app"
 
@@ -280,11 +286,7 @@ def test_a_rerun_does_not_tag_the_old_one_again():
     rename(stub, R, "app")
     seen(stub, "app", "available", tags=restored_tags())
     seen(stub, P, "available")
-    rerun = restorer(FakeModule(swap=True), rds)
-    rerun.stamp = "20251112110000"
-    with stub:
-        result = rerun.run()
-    stub.assert_no_pending_responses()
+    result = ran(stub, rerun_of(FakeModule(swap=True), rds))
     assert result["steps"] == ["renamed instance app to %s" % P, "renamed instance %s to app" % R]
     # The settings table of the resumed restore, read from the source as the first run did.
     assert "DBInstanceClass" in [row["setting"] for row in result["settings"]]
@@ -297,11 +299,7 @@ def test_a_rerun_of_a_finished_swap_whose_old_one_was_deleted_fences_nothing():
     named_snapshot(stub)
     seen(stub, "app", "available", tags=restored_tags())
     seen(stub, P, None)
-    rerun = restorer(FakeModule(swap=True, old_instance="stop"), rds)
-    rerun.stamp = "20251112110000"
-    with stub:
-        result = rerun.run()
-    stub.assert_no_pending_responses()
+    result = ran(stub, rerun_of(FakeModule(swap=True, old_instance="stop"), rds))
     assert result["old_instance"] is None and result["changed"] is False
     assert result["db_instance"]["id"] == "app"
 
@@ -330,8 +328,7 @@ def test_old_instance_isolate_is_compared_by_value():
     ec2, ec2_stub = AwsClient.around(client, tries=1, sleeper=lambda seconds: None), Stubber(client)
     ec2_stub.add_response("describe_security_groups", dict(SecurityGroups=[dict(GroupId="sg-1", IpPermissions=[])]),
                           expected_params=dict(GroupIds=["sg-1"]))
-    module = FakeModule(swap=True, old_instance=runtime("isolate"), isolation_security_group_ids=["sg-1"])
-    module.check_mode = True
+    module = checking(swap=True, old_instance=runtime("isolate"), isolation_security_group_ids=["sg-1"])
     restore = RdsRestore(module, rds, ec2)
     restore.stamp = STAMP
     with stub, ec2_stub:
@@ -344,16 +341,8 @@ def test_old_instance_isolate_is_compared_by_value():
 def test_a_rerun_with_latest_after_a_newer_snapshot_restores_again():
     """latest: true after a finished swap, and a newer snapshot exists: this is a new rollback, not the old one."""
     rds, stub = stubbed()
-    listing(stub, instance("app", tags=restored_tags()), instance(P, tags={TAG_REPLACED: "app@" + STAMP}))
-    stub.add_response("describe_db_snapshots", dict(DBSnapshots=[dict(
-        DBSnapshotIdentifier="app-snap-2", DBInstanceIdentifier="app", Status="available", SnapshotType="manual",
-        SnapshotCreateTime=CREATED)]), expected_params=dict(DBInstanceIdentifier="app", SnapshotType="manual"))
-    module = FakeModule(swap=True, db_snapshot_identifier=None, latest=True)
-    module.check_mode = True
-    rerun = restorer(module, rds)
-    rerun.stamp = "20251112110000"
-    with stub:
-        result = rerun.run()
-    stub.assert_no_pending_responses()
-    assert result["steps"] == ["would restore instance app-rb-20251112110000 from snapshot app-snap-2"]
+    after_a_finished_swap_newest(stub, "app-snap-2")
+    module = checking(swap=True, db_snapshot_identifier=None, latest=True)
+    result = ran(stub, rerun_of(module, rds))
+    assert result["steps"] == ["would restore instance app-rb-%s from snapshot app-snap-2" % LATER]
     assert result["resumed"] is False
