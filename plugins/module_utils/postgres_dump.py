@@ -11,6 +11,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import codecs
 import glob
 import os
 import re
@@ -43,11 +44,10 @@ def detect_format(path):
     if len(head) >= 262 and head[257:262] == b"ustar":
         return "tar"
     try:
-        text = head.decode("utf-8")
-    except UnicodeDecodeError as error:
-        if error.start < len(head) - 4:  # a multi-byte character cut at the 512th byte is fine
-            raise RollbackError("dump %s is neither a pg_dump archive nor SQL text" % path)
-        text = head[:error.start].decode("utf-8")
+        # Not final: a multi-byte character cut at the 512th byte is left out, any invalid byte is an error.
+        text = codecs.getincrementaldecoder("utf-8")().decode(head)
+    except UnicodeDecodeError:
+        raise RollbackError("dump %s is neither a pg_dump archive nor SQL text" % path)
     # psql stops at a NUL byte and would run an empty script: text with control bytes is not SQL.
     if any(ord(c) < 32 and c not in "\t\n\r\f" for c in text):
         raise RollbackError("dump %s is neither a pg_dump archive nor SQL text" % path)

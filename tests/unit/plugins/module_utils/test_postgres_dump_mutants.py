@@ -60,6 +60,8 @@ def test_only_the_first_512_bytes_are_read(tmp_path):
     with pytest.raises(RollbackError, match="first 512 bytes"):
         detect_format(write(tmp_path, b"-" * 512 + b"\nSELECT 1;\n"))
     assert detect_format(write(tmp_path, b" " * 500 + b"SELECT 1;\n")) == "plain"
+    # A statement whose keyword ends at the 512th byte is seen.
+    assert detect_format(write(tmp_path, b" " * 506 + b"SELECT 1;\n")) == "plain"
 
 
 def test_multibyte_character_cut_at_byte_512_is_fine(tmp_path):
@@ -69,8 +71,17 @@ def test_multibyte_character_cut_at_byte_512_is_fine(tmp_path):
     assert detect_format(write(tmp_path, content)) == "plain"
 
 
-def test_invalid_utf8_before_the_end_is_refused(tmp_path):
-    content = b"SELECT 1; --" + b" " * 490 + b"\xff" + b" " * 20
+def test_four_byte_character_cut_after_three_bytes_is_fine(tmp_path):
+    content = b"SELECT 1; --" + b" " * 497 + u"\U0001f600".encode("utf-8") + b"\n"
+    assert content[509:512] == b"\xf0\x9f\x98"
+    assert detect_format(write(tmp_path, content)) == "plain"
+
+
+@pytest.mark.parametrize("at", [490, 508, 509, 511])
+def test_invalid_utf8_is_refused_wherever_it_is(tmp_path, at):
+    # 0xff never occurs in UTF-8 (RFC 3629 section 1), at the end of the head or before it.
+    content = b"SELECT 1; --" + b" " * (at - 12) + b"\xff" + b" " * 20
+    assert content[at:at + 1] == b"\xff"
     with pytest.raises(RollbackError, match="neither a pg_dump archive nor SQL text"):
         detect_format(write(tmp_path, content))
 
@@ -185,6 +196,7 @@ def test_no_password_no_pgpassword(calls, monkeypatch):
 @pytest.mark.parametrize("fmt,jobs,extra", [
     ("directory", 4, ["--jobs", "4"]),
     ("directory", 1, []),
+    ("directory", 2, ["--jobs", "2"]),
     ("directory", 0, []),
     # pg_dump: "You can only use this option with the directory output format" (--jobs).
     ("custom", 4, []),
@@ -195,6 +207,22 @@ def test_dump_jobs_only_for_directory(calls, fmt, jobs, extra):
     assert calls[0]["argv"] == ["/pg/bin/pg_dump"] + connection("shop") + ["--format=%s" % fmt, "--file",
                                                                            "/backup/d"] + extra
     assert calls[0]["what"] == "pg_dump of shop"
+
+
+def test_formats_are_compared_by_value(calls):
+    # dump_format is a module parameter (parsed from JSON): a new string, never ``is`` a literal.
+    directory, plain = "".join(list("directory")), "".join(list("plain"))
+    tools = Tools("/pg/bin", LOGIN, [])
+    tools.dump("shop", "/backup/d", directory, 4)
+    tools.restore("/backup/shop.sql", plain, "shop", 1, False)
+    assert calls[0]["argv"][-2:] == ["--jobs", "4"]
+    assert calls[1]["argv"][0] == "/pg/bin/psql"
+
+
+def test_a_tar_archive_is_restored_by_pg_restore(calls):
+    # pg_restore reads custom, directory and tar archives; only plain SQL goes to psql (pg_restore docs).
+    Tools("/pg/bin", LOGIN, []).restore("/backup/shop.tar", "tar", "shop", 1, False)
+    assert calls[0]["argv"][0] == "/pg/bin/pg_restore"
 
 
 def test_dump_command_is_recorded(calls):
