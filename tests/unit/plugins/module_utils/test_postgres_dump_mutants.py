@@ -60,8 +60,10 @@ def test_only_the_first_512_bytes_are_read(tmp_path):
     with pytest.raises(RollbackError, match="first 512 bytes"):
         detect_format(write(tmp_path, b"-" * 512 + b"\nSELECT 1;\n"))
     assert detect_format(write(tmp_path, b" " * 500 + b"SELECT 1;\n")) == "plain"
-    # A statement whose keyword ends at the 512th byte is seen.
+    # A statement whose keyword ends at the 512th byte is seen, one a byte further is not.
     assert detect_format(write(tmp_path, b" " * 506 + b"SELECT 1;\n")) == "plain"
+    with pytest.raises(RollbackError, match="first 512 bytes"):
+        detect_format(write(tmp_path, b" " * 507 + b"SELECT 1;\n"))
 
 
 def test_multibyte_character_cut_at_byte_512_is_fine(tmp_path):
@@ -97,8 +99,9 @@ def test_tab_cr_and_formfeed_are_text(tmp_path):
 
 
 def test_unreadable_dump(tmp_path):
-    with pytest.raises(RollbackError, match="cannot read dump .*missing"):
+    with pytest.raises(RollbackError) as raised:
         detect_format(str(tmp_path / "missing"))
+    assert raised.value.msg == "cannot read dump %s: No such file or directory" % (tmp_path / "missing")
 
 
 # --- find_bin_dir ----------------------------------------------------------------------------------------------
@@ -223,6 +226,11 @@ def test_a_tar_archive_is_restored_by_pg_restore(calls):
     # pg_restore reads custom, directory and tar archives; only plain SQL goes to psql (pg_restore docs).
     Tools("/pg/bin", LOGIN, []).restore("/backup/shop.tar", "tar", "shop", 1, False)
     assert calls[0]["argv"][0] == "/pg/bin/pg_restore"
+
+
+def test_dump_is_one_job_by_default(calls):
+    Tools("/pg/bin", LOGIN, []).dump("shop", "/backup/d", "directory")
+    assert "--jobs" not in calls[0]["argv"]
 
 
 def test_dump_command_is_recorded(calls):
