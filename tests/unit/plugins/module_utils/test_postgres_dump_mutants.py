@@ -288,6 +288,14 @@ def test_failure_names_the_last_error(calls, stderr, reason):
     assert raised.value.msg == "restoring /backup/shop.dump into shop failed: %s" % reason
 
 
+def test_a_tool_killed_by_a_signal_failed(calls):
+    # subprocess: "A negative value -N indicates that the child was terminated by signal N" (the OOM killer's 9).
+    calls.result = (-9, "", "")
+    with pytest.raises(RollbackError) as raised:
+        Tools("/pg/bin", LOGIN, []).restore("/backup/shop.dump", "custom", "shop", 1, False)
+    assert raised.value.msg == "restoring /backup/shop.dump into shop failed: exit -9"
+
+
 def test_success_returns_stdout(calls):
     calls.result = (0, "out", "error: a warning on stderr is no failure")
     assert Tools("/pg/bin", LOGIN, []).run("psql", ["-c", "SELECT 1"], "probe") == "out"

@@ -238,7 +238,7 @@ def test_a_swap_applies_the_settings_left_for_after_the_restore_before_the_renam
     rename(stub, R, "app")
     seen(stub, "app", "available", tags=restored_tags(), **SETTINGS_AFTER)
     seen(stub, P, "available")
-    result = ran(stub, restorer(FakeModule(swap=True), rds))
+    result = ran(stub, restorer(FakeModule(swap=True, db_instance_identifier=runtime("app")), rds))
     assert result["steps"] == ["restored instance %s from snapshot app-snap" % R,
                                "applied after the restore to %s: MonitoringInterval, MonitoringRoleArn" % R,
                                "renamed instance app to %s" % P, "renamed instance %s to app" % R]
@@ -346,3 +346,4 @@ def test_a_rerun_with_latest_after_a_newer_snapshot_restores_again():
     result = ran(stub, rerun_of(module, rds))
     assert result["steps"] == ["would restore instance app-rb-%s from snapshot app-snap-2" % LATER]
     assert result["resumed"] is False
+
