@@ -242,6 +242,7 @@ def test_a_swap_applies_the_settings_left_for_after_the_restore_before_the_renam
     assert result["steps"] == ["restored instance %s from snapshot app-snap" % R,
                                "applied after the restore to %s: MonitoringInterval, MonitoringRoleArn" % R,
                                "renamed instance app to %s" % P, "renamed instance %s to app" % R]
+    assert result["resumed"] is False, "restored by this run"
 
 
 def test_isolation_into_a_group_with_ingress_is_refused_before_any_change():
