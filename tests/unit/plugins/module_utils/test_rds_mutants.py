@@ -86,6 +86,11 @@ def test_good_combinations_pass_validation(params):
     restorer(FakeModule(**params), rds).validate()
 
 
+def test_the_defaults_given_as_parameters_pass_validation():
+    rds, stub = stubbed()
+    restorer(FakeModule(old_instance=runtime("keep")), rds).validate()
+
+
 def test_check_mode_beside_names_the_target_it_would_restore():
     rds, stub = stubbed()
     listing(stub, instance("analytics", DBInstanceClass="db.r6g.large"), instance("app"))
@@ -206,7 +211,7 @@ def test_stopping_an_old_one_with_read_replicas_is_refused():
     listing(stub, with_replica())
     named_snapshot(stub)
     with stub, pytest.raises(RollbackError) as raised:
-        restorer(FakeModule(swap=True, read_replicas="leave", old_instance="stop"), rds).run()
+        restorer(FakeModule(swap=True, read_replicas="leave", old_instance=runtime("stop")), rds).run()
     stub.assert_no_pending_responses()
     assert raised.value.msg == "old_instance: stop is refused for a instance with read replicas (AWS cannot stop it)"
 
