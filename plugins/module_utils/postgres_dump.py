@@ -11,6 +11,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import codecs
 import glob
 import os
 import re
@@ -43,11 +44,10 @@ def detect_format(path):
     if len(head) >= 262 and head[257:262] == b"ustar":
         return "tar"
     try:
-        text = head.decode("utf-8")
-    except UnicodeDecodeError as error:
-        if error.start < len(head) - 4:  # a multi-byte character cut at the 512th byte is fine
-            raise RollbackError("dump %s is neither a pg_dump archive nor SQL text" % path)
-        text = head[:error.start].decode("utf-8")
+        # Not final: a multi-byte character cut at the 512th byte is left out, any invalid byte is an error.
+        text = codecs.getincrementaldecoder("utf-8")().decode(head)
+    except UnicodeDecodeError:
+        raise RollbackError("dump %s is neither a pg_dump archive nor SQL text" % path)
     # psql stops at a NUL byte and would run an empty script: text with control bytes is not SQL.
     if any(ord(c) < 32 and c not in "\t\n\r\f" for c in text):
         raise RollbackError("dump %s is neither a pg_dump archive nor SQL text" % path)
@@ -66,8 +66,9 @@ def find_bin_dir(requested=None):
     for directory in os.environ.get("PATH", "").split(os.pathsep):
         if directory and os.path.exists(os.path.join(directory, "pg_restore")):
             return directory
+    # By version, as numbers: /usr/lib/postgresql/16/bin (Debian), /usr/pgsql-16/bin and /usr/pgsql-9.6/bin (RHEL).
     candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin") + glob.glob("/usr/pgsql-*/bin"),
-                        key=lambda path: [int(part) for part in path.split("/") if part.isdigit()] or [0])
+                        key=lambda path: [int(number) for number in re.findall(r"\d+", path)])
     for directory in reversed(candidates):
         if os.path.exists(os.path.join(directory, "pg_restore")):
             return directory

@@ -173,6 +173,8 @@ def test_replay_a_failure_between_the_renames_and_the_rerun_that_completes_it():
     stub.assert_no_pending_responses()
     assert result["resumed"] is True and result["steps"] == ["renamed instance %s to app" % R]
     assert result["previous_db_instance_identifier"] == P and result["db_instance"]["id"] == "app"
+    # The settings are planned from the old one, renamed but still the source (not from nothing).
+    assert dict((row["setting"], row["value"]) for row in result["settings"])["DBInstanceClass"] == "db.t3.micro"
 
 
 def test_replay_the_rerun_after_a_failed_first_rename_does_not_restore_twice():
