@@ -57,8 +57,8 @@ def test_a_host_that_stops_answering_fails_its_phase_and_halts_the_others(tmp_pa
                ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".collections"))
     completed = subprocess.run(
         [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), "-i", str(tmp_path / "hosts"),
-         str(tmp_path / "play.yml"), "-e", "records_file=%s" % records_file], cwd=str(tmp_path), env=env, capture_output=True, text=True,
-        timeout=300, check=False)
+         str(tmp_path / "play.yml"), "-e", "records_file=%s" % records_file],
+        cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=300, check=False)
     assert records_file.exists(), completed.stdout + completed.stderr
     records = json.loads(records_file.read_text())
     assert [(r["phase"], r["status"]) for r in records["up"]] == [("first", "unchanged")], \
