@@ -72,6 +72,14 @@ def level_phases(level):
     return [dict(row) for row in PHASES if row["level"] <= level]
 
 
+def level_rows(run, planning=False):
+    """The rows of ``run['phases']`` the level includes: the planned ones when planning, and never a row whose
+    hosts key names no host of the run. Every host includes the same rows (lockstep, roles/level/tasks/phases.yml);
+    a row no host would do is dropped for all of them instead of being skipped on each (issue 22)."""
+    return [dict(row) for row in run.get("phases") or []
+            if (row.get("planned") or not planning) and run.get(row["hosts"])]
+
+
 def _ordered(names, order):
     wanted = set(names)
     return [name for name in order if name in wanted]
@@ -209,4 +217,4 @@ class FilterModule(object):
     def filters(self):
         return dict(name_list=name_list, level_phases=level_phases, run_context=run_context,
                     blast_radius_text=blast_radius_text, unwritable_dirs=unwritable_dirs,
-                    run_failures=run_failures)
+                    run_failures=run_failures, level_rows=level_rows)

@@ -13,6 +13,7 @@ from ansible_collections.rollback.core.plugins.filter.run import (
     PHASES,
     blast_radius_text,
     level_phases,
+    level_rows,
     name_list,
     run_context,
     unwritable_dirs,
@@ -172,6 +173,17 @@ def test_levels_below_3_stop_nothing_and_restore_nothing():
     assert run["services"] == ["api", "billing"], "inventory order"
     assert run["databases_in_use"] == ["orders-db", "billing-db"], "their migrations are still checked"
     assert blast_radius_text(run) == []
+
+
+def test_the_level_includes_only_rows_some_host_does_in_the_table_order():
+    run = run_context(request(level=3, services=["billing"]), SERVICES, DATABASES)["run"]
+    names = [row["name"] for row in run["phases"]]
+    assert [row["name"] for row in level_rows(run)] == names, "every row has hosts here"
+    assert [row["name"] for row in level_rows(run, planning=True)] == [n for n in names if n != "verify"], \
+        "verify is not planned"
+    run = run_context(request(level=2, services=["billing"]), SERVICES, DATABASES)["run"]
+    assert [row["name"] for row in level_rows(dict(run, services=[]))] == [], "no host, no row"
+    assert [row["name"] for row in level_rows(run)] == ["config", "app", "verify"]
 
 
 @pytest.mark.parametrize("level,canary,serial", [(1, 1, [1, "100%"]), (2, 2, [2, "100%"]), (3, 1, ["100%"]),
