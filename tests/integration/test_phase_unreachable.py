@@ -49,8 +49,8 @@ def test_a_host_that_stops_answering_fails_its_phase_and_halts_the_others(tmp_pa
     # Port 9 (discard) is closed: the SSH connection is refused, the host is unreachable.
     (tmp_path / "hosts").write_text(
         "up ansible_connection=local ansible_python_interpreter=%s\n"
-        "gone ansible_host=127.0.0.1 ansible_port=9 ansible_connection=ssh\n" % os.path.join(REPO, ".venv", "bin",
-                                                                                           "python"))
+        "gone ansible_host=127.0.0.1 ansible_port=9 ansible_connection=ssh\n"
+        % os.path.join(REPO, ".venv", "bin", "python"))
     records_file = tmp_path / "records.json"
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"),
                ANSIBLE_ROLES_PATH="%s:%s" % (tmp_path / "roles", os.path.join(REPO, "roles")),

@@ -28,7 +28,7 @@ class Module:
         return shutil.which(name) if self.git else None
 
     def run_command(self, argv):
-        done = subprocess.run(argv, capture_output=True, text=True)
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
         return done.returncode, done.stdout, done.stderr
 
 

@@ -54,9 +54,9 @@ def test_owner_words_and_types_that_cannot_be_reowned():
 
 def test_grants_are_given_back_as_their_grantor():
     live = snap([obj("table", "app.orders", "app", set([("app", "app", "SELECT", False),
-                                                         ("app", "reader", "SELECT", False)]))])
+                                                        ("app", "reader", "SELECT", False)]))])
     side = snap([obj("table", "app.orders", "app", set([("app", "app", "SELECT", False),
-                                                         ("app", None, "SELECT", False)]))])
+                                                        ("app", None, "SELECT", False)]))])
     assert texts(grant_statements(live, side, schemas=False)) == [
         'SET ROLE "app"', 'REVOKE SELECT ON TABLE app.orders FROM PUBLIC', 'RESET ROLE',
         'SET ROLE "app"', 'GRANT SELECT ON TABLE app.orders TO "reader"', 'RESET ROLE']

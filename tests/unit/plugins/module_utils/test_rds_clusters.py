@@ -75,15 +75,15 @@ def test_plan_carries_each_members_settings_and_tags(rds):
     describe(stubber, "db-writer", instance("db-writer", PromotionTier=1, TagList=[
         dict(Key="team", Value="payments"), dict(Key="aws:cloudformation:stack-name", Value="s")]))
     cluster = dict(CLUSTER, DBClusterMembers=CLUSTER["DBClusterMembers"][2:])
-    planned = Members(ClusterKind(client, Module()), Module(), []).plan(cluster, "db-rb", "20251112103000",
-                                                                         {"rollback.core/rollback-of": "db"})
+    members = Members(ClusterKind(client, Module()), Module(), [])
+    planned = members.plan(cluster, "db-rb", "20251112103000", {"rollback.core/rollback-of": "db"})
     assert planned == [dict(DBInstanceIdentifier="db-writer-rb-20251112103000", DBClusterIdentifier="db-rb",
                             Engine="aurora-postgresql", DBInstanceClass="db.r6g.large", PromotionTier=1,
                             Tags=[dict(Key="rollback.core/rollback-of", Value="db"),
                                   dict(Key="team", Value="payments")])]
     describe(stubber, "db-writer", instance("db-writer"))
-    planned = Members(ClusterKind(client, Module()), Module(), []).plan(cluster, "db-rb", "1", {},
-                                                                         instance_class="db.t4g.medium")
+    members = Members(ClusterKind(client, Module()), Module(), [])
+    planned = members.plan(cluster, "db-rb", "1", {}, instance_class="db.t4g.medium")
     assert planned[0]["DBInstanceClass"] == "db.t4g.medium"
     assert Members(ClusterKind(client, Module()), Module(), []).plan(
         dict(CLUSTER, DBClusterInstanceClass="db.m6gd.large"), "db-rb", "1", {}) == []

@@ -352,4 +352,3 @@ def test_a_rerun_with_latest_after_a_newer_snapshot_restores_again():
     result = ran(stub, rerun_of(module, rds))
     assert result["steps"] == ["would restore instance app-rb-%s from snapshot app-snap-2" % LATER]
     assert result["resumed"] is False
-

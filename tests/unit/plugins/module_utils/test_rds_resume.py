@@ -46,8 +46,8 @@ def test_nothing_to_resume():
 def test_restored_not_yet_renamed():
     everything = [db("app"), restored("app-rb-1", "1")]
     [job] = find_job(KIND, everything, "app", "swap")
-    assert (job.restored_name, job.stamp, job.cut_over, job.old, job.started_here) == ("app-rb-1", "1", False, None,
-                                                                                        False)
+    expected = ("app-rb-1", "1", False, None, False)
+    assert (job.restored_name, job.stamp, job.cut_over, job.old, job.started_here) == expected
     assert job.origin == {TAG_SNAPSHOT: "snap-1"}
 
 

@@ -102,12 +102,11 @@ def test_other_errors_are_not_taken_for_not_found(rds):
 
 def test_newest_reads_every_page_and_skips_unusable_snapshots(rds):
     client, stubber = rds
-    stubber.add_response("describe_db_snapshots", dict(DBSnapshots=[snap("old", at(8)), snap("busy", at(11),
-                                                                                           status="creating")],
-                                                       Marker="page2"),
+    first = [snap("old", at(8)), snap("busy", at(11), status="creating")]
+    second = [snap("newest", at(9)), snap("at-the-limit", at(10)), snap("after", at(10, 30))]
+    stubber.add_response("describe_db_snapshots", dict(DBSnapshots=first, Marker="page2"),
                          dict(DBInstanceIdentifier="app", SnapshotType="manual"))
-    stubber.add_response("describe_db_snapshots", dict(DBSnapshots=[snap("newest", at(9)), snap("at-the-limit", at(10)),
-                                                         snap("after", at(10, 30))]),
+    stubber.add_response("describe_db_snapshots", dict(DBSnapshots=second),
                          dict(DBInstanceIdentifier="app", SnapshotType="manual", Marker="page2"))
     chosen = SnapshotSource(client, cluster=False).newest("app", "manual", created_before=at(10))
     assert chosen["DBSnapshotIdentifier"] == "newest"
