@@ -196,3 +196,54 @@ def test_a_superuser_may_become_anyone_without_asking(connect):
 def test_identifiers_are_quoted_by_psycopg2():
     assert isinstance(postgres.ident('we"ird'), postgres.sql.Identifier)
     assert postgres.ident('we"ird').strings == ('we"ird',)
+
+
+def test_the_login_becomes_itself_by_name_and_asks_for_any_other_role(connect):
+    # A name equal to the login's but built apart (not the same object), and one sorting after it: only the
+    # first is the login itself.
+    connect.answers = [[[("rollback", False, False, False, False, 160004)], [(False,)]]]
+    server = Server(PARAMS, [])
+    assert server.can_become("".join(["roll", "back"])) is True
+    assert server.can_become("zz-other") is False
+    assert connect.made[0][1].ran[1:] == ["SELECT pg_has_role('zz-other', 'MEMBER')"]
+
+
+def test_the_servers_changes_are_recorded_unlabelled_and_a_commit_is_not(connect):
+    connect.answers = [[[("rollback", True, True, True, True, 160004)], [], []], [[], [], []]]
+    executed = []
+    server = Server(PARAMS, executed)
+    server.execute("CHECKPOINT")
+    assert executed == ["CHECKPOINT"], "the maintenance connection's statements carry no database label"
+    server.connect("app").transaction(["ALTER TABLE a OWNER TO x"])
+    assert executed == ["CHECKPOINT", "[app] ALTER TABLE a OWNER TO x"], "BEGIN and COMMIT are not changes"
+
+
+def test_value_is_the_first_column_of_the_first_row(connect):
+    connect.answers = [[[(1, 2), (3, 4)]]]
+    assert Connection(PARAMS, "app", []).value("SELECT a, b FROM t") == 1
+
+
+def test_a_failed_statement_without_a_name_is_named_by_its_first_200_characters(connect):
+    statement = "SELECT " + "x" * 300 + "\nFROM t"
+    connect.answers = [[pg_error(psycopg2.errors.SyntaxError, "ERROR:  syntax error\n", "42601")]]
+    with pytest.raises(RollbackError) as error:
+        Connection(PARAMS, "app", []).query(statement)
+    assert error.value.msg == "%s failed: ERROR:  syntax error" % statement[:200]
+
+
+def test_rollback_and_close_of_a_lost_connection_raise_nothing(connect):
+    connection = Connection(PARAMS, "app", [])
+    raw = connect.made[0][1]
+
+    def lost(*args):
+        raise psycopg2.InterfaceError("connection already closed")
+    raw.cursor = lost
+    raw.close = lost
+    connection.rollback()
+    connection.close()
+
+
+def test_identifiers_are_limited_to_postgresqls_63_bytes():
+    # NAMEDATALEN is 64 and an identifier keeps at most NAMEDATALEN-1 bytes (PostgreSQL docs, "Identifiers and Key
+    # Words"): postgres_side refuses a side database name longer than this.
+    assert postgres.MAX_IDENTIFIER == 63
