@@ -153,6 +153,7 @@ class Kube:
         started = self._clock()
         deadline = self.deadline if self.deadline is not None else started + self.budget
         delays = backoff_delays(1000, 0.25, 4.0)
+        last_try = False
         while True:
             try:
                 return self._once(method, path, query, headers, body, what, max(0.2, deadline - self._clock()))
@@ -164,10 +165,13 @@ class Kube:
                 shortened = remaining - delay < LAST_TRY and not error.retry_after
                 if shortened:
                     delay = remaining - LAST_TRY  # a shorter last pause, so the call is tried until its deadline
-                # Not compared again once shortened: remaining - delay may round to just below LAST_TRY.
-                if delay <= 0 or (not shortened and remaining - delay < LAST_TRY):
+                # Not compared again once shortened: remaining - delay may round to just below LAST_TRY. The try
+                # after a shortened pause is the last one (its remaining time may round to just above LAST_TRY,
+                # and a fast failure would otherwise be retried after pauses of almost nothing).
+                if last_try or delay <= 0 or (not shortened and remaining - delay < LAST_TRY):
                     raise KubeError("%s (retried for %.0fs)" % (error.msg, self._clock() - started),
                                     status=error.status, transient=True)
+                last_try = shortened
                 self._sleeper(delay)
 
     def _once(self, method, path, query, headers, body, what, timeout):

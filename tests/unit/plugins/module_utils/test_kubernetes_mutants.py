@@ -1,0 +1,133 @@
+"""kubernetes.py: the retry schedule of one API call on a fake clock, how calls are named, Retry-After, the error
+text of urllib3, and the client's constants (tests written for the survivors of ./dev mutate)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import pytest
+
+from ansible_collections.rollback.core.plugins.module_utils import kubernetes
+from ansible_collections.rollback.core.plugins.module_utils.kubernetes import Kube, KubeError
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+        self.slept = []
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.slept.append(round(seconds, 6))
+        self.now += seconds
+
+
+def failing_kube(monkeypatch, errors, wait_timeout=30, answer=None):
+    """A Kube whose every attempt fails with the next of ``errors`` (then answers ``answer``), on a fake clock,
+    with a backoff of 4 s pauses (the real one is jittered: its arguments are checked apart)."""
+    clock = Clock()
+    made = []
+    monkeypatch.setattr(kubernetes, "backoff_delays", lambda *args: made.append(args) or iter([4.0] * 1000))
+    kube = Kube(dict(host="http://127.0.0.1:9", wait_timeout=wait_timeout), clock=clock, sleeper=clock.sleep)
+    attempts = []
+
+    def once(method, path, query, headers, body, what, timeout):
+        attempts.append((what, round(timeout, 6)))
+        if errors:
+            raise errors.pop(0)
+        return answer
+    kube._once = once
+    return kube, clock, attempts, made
+
+
+def unavailable(**extra):
+    return KubeError("reading deployment default/web failed: 503 unavailable", status=503, transient=True, **extra)
+
+
+def test_a_get_is_retried_to_its_budget_with_a_shortened_last_pause(monkeypatch):
+    kube, clock, attempts, made = failing_kube(monkeypatch, [unavailable() for _ in range(20)])
+    with pytest.raises(KubeError) as error:
+        kube.get("deployments", "default", "web")
+    assert made == [(1000, 0.25, 4.0)]
+    # 30 s budget: seven 4 s pauses, then 2 s are left: the last pause is shortened to leave LAST_TRY (0.2 s) for a
+    # last attempt, which gets 0.2 s; then nothing is left.
+    assert clock.slept == [4.0] * 7 + [1.8]
+    assert [timeout for _what, timeout in attempts] == [30.0, 26.0, 22.0, 18.0, 14.0, 10.0, 6.0, 2.0, 0.2]
+    assert error.value.msg == "reading deployment default/web failed: 503 unavailable (retried for 30s)"
+    assert error.value.transient and error.value.status == 503
+
+
+def test_the_default_budget_is_30_seconds():
+    assert kubernetes.REQUEST_BUDGET == 30.0
+    assert Kube(dict(host="http://127.0.0.1:9", wait_timeout=600)).budget == 30.0
+    assert Kube(dict(host="http://127.0.0.1:9", wait_timeout=0.1)).budget == 1.0
+
+
+def test_a_retry_after_is_waited_in_full_and_not_shortened(monkeypatch):
+    # The server asked for 3 s: with 2.5 s left the call is not retried early (it would be refused again).
+    kube, clock, attempts, _made = failing_kube(monkeypatch, [unavailable(retry_after=3.0)], wait_timeout=2.5)
+    with pytest.raises(KubeError, match=r"\(retried for 0s\)$"):
+        kube.get("deployments", "default", "web")
+    assert clock.slept == [] and len(attempts) == 1
+
+
+def test_an_answer_after_retries_is_returned(monkeypatch):
+    kube, clock, attempts, _made = failing_kube(monkeypatch, [unavailable(), unavailable()], answer={"ok": 1})
+    assert kube.get("deployments", "default", "web") == {"ok": 1}
+    assert clock.slept == [4.0, 4.0] and len(attempts) == 3
+
+
+def test_a_created_object_is_named_from_its_body_and_a_list_by_its_namespace(monkeypatch):
+    kube, _clock, attempts, _made = failing_kube(monkeypatch, [], answer={})
+    kube.create("deployments", "default", {"metadata": {"name": "web"}})
+    kube.list("deployments", "default")
+    assert [what for what, _timeout in attempts] == ["creating deployment default/web", "listing deployments in default"]
+
+
+def test_retry_after_is_read_capped_and_ignored_when_unreadable():
+    class Response:
+        def __init__(self, headers):
+            self.headers = headers
+
+        def getheaders(self):
+            return self.headers
+    assert kubernetes._retry_after(Response({"Retry-After": "3"})) == 3.0
+    assert kubernetes._retry_after(Response({"Retry-After": "120"})) == 10.0
+    assert kubernetes._retry_after(Response({})) == 0
+    assert kubernetes._retry_after(Response(None)) == 0
+    assert kubernetes._retry_after(Response({"Retry-After": "Wed, 21 Oct 2026 07:28:00 GMT"})) == 0  # ValueError
+    assert kubernetes._retry_after(Response({"Retry-After": ["3"]})) == 0  # TypeError
+
+
+def test_urllib3s_connection_prefix_is_cut_from_the_reason():
+    error = OSError("<urllib3.connection.HTTPConnection object at 0x7f3a>: Failed to establish a new connection: "
+                    "[Errno 111] Connection refused")
+    assert kubernetes._reason(error) == "Failed to establish a new connection: [Errno 111] Connection refused"
+    assert kubernetes._reason(OSError("timed out")) == "timed out"
+
+
+def test_a_new_kube_error_has_no_retry_after():
+    error = KubeError("x")
+    assert (error.retry_after, error.transient, error.sent, error.status) == (0, False, True, None)
+
+
+def test_an_error_inside_a_wait_deadline_propagates_and_the_deadline_is_restored():
+    kube = Kube(dict(host="http://127.0.0.1:9"))
+    with pytest.raises(ValueError):
+        with kube.until(123.0):
+            assert kube.deadline == 123.0
+            raise ValueError("inside")
+    assert kube.deadline is None
+
+
+def test_the_client_is_imported_once_and_found():
+    assert kubernetes.KUBERNETES_IMPORT_ERROR is None  # the kubernetes client is installed here
+    kubernetes._Client.load()
+    assert kubernetes._Client.loaded is True
+
+
+def test_only_throttling_and_server_side_transient_statuses_are_retried():
+    # 501 Not Implemented and the 4xx other than 429 are permanent; 500, 502, 503, 504 and 429 may pass.
+    assert kubernetes.TRANSIENT_STATUS == frozenset([429, 500, 502, 503, 504])
