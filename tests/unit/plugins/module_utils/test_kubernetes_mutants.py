@@ -83,7 +83,8 @@ def test_a_created_object_is_named_from_its_body_and_a_list_by_its_namespace(mon
     kube, _clock, attempts, _made = failing_kube(monkeypatch, [], answer={})
     kube.create("deployments", "default", {"metadata": {"name": "web"}})
     kube.list("deployments", "default")
-    assert [what for what, _timeout in attempts] == ["creating deployment default/web", "listing deployments in default"]
+    names = [what for what, _timeout in attempts]
+    assert names == ["creating deployment default/web", "listing deployments in default"]
 
 
 def test_retry_after_is_read_capped_and_ignored_when_unreadable():
