@@ -11,13 +11,11 @@ import json
 import os
 import stat
 
-import boto3
 import pytest
-from botocore.stub import Stubber
+from support.aws_stub import stubbed
 
 from ansible_collections.rollback.core.plugins.module_utils import aws
 from ansible_collections.rollback.core.plugins.module_utils import restore_points as points
-from ansible_collections.rollback.core.plugins.module_utils.aws import AwsClient
 from ansible_collections.rollback.core.plugins.module_utils.backup_take import (
     Postgres, Rds, _portable, need_library, take, target_path)
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
@@ -169,10 +167,8 @@ def test_a_marker_without_a_marker_dir_is_only_in_the_manifest(env):
 
 @pytest.fixture
 def rds():
-    client = boto3.client("rds", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
-    with Stubber(client) as stubber:
-        yield AwsClient.around(client, tries=1, sleeper=lambda seconds: None), stubber
-        stubber.assert_no_pending_responses()
+    with stubbed("rds") as pair:
+        yield pair
 
 
 def snapshot(status):

@@ -13,12 +13,10 @@ import shutil
 import subprocess
 import tempfile
 
-import boto3
 import pytest
-from botocore.stub import Stubber
+from support.aws_stub import stubbed
 
 from ansible_collections.rollback.core.plugins.module_utils import restore_points as points
-from ansible_collections.rollback.core.plugins.module_utils.aws import AwsClient
 from ansible_collections.rollback.core.plugins.module_utils.backup_verify import Checker, list_points, retain, verify
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
 
@@ -123,10 +121,8 @@ def test_an_encrypted_item_is_checked_by_its_ciphertext_then_decrypted(tmp_path,
 
 
 def test_rds_snapshots_must_exist_and_be_available():
-    client = boto3.client("rds", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
     checker = Checker(DEFAULTS)
-    checker._rds = AwsClient.around(client, tries=1, sleeper=lambda seconds: None)
-    with Stubber(client) as stubber:
+    with stubbed("rds") as (checker._rds, stubber):
         stubber.add_client_error("describe_db_snapshots", "DBSnapshotNotFound", http_status_code=404)
         with pytest.raises(RollbackError, match=r"^RDS snapshot s1 does not exist \(deleted\?\)$"):
             checker.check(dict(kind="rds", snapshot="s1"))

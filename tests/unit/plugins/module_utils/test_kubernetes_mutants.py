@@ -6,28 +6,16 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import pytest
+from support.fake_clock import FakeClock
 
 from ansible_collections.rollback.core.plugins.module_utils import kubernetes
 from ansible_collections.rollback.core.plugins.module_utils.kubernetes import Kube, KubeError
 
 
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-        self.slept = []
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.slept.append(round(seconds, 6))
-        self.now += seconds
-
-
 def failing_kube(monkeypatch, errors, wait_timeout=30, answer=None):
     """A Kube whose every attempt fails with the next of ``errors`` (then answers ``answer``), on a fake clock,
     with a backoff of 4 s pauses (the real one is jittered: its arguments are checked apart)."""
-    clock = Clock()
+    clock = FakeClock(1000.0)
     made = []
     monkeypatch.setattr(kubernetes, "backoff_delays", lambda *args: made.append(args) or iter([4.0] * 1000))
     kube = Kube(dict(host="http://127.0.0.1:9", wait_timeout=wait_timeout), clock=clock, sleeper=clock.sleep)
@@ -53,7 +41,7 @@ def test_a_get_is_retried_to_its_budget_with_a_shortened_last_pause(monkeypatch)
     assert made == [(1000, 0.25, 4.0)]
     # 30 s budget: seven 4 s pauses, then 2 s are left: the last pause is shortened to leave LAST_TRY (0.2 s) for a
     # last attempt, which gets 0.2 s; then nothing is left.
-    assert clock.slept == [4.0] * 7 + [1.8]
+    assert [round(pause, 6) for pause in clock.sleeps] == [4.0] * 7 + [1.8]
     assert [timeout for _what, timeout in attempts] == [30.0, 26.0, 22.0, 18.0, 14.0, 10.0, 6.0, 2.0, 0.2]
     assert error.value.msg == "reading deployment default/web failed: 503 unavailable (retried for 30s)"
     assert error.value.transient and error.value.status == 503
@@ -70,13 +58,13 @@ def test_a_retry_after_is_waited_in_full_and_not_shortened(monkeypatch):
     kube, clock, attempts, _made = failing_kube(monkeypatch, [unavailable(retry_after=3.0)], wait_timeout=2.5)
     with pytest.raises(KubeError, match=r"\(retried for 0s\)$"):
         kube.get("deployments", "default", "web")
-    assert clock.slept == [] and len(attempts) == 1
+    assert clock.sleeps == [] and len(attempts) == 1
 
 
 def test_an_answer_after_retries_is_returned(monkeypatch):
     kube, clock, attempts, _made = failing_kube(monkeypatch, [unavailable(), unavailable()], answer={"ok": 1})
     assert kube.get("deployments", "default", "web") == {"ok": 1}
-    assert clock.slept == [4.0, 4.0] and len(attempts) == 3
+    assert clock.sleeps == [4.0, 4.0] and len(attempts) == 3
 
 
 def test_a_created_object_is_named_from_its_body_and_a_list_by_its_namespace(monkeypatch):

@@ -9,21 +9,11 @@ import os
 import sys
 
 import pytest
+from support.fake_clock import FakeClock
 
 from ansible_collections.rollback.core.plugins.module_utils import progress
 from ansible_collections.rollback.core.plugins.module_utils.wait import WaitTimeout, wait_until
 from ansible_collections.rollback.core.plugins.plugin_utils.progress_lines import ProgressLines, duration
-
-
-class Clock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
 
 
 class Display:
@@ -41,7 +31,7 @@ def records(directory):
 
 def test_a_wait_keeps_its_last_state_in_a_record_and_removes_it_at_the_end(tmp_path, monkeypatch):
     monkeypatch.setenv(progress.PROGRESS_DIR_ENV, str(tmp_path))
-    clock, seen = Clock(), []
+    clock, seen = FakeClock(), []
     states = iter(["creating", "modifying", "modifying", "available"])
 
     def probe():
@@ -60,7 +50,7 @@ def test_a_wait_keeps_its_last_state_in_a_record_and_removes_it_at_the_end(tmp_p
 
 def test_a_timed_out_wait_removes_its_record_and_no_directory_means_no_record(tmp_path, monkeypatch):
     monkeypatch.setenv(progress.PROGRESS_DIR_ENV, str(tmp_path))
-    clock = Clock()
+    clock = FakeClock()
     with pytest.raises(WaitTimeout):
         wait_until(lambda: (False, "pending"), "x", 3, 1.0, clock, clock.sleep)
     assert os.listdir(tmp_path) == []
@@ -82,7 +72,7 @@ def test_a_long_command_is_reported_while_it_runs_and_returns_what_it_printed(tm
 def test_lines_are_due_after_half_the_interval_then_every_interval(tmp_path, monkeypatch):
     monkeypatch.setenv(progress.PROGRESS_DIR_ENV, str(tmp_path))
     monkeypatch.setitem(progress._MODULE, "name", "rollback.core.rollout_undo")
-    display, clock = Display(), Clock()
+    display, clock = Display(), FakeClock()
     lines = ProgressLines(display, 10, clock=clock)
     try:
         monkeypatch.setenv(progress.PROGRESS_DIR_ENV, lines.directory)

@@ -7,11 +7,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import boto3
 import pytest
-from botocore.stub import Stubber
+from support.aws_stub import stubbed
 
-from ansible_collections.rollback.core.plugins.module_utils.aws import AwsClient
 from ansible_collections.rollback.core.plugins.module_utils.rds_clusters import (
     MAX_IDENTIFIER, Members, derived_name, is_aurora, source_members)
 from ansible_collections.rollback.core.plugins.module_utils.rds_resources import ClusterKind
@@ -25,10 +23,8 @@ class Module:
 
 @pytest.fixture
 def rds():
-    client = boto3.client("rds", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
-    with Stubber(client) as stubber:
-        yield AwsClient.around(client, tries=1, sleeper=lambda seconds: None), stubber
-        stubber.assert_no_pending_responses()
+    with stubbed("rds") as pair:
+        yield pair
 
 
 CLUSTER = dict(DBClusterIdentifier="db", Engine="aurora-postgresql", DBClusterMembers=[

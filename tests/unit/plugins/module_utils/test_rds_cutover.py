@@ -8,12 +8,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import boto3
 import pytest
-from botocore.stub import Stubber
+from support.aws_stub import stubbed
 
 from ansible_collections.rollback.core.plugins.module_utils import rds_cutover
-from ansible_collections.rollback.core.plugins.module_utils.aws import AwsClient
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
 from ansible_collections.rollback.core.plugins.module_utils.rds_cutover import (
     Cutover, check_isolation_groups, refuse_replicas)
@@ -72,10 +70,8 @@ def test_replicas_are_refused_unless_left_behind():
 
 
 def test_isolation_groups_must_allow_no_ingress():
-    client = boto3.client("ec2", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
-    ec2 = AwsClient.around(client, tries=1, sleeper=lambda seconds: None)
     rule = dict(IpProtocol="tcp", FromPort=5432, ToPort=5432, IpRanges=[dict(CidrIp="10.0.0.0/8")])
-    with Stubber(client) as stubber:
+    with stubbed("ec2") as (ec2, stubber):
         stubber.add_response("describe_security_groups", dict(SecurityGroups=[
             dict(GroupId="sg-closed", IpPermissions=[]), dict(GroupId="sg-open", IpPermissions=[rule, rule])]),
             dict(GroupIds=["sg-closed", "sg-open"]))
@@ -85,7 +81,6 @@ def test_isolation_groups_must_allow_no_ingress():
         stubber.add_response("describe_security_groups", dict(SecurityGroups=[dict(GroupId="sg-closed")]),
                              dict(GroupIds=["sg-closed"]))
         check_isolation_groups(ec2, ("sg-closed",))
-        stubber.assert_no_pending_responses()
 
 
 def test_rename_renames_once_and_waits_for_the_new_name():

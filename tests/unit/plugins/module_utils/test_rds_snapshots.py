@@ -9,11 +9,9 @@ __metaclass__ = type
 
 import datetime
 
-import boto3
 import pytest
-from botocore.stub import Stubber
+from support.aws_stub import stubbed
 
-from ansible_collections.rollback.core.plugins.module_utils.aws import AwsClient
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
 from ansible_collections.rollback.core.plugins.module_utils.rds_snapshots import (
     EPOCH, SnapshotSource, iso, parse_time, taken_at)
@@ -32,10 +30,8 @@ def snap(name, created, status="available", kind="manual", **extra):
 
 @pytest.fixture
 def rds():
-    client = boto3.client("rds", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
-    with Stubber(client) as stubber:
-        yield AwsClient.around(client, tries=1, sleeper=lambda seconds: None), stubber
-        stubber.assert_no_pending_responses()
+    with stubbed("rds") as pair:
+        yield pair
 
 
 @pytest.mark.parametrize("text,expected", [

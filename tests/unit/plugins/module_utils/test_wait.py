@@ -3,21 +3,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import pytest
+from support.fake_clock import FakeClock
 
 from ansible_collections.rollback.core.plugins.module_utils.wait import Waiter, WaitTimeout, wait_until
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 0.0
-        self.sleeps = []
-
-    def clock(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def probe_ready_after(polls):
