@@ -35,7 +35,7 @@ def unavailable(**extra):
 
 
 def test_a_get_is_retried_to_its_budget_with_a_shortened_last_pause(monkeypatch):
-    kube, clock, attempts, made = failing_kube(monkeypatch, [unavailable() for _ in range(20)])
+    kube, clock, attempts, made = failing_kube(monkeypatch, [unavailable() for _attempt in range(20)])
     with pytest.raises(KubeError) as error:
         kube.get("deployments", "default", "web")
     assert made == [(1000, 0.25, 4.0)]
