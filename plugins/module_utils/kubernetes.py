@@ -197,8 +197,8 @@ class Kube:
         if response.status >= 400:
             message = data.get("message") if isinstance(data, dict) else response.reason
             raise KubeError("%s failed: %s %s" % (what, response.status, message), status=response.status,
-                            transient=response.status in TRANSIENT_STATUS, sent=response.status != 429,
-                            retry_after=_retry_after(response), body=data)
+                            transient=response.status in TRANSIENT_STATUS, retry_after=_retry_after(response),
+                            body=data)
         return data
 
 

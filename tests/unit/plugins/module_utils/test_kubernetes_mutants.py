@@ -228,3 +228,25 @@ def test_only_the_controller_reference_with_the_owners_uid_is_the_controller():
         assert not kubernetes.controlled_by({"metadata": {"ownerReferences": [{"uid": uid, "controller": True}]}},
                                             owner)
     assert kubernetes.controlled_by({"metadata": {"ownerReferences": [{"uid": "5b2c", "controller": True}]}}, owner)
+
+
+@pytest.mark.parametrize("status", [400, 401])
+def test_an_answer_of_400_or_more_is_an_error_and_not_retried(status):
+    """Kubernetes API conventions: 400 Bad Request (an invalid patch) and 401 Unauthorized are failures that do not
+    pass by retrying; their Status message is the error."""
+    kube, clock = stub_kube(Response(status, b'{"kind": "Status", "message": "the patch is invalid"}'), OK)
+    with pytest.raises(KubeError, match="failed: %d the patch is invalid$" % status) as error:
+        kube.get("deployments", "default", "web")
+    assert error.value.status == status and not error.value.transient
+    assert error.value.body == {"kind": "Status", "message": "the patch is invalid"}
+    assert len(kube.api.calls) == 1 and clock.sleeps == []
+
+
+def test_an_api_server_that_does_not_answer_in_time_is_retried_inside_a_wait():
+    from urllib3.exceptions import ReadTimeoutError
+
+    kube, clock = stub_kube(ReadTimeoutError(None, "/apis", "Read timed out."), OK)
+    with kube.until(60.0):
+        assert kube.get("deployments", "default", "web") == {"kind": "Deployment"}
+    assert len(kube.api.calls) == 2 and len(clock.sleeps) == 1
+    assert kube.api.calls[0][2] == 30.0, "one request gets at most REQUEST_BUDGET of the wait's 60 s"
