@@ -5,6 +5,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
+
 import pytest
 from support.fake_clock import FakeClock
 
@@ -223,11 +225,14 @@ def test_no_write_is_sent_again_after_a_5xx_but_each_after_a_429(write):
 
 def test_only_the_controller_reference_with_the_owners_uid_is_the_controller():
     """apimachinery metav1.IsControlledBy: GetControllerOf(controllee).UID == owner.GetUID(), uids compared equal."""
-    owner = {"metadata": {"uid": "5b2c"}}
+    def read(uid):  # each object read from the API holds its own string
+        return json.loads('{"metadata": {"uid": "%s", "ownerReferences": [{"uid": "%s", "controller": true}]}}'
+                          % (uid, uid))
+
+    owner = read("5b2c")
     for uid in ("0aaa", "5b2b", "5b2d", "ffff"):  # sorting before or after the owner's uid is not the owner's
-        assert not kubernetes.controlled_by({"metadata": {"ownerReferences": [{"uid": uid, "controller": True}]}},
-                                            owner)
-    assert kubernetes.controlled_by({"metadata": {"ownerReferences": [{"uid": "5b2c", "controller": True}]}}, owner)
+        assert not kubernetes.controlled_by(read(uid), owner)
+    assert kubernetes.controlled_by(read("5b2c"), owner)
 
 
 @pytest.mark.parametrize("status", [400, 401])
@@ -250,3 +255,22 @@ def test_an_api_server_that_does_not_answer_in_time_is_retried_inside_a_wait():
         assert kube.get("deployments", "default", "web") == {"kind": "Deployment"}
     assert len(kube.api.calls) == 2 and len(clock.sleeps) == 1
     assert kube.api.calls[0][2] == 30.0, "one request gets at most REQUEST_BUDGET of the wait's 60 s"
+
+
+def test_a_call_inside_a_wait_whose_deadline_has_passed_is_still_tried_once_with_the_shortest_timeout():
+    kube, clock = stub_kube(Response(503, b'{"message": "unavailable"}'))
+    with kube.until(-5.0):
+        with pytest.raises(KubeError, match="failed: 503 unavailable"):
+            kube.get("deployments", "default", "web")
+    assert kube.api.calls == [("GET", "/apis/apps/v1/namespaces/default/deployments/web", 0.2)]
+    assert clock.sleeps == []
+
+
+def test_a_missing_kubernetes_client_is_one_clear_error(monkeypatch):
+    import sys
+
+    monkeypatch.setattr(kubernetes._Client, "loaded", False)
+    monkeypatch.setitem(sys.modules, "kubernetes.client.api_client", None)  # import of it raises ImportError
+    with pytest.raises(kubernetes.RollbackError, match=r"^the kubernetes Python client is missing \(pip install "
+                                                        r"kubernetes\): "):
+        kubernetes._Client.load()
