@@ -163,13 +163,14 @@ class StubApi:
     """The ApiClient of a Kube: each call_api raises or returns the next of ``outcomes`` (the last repeats)."""
 
     def __init__(self, *outcomes):
-        self.outcomes, self.calls = list(outcomes), []
+        self.outcomes, self.calls, self.headers = list(outcomes), [], []
 
     def param_serialize(self, method, path, query_params=None, header_params=None, body=None, auth_settings=None):
         return method, path, header_params, body, None
 
     def call_api(self, method, url, header_params=None, body=None, _request_timeout=None):
         self.calls.append((method, url, _request_timeout))
+        self.headers.append(header_params)
         outcome = self.outcomes.pop(0) if len(self.outcomes) > 1 else self.outcomes[0]
         if isinstance(outcome, Exception):
             raise outcome
@@ -274,3 +275,28 @@ def test_a_missing_kubernetes_client_is_one_clear_error(monkeypatch):
     with pytest.raises(kubernetes.RollbackError, match=r"^the kubernetes Python client is missing \(pip install "
                                                         r"kubernetes\): "):
         kubernetes._Client.load()
+
+
+def test_a_list_is_sent_as_a_json_patch_and_a_dict_as_a_strategic_merge_patch_unless_told():
+    """kubectl patch: --type strategic by default; a JSON patch (RFC 6902) is a list of operations."""
+    kube, _clock = stub_kube(OK)
+    kube.patch("deployments", "default", "web", [{"op": "replace", "path": "/spec/replicas", "value": 0}])
+    kube.patch("deployments", "default", "web", {"spec": {"replicas": 0}})
+    kube.patch("deployments", "default", "web", {"spec": {"replicas": 0}}, "merge")
+    assert [headers["Content-Type"] for headers in kube.api.headers] == [
+        "application/json-patch+json", "application/strategic-merge-patch+json", "application/merge-patch+json"]
+
+
+def test_an_error_answer_that_is_not_json_is_named_by_its_reason():
+    # A proxy or load balancer in front of the API server answers in HTML.
+    kube, _clock = stub_kube(Response(502, b"<html><body>Bad Gateway</body></html>", reason="Bad Gateway"))
+    with pytest.raises(KubeError, match="^reading deployment default/web failed: 502 Bad Gateway \\(retried") as error:
+        kube.get("deployments", "default", "web")
+    assert error.value.status == 502
+
+
+def test_only_urllib3s_connection_prefix_is_cut_from_a_reason_that_holds_more():
+    error = OSError("<urllib3.connection.HTTPSConnection object at 0x7f3a>: Failed to resolve 'api' "
+                    "(<socket.gaierror>: [Errno -2] Name or service not known)")
+    assert kubernetes._reason(error) == ("Failed to resolve 'api' (<socket.gaierror>: [Errno -2] Name or service "
+                                         "not known)")
