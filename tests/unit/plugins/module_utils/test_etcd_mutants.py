@@ -1,0 +1,52 @@
+"""plugins/module_utils/etcd.py: the operation count in the too-many-operations error, max_txn_ops refused below 1,
+and ETCD_IMPORT_ERROR without etcd3gw, through test_etcd_restore.py's fake gateway (etcd api/etcdserverpb/rpc.proto;
+the server's --max-txn-ops counts the operations of one TxnRequest). Each kills a mutant ./dev mutate found
+surviving test_etcd, test_etcd_restore and test_lock."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import importlib.util
+import sys
+
+import pytest
+from test_etcd_restore import Module, backup, gateway  # noqa: F401 - gateway is a fixture
+
+from ansible_collections.rollback.core.plugins.module_utils import etcd
+from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
+
+
+def test_the_too_many_operations_error_counts_puts_and_deletes(gateway, tmp_path):  # noqa: F811
+    # Current: /app/a=1, /app/b=2. Backup: a added key, two updated ones, and (prune) /app/b removed: 4 operations.
+    gateway.keys.update({"/app/c": "3"})
+    gateway.max_txn_ops = 3
+    data = {"/app/a": "new", "/app/c": "new", "/app/d": "4"}
+    with pytest.raises(RollbackError, match=r"restoring 4 key\(s\) under /app/ needs 4 operations in one "
+                                            r"transaction, .* to at least 4 on every member"):
+        etcd.restore(Module(prefix="/app/", backup=backup(tmp_path, data), prune=True))
+    assert gateway.txns == []
+
+
+@pytest.mark.parametrize("max_txn_ops", [0, -1])
+def test_max_txn_ops_below_one_is_refused_before_connecting(gateway, tmp_path, max_txn_ops):  # noqa: F811
+    with pytest.raises(RollbackError, match="^max_txn_ops must be at least 1, got %d$" % max_txn_ops):
+        etcd.restore(Module(prefix="/app/", backup=backup(tmp_path, {"/app/a": "2"}), atomic=False,
+                            max_txn_ops=max_txn_ops))
+    assert gateway.clients == [] and gateway.txns == []
+
+
+def test_one_operation_per_transaction_is_allowed(gateway, tmp_path):  # noqa: F811
+    module = Module(prefix="/app/", backup=backup(tmp_path, {"/app/a": "5", "/app/b": "6"}), atomic=False,
+                    max_txn_ops=1)
+    assert etcd.restore(module)["transactions"] == 2
+    assert [len(txn["success"]) for txn in gateway.txns] == [1, 1]
+
+
+def test_without_etcd3gw_the_import_error_is_kept_for_the_modules_to_report(monkeypatch):
+    monkeypatch.setitem(sys.modules, "etcd3gw", None)  # import etcd3gw raises ImportError
+    spec = importlib.util.spec_from_file_location("etcd_without_etcd3gw", etcd.__file__)
+    copy = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(copy)
+    assert copy.ETCD_IMPORT_ERROR.startswith("Traceback") and "import etcd3gw" in copy.ETCD_IMPORT_ERROR
+    assert etcd.ETCD_IMPORT_ERROR is None
