@@ -50,3 +50,46 @@ def test_without_etcd3gw_the_import_error_is_kept_for_the_modules_to_report(monk
     spec.loader.exec_module(copy)
     assert copy.ETCD_IMPORT_ERROR.startswith("Traceback") and "import etcd3gw" in copy.ETCD_IMPORT_ERROR
     assert etcd.ETCD_IMPORT_ERROR is None
+
+
+def test_the_default_max_txn_ops_is_etcds():
+    """etcd server/embed/config.go: DefaultMaxTxnOps = uint(128), the --max-txn-ops default."""
+    assert etcd.ETCD_DEFAULT_MAX_TXN_OPS == 128
+
+
+def test_the_lock_key_created_when_absent_is_reported_created():
+    class Store:
+        endpoint = "fake"
+
+        def _post(self, path, payload):
+            return {"ID": "7"} if path == "/lease/grant" else {"succeeded": True, "header": {"revision": "9"}}
+
+    assert etcd.EtcdKey(Store(), "/l").create("mine", 30) == (True, "mine")
+
+
+class Failing:
+    """An etcd3gw client whose every post raises ``error``."""
+
+    def __init__(self, error):
+        self.error = error
+
+    def get_url(self, path):
+        return path
+
+    def post(self, url, json=None):  # noqa: A002 - etcd3gw's signature
+        raise self.error
+
+
+@pytest.mark.parametrize("error,text", [
+    # etcd3gw client.post: Etcd3Exception(resp.text, resp.reason); str() holds the reason only (detail_text apart)
+    (etcd.etcd_exceptions.Etcd3Exception("", "Bad Gateway"), "Bad Gateway"),
+    (etcd.etcd_exceptions.ConnectionFailedError(""), "ConnectionFailedError"),
+    (etcd.etcd_exceptions.Etcd3Exception("etcdserver: request timed out", "Internal Server Error"),
+     "etcdserver: request timed out"),
+])
+def test_an_etcd_error_is_named_by_its_text_then_its_reason_then_its_class(error, text):
+    store = object.__new__(etcd.EtcdStore)
+    store.client, store.endpoint = Failing(error), "http://etcd:2379"
+    with pytest.raises(RollbackError) as raised:
+        store.read_prefix("/app/")
+    assert raised.value.msg == "etcd /kv/range at http://etcd:2379 failed: %s" % text
