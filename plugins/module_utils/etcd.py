@@ -49,14 +49,10 @@ def _unb64(text):
 
 
 def prefix_range_end(prefix):
-    """The etcd range end that covers every key starting with ``prefix``."""
-    raw = bytearray(prefix.encode("utf-8"))
-    while raw:
-        if raw[-1] < 0xFF:
-            raw[-1] += 1
-            return bytes(raw)
-        raw.pop()
-    return b"\0"
+    """The etcd range end that covers every key starting with ``prefix`` (clientv3.GetPrefixRangeEnd): its last
+    byte plus one. UTF-8 never holds the byte 0xFF, so no byte carries over; no prefix: every key (\\0)."""
+    raw = prefix.encode("utf-8")
+    return raw[:-1] + bytes([raw[-1] + 1]) if raw else b"\0"
 
 
 def _error_text(error):

@@ -41,6 +41,15 @@ def test_one_operation_per_transaction_is_allowed(gateway, tmp_path):  # noqa: F
                     max_txn_ops=1)
     assert etcd.restore(module)["transactions"] == 2
     assert [len(txn["success"]) for txn in gateway.txns] == [1, 1]
+    assert module.warnings and module.warnings[0].startswith("applied in 2 transactions of at most 1 operations")
+
+
+@pytest.mark.parametrize("prefix,end", [("", b"\0"), ("/app/x", b"/app/y"), ("/\u00ff", b"/\xc3\xc0"),
+                                        ("/\U0010ffff", b"/\xf4\x8f\xbf\xc0")])
+def test_the_range_end_of_a_text_prefix_is_its_utf8_with_the_last_byte_plus_one(prefix, end):
+    """etcd clientv3 GetPrefixRangeEnd; with no prefix, "\\0" (etcd rpc.proto RangeRequest: range_end '\\0' is every
+    key >= key). The last byte of UTF-8 text is at most 0xBF: none carries over."""
+    assert etcd.prefix_range_end(prefix) == end
 
 
 def test_without_etcd3gw_the_import_error_is_kept_for_the_modules_to_report(monkeypatch):
