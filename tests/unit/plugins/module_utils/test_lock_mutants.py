@@ -30,6 +30,8 @@ def test_the_module_takes_a_lock_for_an_hour_by_default_and_needs_a_name_and_run
                                          lock_dir=str(tmp_path / "locks")))
     assert not failed and result["changed"] and lock_file(tmp_path).exists()
     assert before + 3600 <= result["holder"]["expires_epoch"] <= int(time.time()) + 3600
+    failed, result = run_main(main, dict(name="production", run_id="run-2", lock_dir=str(tmp_path / "locks")))
+    assert failed and result["msg"].startswith("another rollback holds the lock production"), "no force by default"
     for missing in ("name", "run_id"):
         args = dict(name="production", run_id="run-1", lock_dir=str(tmp_path / "other"))
         del args[missing]
@@ -86,9 +88,11 @@ def test_the_lock_directory_is_readable_by_other_users(tmp_path):
     umask = os.umask(0o022)
     try:
         lock.run(FakeModule(params(tmp_path)))
+        lock.FileLock(params(tmp_path, lock_dir=str(tmp_path / "made-by-create"))).create({"run_id": "run-1"})
     finally:
         os.umask(umask)
-    assert os.stat(str(tmp_path / "locks")).st_mode & 0o777 == 0o755
+    for made in ("locks", "made-by-create"):
+        assert os.stat(str(tmp_path / made)).st_mode & 0o777 == 0o755
 
 
 def test_a_ttl_of_one_second_is_enough(tmp_path):
