@@ -12,7 +12,7 @@ import time
 
 import pytest
 from support.modules import load_module, run_main
-from test_lock import FakeEtcdKey, FakeModule, lock_file, on_disk, params
+from test_lock import FakeEtcdKey, FakeModule, lock_file, on_disk, params, write_holder
 
 from ansible_collections.rollback.core.plugins.module_utils import lock
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
@@ -126,3 +126,42 @@ def test_a_lost_race_names_the_winner(tmp_path, winner, named):
     assert error.value.msg == "another rollback took the lock production first: %s" % named
     assert error.value.details["holder"] == winner
 
+
+
+@pytest.mark.parametrize("other", ["run-0", "run-9"])
+def test_a_lock_held_by_a_run_whose_id_sorts_before_or_after_is_not_ours(tmp_path, other):
+    write_holder(tmp_path, run_id=other)
+    with pytest.raises(RollbackError, match="another rollback holds the lock production"):
+        lock.run(FakeModule(params(tmp_path)))
+    assert on_disk(tmp_path)["run_id"] == other
+
+
+def test_a_file_lock_expires_at_its_expiry_second(tmp_path):
+    holder = lock.record(params(tmp_path, ttl=60), 1000.0)
+    file_lock = lock.FileLock(params(tmp_path))
+    assert not file_lock.expired(holder, 1059.9) and file_lock.expired(holder, 1060.0)
+
+
+class ChangingHands(lock.FileLock):
+    """The lock is taken by another run (or released) between this run's check and its remove."""
+
+    def __init__(self, params, holders):
+        super(ChangingHands, self).__init__(params)
+        self.holders = list(holders)
+
+    def holder(self):
+        return self.holders.pop(0)
+
+    def remove(self, holder):
+        return False
+
+
+@pytest.mark.parametrize("now,named", [
+    (dict(owner="bob@ops", run_id="run-2", since="s", expires="e"), "bob@ops (run run-2) since s, expires e"),
+    (None, "None (run None) since None, expires None"),
+])
+def test_a_lock_that_changed_hands_while_released_names_the_new_holder(tmp_path, now, named):
+    mine = dict(owner="alice@ops", run_id="run-1")
+    with pytest.raises(RollbackError) as error:
+        lock.release(FakeModule(params(tmp_path)), ChangingHands(params(tmp_path), [mine, now]))
+    assert error.value.msg == "the lock production changed hands while releasing it: %s" % named
