@@ -136,14 +136,23 @@ def test_a_retry_after_that_leaves_exactly_the_last_try_is_waited_and_the_call_t
     assert [timeout for _what, timeout in attempts] == [0.45, 0.2]
 
 
-def test_no_attempt_is_made_with_no_time_left_after_a_shortened_pause(monkeypatch):
-    # Second failure at 0.25 with 0.2 s left: the shortened pause would be 0 s, so no third attempt is made.
-    kube, clock, attempts, _made = failing_kube(monkeypatch, [unavailable() for _attempt in range(5)], start=0.0,
-                                                pause=0.25)
-    with kube.until(0.45):
+def test_a_wait_with_only_the_last_try_left_makes_that_one_try():
+    # After the failure, 0.2 s (LAST_TRY) is left: the shortened pause would be 0 s, so no second attempt is made.
+    kube, clock = stub_kube(Response(503, b'{"message": "unavailable"}'))
+    with kube.until(0.2):
         with pytest.raises(KubeError, match=r"\(retried for 0s\)$"):
             kube.get("deployments", "default", "web")
-    assert clock.sleeps == [0.25] and len(attempts) == 2
+    assert len(kube.api.calls) == 1 and clock.sleeps == []
+
+
+def test_the_try_after_a_pause_that_leaves_exactly_the_last_try_is_the_last(monkeypatch):
+    # 1000.5 - 1000.0 - 0.3 is 0.2 exactly, but 1000.5 - 1000.3 is 0.2 plus 5e-14: were that try not the last, a
+    # fast failure would be retried once more after a pause of 5e-14 s.
+    kube, clock, attempts, _made = failing_kube(monkeypatch, [unavailable() for _attempt in range(5)], pause=0.3)
+    with kube.until(1000.5):
+        with pytest.raises(KubeError, match=r"\(retried for 0s\)$"):
+            kube.get("deployments", "default", "web")
+    assert len(attempts) == 2 and [round(pause, 6) for pause in clock.sleeps] == [0.3]
 
 
 class Response:
