@@ -11,13 +11,21 @@ import importlib.util
 import sys
 
 import pytest
-from test_etcd_restore import Module, backup, gateway  # noqa: F401 - gateway is a fixture
+from test_etcd_restore import Client, Gateway, Module, backup
 
 from ansible_collections.rollback.core.plugins.module_utils import etcd
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
 
 
-def test_the_too_many_operations_error_counts_puts_and_deletes(gateway, tmp_path):  # noqa: F811
+@pytest.fixture
+def gateway(monkeypatch):
+    """test_etcd_restore's member: /app/a=1, /app/b=2, /other/x=9."""
+    member = Gateway({"/app/a": "1", "/app/b": "2", "/other/x": "9"})
+    monkeypatch.setattr(etcd.etcd3gw, "client", lambda **kwargs: Client(member, **kwargs))
+    return member
+
+
+def test_the_too_many_operations_error_counts_puts_and_deletes(gateway, tmp_path):
     # Current: /app/a=1, /app/b=2. Backup: a added key, two updated ones, and (prune) /app/b removed: 4 operations.
     gateway.keys.update({"/app/c": "3"})
     gateway.max_txn_ops = 3
@@ -29,14 +37,14 @@ def test_the_too_many_operations_error_counts_puts_and_deletes(gateway, tmp_path
 
 
 @pytest.mark.parametrize("max_txn_ops", [0, -1])
-def test_max_txn_ops_below_one_is_refused_before_connecting(gateway, tmp_path, max_txn_ops):  # noqa: F811
+def test_max_txn_ops_below_one_is_refused_before_connecting(gateway, tmp_path, max_txn_ops):
     with pytest.raises(RollbackError, match="^max_txn_ops must be at least 1, got %d$" % max_txn_ops):
         etcd.restore(Module(prefix="/app/", backup=backup(tmp_path, {"/app/a": "2"}), atomic=False,
                             max_txn_ops=max_txn_ops))
     assert gateway.clients == [] and gateway.txns == []
 
 
-def test_one_operation_per_transaction_is_allowed(gateway, tmp_path):  # noqa: F811
+def test_one_operation_per_transaction_is_allowed(gateway, tmp_path):
     module = Module(prefix="/app/", backup=backup(tmp_path, {"/app/a": "5", "/app/b": "6"}), atomic=False,
                     max_txn_ops=1)
     assert etcd.restore(module)["transactions"] == 2

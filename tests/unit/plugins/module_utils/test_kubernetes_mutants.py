@@ -281,8 +281,8 @@ def test_a_missing_kubernetes_client_is_one_clear_error(monkeypatch):
 
     monkeypatch.setattr(kubernetes._Client, "loaded", False)
     monkeypatch.setitem(sys.modules, "kubernetes.client.api_client", None)  # import of it raises ImportError
-    with pytest.raises(kubernetes.RollbackError, match=r"^the kubernetes Python client is missing \(pip install "
-                                                        r"kubernetes\): "):
+    missing = r"^the kubernetes Python client is missing \(pip install kubernetes\): "
+    with pytest.raises(kubernetes.RollbackError, match=missing):
         kubernetes._Client.load()
 
 

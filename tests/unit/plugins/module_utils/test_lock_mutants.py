@@ -44,8 +44,8 @@ def test_the_key_prefix_is_not_masked_in_the_output(tmp_path, monkeypatch):
     # "key" in the option's name. Ansible masks each no_log value wherever it appears in the output.
     seen = []
     monkeypatch.setattr(lock, "run", lambda module: seen.append(module) or dict(changed=False))
-    failed, _result = run_main(load_module("rollback_lock").main, dict(name="production", run_id="run-1",
-                                                                      key_prefix="/locks/"))
+    args = dict(name="production", run_id="run-1", key_prefix="/locks/")
+    failed, _result = run_main(load_module("rollback_lock").main, args)
     assert not failed and "/locks/" not in seen[0].no_log_values
 
 
@@ -125,7 +125,6 @@ def test_a_lost_race_names_the_winner(tmp_path, winner, named):
         lock.acquire(FakeModule(params(tmp_path)), LosingLock(params(tmp_path), winner), time.time())
     assert error.value.msg == "another rollback took the lock production first: %s" % named
     assert error.value.details["holder"] == winner
-
 
 
 @pytest.mark.parametrize("other", ["run-0", "run-9"])
