@@ -11,18 +11,14 @@ import importlib.util
 import sys
 
 import pytest
-from test_etcd_restore import Client, Gateway, Module, backup
+import test_etcd_restore
+from test_etcd_restore import Module, backup
 
 from ansible_collections.rollback.core.plugins.module_utils import etcd
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
 
 
-@pytest.fixture
-def gateway(monkeypatch):
-    """test_etcd_restore's member: /app/a=1, /app/b=2, /other/x=9."""
-    member = Gateway({"/app/a": "1", "/app/b": "2", "/other/x": "9"})
-    monkeypatch.setattr(etcd.etcd3gw, "client", lambda **kwargs: Client(member, **kwargs))
-    return member
+gateway = test_etcd_restore.gateway  # the fixture: /app/a=1, /app/b=2, /other/x=9
 
 
 def test_the_too_many_operations_error_counts_puts_and_deletes(gateway, tmp_path):
