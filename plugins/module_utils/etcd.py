@@ -49,14 +49,10 @@ def _unb64(text):
 
 
 def prefix_range_end(prefix):
-    """The etcd range end that covers every key starting with ``prefix``."""
-    raw = bytearray(prefix.encode("utf-8"))
-    while raw:
-        if raw[-1] < 0xFF:
-            raw[-1] += 1
-            return bytes(raw)
-        raw.pop()
-    return b"\0"
+    """The etcd range end that covers every key starting with ``prefix`` (clientv3.GetPrefixRangeEnd): its last
+    byte plus one. UTF-8 never holds the byte 0xFF, so no byte carries over; no prefix: every key (\\0)."""
+    raw = prefix.encode("utf-8")
+    return raw[:-1] + bytes([raw[-1] + 1]) if raw else b"\0"
 
 
 def _error_text(error):
@@ -104,7 +100,7 @@ class EtcdStore:
     def apply(self, prefix, revision, desired, added, updated, removed, max_ops):
         """Apply the plan in transactions of at most ``max_ops`` operations (None: one)."""
         operations = ([("put", key) for key in added + updated] + [("delete", key) for key in removed])
-        size = len(operations) if max_ops is None else max(1, max_ops)
+        size = len(operations) if max_ops is None else max_ops
         chunks = [operations[start:start + size] for start in range(0, len(operations), size)] or [[]]
         for chunk in chunks:
             # Each applied chunk is the only change since the last one (its compares held),
@@ -152,6 +148,8 @@ def restore(module):
     prefix = params["prefix"]
     if not prefix:
         raise RollbackError("prefix must not be empty: it bounds what a restore may touch")
+    if params["max_txn_ops"] < 1:
+        raise RollbackError("max_txn_ops must be at least 1, got %d" % params["max_txn_ops"])
     backup = params["backup"]  # given, or chosen (and fetched, decrypted) by backups.restore_newest
     fmt, desired = config_backup.load_backup_file(backup)
     outside = sorted(key for key in desired if not key.startswith(prefix))

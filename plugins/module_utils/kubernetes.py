@@ -162,12 +162,12 @@ class Kube:
                     raise
                 delay = max(next(delays), error.retry_after)
                 remaining = deadline - self._clock()
-                shortened = remaining - delay < LAST_TRY and not error.retry_after
+                shortened = remaining - delay <= LAST_TRY and not error.retry_after
                 if shortened:
                     delay = remaining - LAST_TRY  # a shorter last pause, so the call is tried until its deadline
                 # Not compared again once shortened: remaining - delay may round to just below LAST_TRY. The try
-                # after a shortened pause is the last one (its remaining time may round to just above LAST_TRY,
-                # and a fast failure would otherwise be retried after pauses of almost nothing).
+                # after a pause that leaves LAST_TRY or less is the last one (its remaining time may round to just
+                # above LAST_TRY, and a fast failure would otherwise be retried after pauses of almost nothing).
                 if last_try or delay <= 0 or (not shortened and remaining - delay < LAST_TRY):
                     raise KubeError("%s (retried for %.0fs)" % (error.msg, self._clock() - started),
                                     status=error.status, transient=True)
@@ -197,8 +197,8 @@ class Kube:
         if response.status >= 400:
             message = data.get("message") if isinstance(data, dict) else response.reason
             raise KubeError("%s failed: %s %s" % (what, response.status, message), status=response.status,
-                            transient=response.status in TRANSIENT_STATUS, sent=response.status != 429,
-                            retry_after=_retry_after(response), body=data)
+                            transient=response.status in TRANSIENT_STATUS, retry_after=_retry_after(response),
+                            body=data)
         return data
 
 

@@ -64,6 +64,7 @@ options:
   max_txn_ops:
     description:
       - Operations per transaction when O(atomic=false); match the server's C(--max-txn-ops) (etcd's default is 128).
+      - At least 1; a smaller value is refused before connecting.
     type: int
     default: 128
   mask:
