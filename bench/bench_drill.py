@@ -106,10 +106,26 @@ def kube(method, url, body=None):
         return None
 
 
+def observed(names, timeout=300):
+    """Wait until the deployment controller has seen each Deployment's current spec. Without this wait, a template
+    patched again before the controller saw the first one gets one ReplicaSet, not two (the controller works on the
+    spec it reads, pkg/controller/deployment/sync.go getNewReplicaSet), and the service has no revision to undo:
+    a 100-service run failed its plan that way on 2026-12-04."""
+    deadline = time.monotonic() + timeout
+    waiting = list(names)
+    while waiting:
+        deployments = dict((item["metadata"]["name"], item) for item in kube("GET", KUBE)["items"])
+        waiting = [name for name in waiting if deployments[name]["status"].get("observedGeneration", 0)
+                   < deployments[name]["metadata"]["generation"]]
+        if waiting and time.monotonic() > deadline:
+            raise SystemExit("bench: the simulator did not observe %s within %d s" % (", ".join(waiting), timeout))
+        time.sleep(0.2 if waiting else 0)
+
+
 def fleet(count):
     """``count`` Deployments (svc-00...) at a bad revision over a good one, and an inventory of them."""
-    for number in range(count):
-        name = "svc-%02d" % number
+    names = ["svc-%02d" % number for number in range(count)]
+    for name in names:
         template = {"metadata": {"labels": {"app": name}},
                     "spec": {"containers": [{"name": "web", "image": "rollback-demo:1.0.0"}]}}
         if kube("GET", KUBE + "/" + name) is None:
@@ -120,9 +136,11 @@ def fleet(count):
                                                                        "selector": {"matchLabels": {"app": name}},
                                                                        "template": template}}).encode())
             urllib.request.urlopen(request, timeout=60).close()
-        for image in ("rollback-demo:1.0.0", "rollback-demo:1.0.1"):
+    for image in ("rollback-demo:1.0.0", "rollback-demo:1.0.1"):
+        for name in names:
             kube("PATCH", KUBE + "/" + name, {"spec": {"template": {"spec": {"containers": [
                 {"name": "web", "image": image}]}}}})
+        observed(names)
     hosts = dict(("svc-%02d" % n, {"rollback_service_connection": {"name": "svc-%02d" % n}})
                  for n in range(count))
     inventory = {"all": {"hosts": {"localhost": {}}, "vars": {

@@ -55,7 +55,7 @@ class DaemonSetController:
     def sync_set(self, ds):
         namespace = ds["metadata"]["namespace"]
         current, digest = self.construct_history(ds)
-        pods = ownership.claim(self.api, PODS, ds, self.api.store.list(PODS, namespace)[0])
+        pods = ownership.claim(self.api, PODS, ds, self.api.store.list(PODS, namespace, copy=False)[0])
         nodes = [n["metadata"]["name"] for n in ready_nodes(self.api)]
         if not meta.terminating(ds):
             self.manage(ds, pods, nodes, digest)

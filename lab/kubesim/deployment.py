@@ -33,7 +33,7 @@ class DeploymentController:
     # deployment_controller.go syncDeployment --------------------------------------------------------------
     def sync_deployment(self, d):
         namespace = d["metadata"]["namespace"]
-        candidates = self.api.store.list(REPLICASETS, namespace)[0]
+        candidates = self.api.store.list(REPLICASETS, namespace, copy=False)[0]
         rs_list = ownership.claim(self.api, REPLICASETS, d, candidates)
         if meta.terminating(d):
             new_rs, old = self.get_all(d, rs_list, False)
@@ -327,7 +327,7 @@ class DeploymentController:
         if scaled_down:
             return self.sync_rollout_status(old + [new_rs], new_rs, d)
         old_uids = set(rs["metadata"]["uid"] for rs in old)
-        pods = self.api.store.list(PODS, d["metadata"]["namespace"])[0]
+        pods = self.api.store.list(PODS, d["metadata"]["namespace"], copy=False)[0]
         if any((meta.controller_of(p) or {}).get("uid") in old_uids and (p.get("status") or {}).get("phase") not in (
                 "Succeeded", "Failed") for p in pods):
             return self.sync_rollout_status(old + [new_rs], new_rs, d)

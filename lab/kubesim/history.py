@@ -23,7 +23,7 @@ def patch_of(obj):
 
 def owned(api, owner):
     namespace = owner["metadata"]["namespace"]
-    candidates = api.store.list(REVISIONS, namespace)[0]
+    candidates = api.store.list(REVISIONS, namespace, copy=False)[0]
     return sorted(ownership.claim(api, REVISIONS, owner, candidates),
                   key=lambda r: (r.get("revision", 0), r["metadata"]["name"]))
 

@@ -1,6 +1,7 @@
 """ControllerRefManager (pkg/controller/controller_ref_manager.go ClaimObject): a controller adopts the
 orphans its selector matches and releases what it owns but no longer matches; nothing is adopted by
-or from an object being deleted."""
+or from an object being deleted. The candidates are only read (a store listing without copies will do); what is
+claimed is returned as copies."""
 
 
 from . import meta
@@ -17,7 +18,7 @@ def claim(api, resource, owner, candidates):
             if ref.get("uid") != owner["metadata"]["uid"]:
                 continue
             if matches or meta.terminating(owner):
-                owned.append(obj)
+                owned.append(clone(obj))
             else:
                 _set_refs(api, resource, obj, [r for r in obj["metadata"]["ownerReferences"]
                                                if r.get("uid") != owner["metadata"]["uid"]])

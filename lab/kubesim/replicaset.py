@@ -46,13 +46,13 @@ class ReplicaSetController:
     def sync(self):
         api = self.cluster.api
         replicasets = api.store.list(REPLICASETS)[0]
-        pods = api.store.list(PODS)[0]
+        pods = api.store.list(PODS, copy=False)[0]
         for rs in replicasets:
             namespace = rs["metadata"]["namespace"]
             mine = ownership.claim(api, PODS, rs, [p for p in pods if p["metadata"]["namespace"] == namespace])
             if not meta.terminating(rs):
                 self._manage(rs, mine)
-                mine = [p for p in api.store.list(PODS, namespace)[0] if meta.owned_by(p, rs)]
+                mine = [p for p in api.store.list(PODS, namespace, copy=False)[0] if meta.owned_by(p, rs)]
             self._status(rs, mine)
 
     def _manage(self, rs, pods):

@@ -66,7 +66,7 @@ class StatefulSetController:
         namespace = sts["metadata"]["namespace"]
         revisions = history.owned(self.api, sts)
         current, update = self.revisions(sts, revisions)
-        candidates = self.api.store.list(PODS, namespace)[0]
+        candidates = self.api.store.list(PODS, namespace, copy=False)[0]
         pods = ownership.claim(self.api, PODS, sts, candidates)
         if not meta.terminating(sts):
             self.update_pods(sts, pods, current, update)

@@ -88,9 +88,13 @@ class Store:
         except ApiError:
             return None
 
-    def list(self, resource, namespace=None, predicate=None):
+    def list(self, resource, namespace=None, predicate=None, copy=True):
+        """The objects of a kind, sorted, and the store revision. copy=False: the stored objects themselves, for a
+        caller that only reads them (an informer's lister hands out its cache the same way): every write replaces
+        a stored object, never changes it, so they stay as they were; a controller pass reads every ReplicaSet
+        for each Deployment, and copying them all made a pass cost O(n^2) copies (100 Deployments: seconds)."""
         with self.lock:
-            items = [clone(obj) for (res, ns, _name), obj in self.objects.items()
+            items = [clone(obj) if copy else obj for (res, ns, _name), obj in self.objects.items()
                      if res == resource and (namespace is None or ns == namespace) and (
                          predicate is None or predicate(obj))]
             return sorted(items, key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"])), \
