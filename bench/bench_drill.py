@@ -112,14 +112,15 @@ def observed(names, timeout=300):
     spec it reads, pkg/controller/deployment/sync.go getNewReplicaSet), and the service has no revision to undo:
     a 100-service run failed its plan that way on 2026-12-04."""
     deadline = time.monotonic() + timeout
-    waiting = list(names)
-    while waiting:
+    while True:
         deployments = dict((item["metadata"]["name"], item) for item in kube("GET", KUBE)["items"])
-        waiting = [name for name in waiting if deployments[name]["status"].get("observedGeneration", 0)
+        waiting = [name for name in names if deployments[name]["status"].get("observedGeneration", 0)
                    < deployments[name]["metadata"]["generation"]]
-        if waiting and time.monotonic() > deadline:
+        if not waiting:
+            return
+        if time.monotonic() > deadline:
             raise SystemExit("bench: the simulator did not observe %s within %d s" % (", ".join(waiting), timeout))
-        time.sleep(0.2 if waiting else 0)
+        time.sleep(0.2)
 
 
 def fleet(count):
