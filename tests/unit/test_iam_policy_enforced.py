@@ -110,6 +110,13 @@ def limited_clients():
         os.environ.update({name: value for name, value in saved.items() if value is not None})
 
 
+def test_the_evaluator_authorises_listing_by_s3_list_bucket_as_aws_does(limited_clients):
+    """AWS authorises ListObjects and ListObjectsV2 with s3:ListBucket (there is no s3:ListObjectsV2 action, IAM
+    Service Authorization Reference for S3); moto 5.2.6 checks s3:ListObjectsV2 instead (tests/requirements.txt)."""
+    assert not refused(limited_clients["s3"], "ListObjectsV2"), \
+        "moto's evaluator does not map ListObjectsV2 to s3:ListBucket"
+
+
 def test_every_action_of_the_policy_is_authorised_for_a_user_holding_only_it(limited_clients):
     assert len(allowed_actions()) >= 15, "the policy's RDS, ELB and S3 actions are all checked"
     denied = [action for action in allowed_actions()
