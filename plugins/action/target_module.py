@@ -10,6 +10,10 @@ __metaclass__ = type
 from ansible.plugins.action import ActionBase
 from ansible.utils.vars import merge_hash
 
+from ansible_collections.rollback.core.plugins.plugin_utils import in_worker
+
+in_worker.preload()
+
 MODULES = ("rollback.core.rollout_undo", "rollback.core.swarm_service_rollback", "rollback.core.nginx_traffic",
            "rollback.core.alb_traffic", "rollback.core.frontend_restore", "rollback.core.postgres_restore",
            "rollback.core.rds_snapshot_restore")
@@ -24,7 +28,6 @@ class ActionModule(ActionBase):
         result = super(ActionModule, self).run(tmp, task_vars)
         dummy, params = self.validate_argument_spec(argument_spec=SPEC)
         try:
-            return merge_hash(result, self._execute_module(module_name=params["module"], module_args=params["args"],
-                                                           task_vars=task_vars))
+            return merge_hash(result, in_worker.execute(self, params["module"], params["args"], task_vars))
         finally:
             self._remove_tmp_path(self._connection._shell.tmpdir)

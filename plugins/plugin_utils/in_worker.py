@@ -1,0 +1,168 @@
+# Copyright: rollback.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Run a rollback.core module inside Ansible's worker process instead of a new Python process (issue 22).
+
+A module run on the controller (connection ``local`` with the controller's own Python, as the API-talking targets
+are) costs a new interpreter, the AnsiballZ payload and the import of its client library (``kubernetes``,
+``boto3``: ~0.3-0.5 s of CPU) for every task and host. Ansible forks one worker per task and host from the
+controller process; the action plugin module imports the client libraries once, in the controller, before the
+workers fork (the strategy loads the action class in the controller), so each worker has them already, and the
+module's ``main()`` runs in the worker with exactly the arguments, check mode, diff, no_log and environment
+``_execute_module`` would give it. Its result goes through the same encoder and ``_parse_returned_data`` as a
+module process's output. This is what ansible.netcommon's ``import_modules`` does for network modules.
+
+Anything else (another interpreter, a remote host, become, async) runs as a module process as before.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import contextlib
+import importlib
+import inspect
+import io
+import json
+import os
+import shutil
+import sys
+import tempfile
+
+from ansible.module_utils import basic
+from ansible.module_utils.common import warnings as module_warnings
+
+try:  # ansible-core >= 2.19: modules talk JSON through a serialization profile
+    from ansible.module_utils import _internal as module_internal
+    from ansible.module_utils.common.json import Direction, get_module_encoder
+except ImportError:  # ansible-core < 2.19
+    module_internal = None
+    from ansible.module_utils.common.json import AnsibleJSONEncoder
+
+PROFILE = "legacy"  # what ansible-core gives a module that declares none (module_common._DEFAULT_LEGACY_METADATA)
+MODULES_PACKAGE = "ansible_collections.rollback.core.plugins.modules."
+CLIENT_LIBRARIES = ("kubernetes.client", "kubernetes.config", "kubernetes.dynamic", "boto3", "botocore.session",
+                    "etcd3", "psycopg2", "docker")
+
+
+def preload():
+    """Import the client libraries the modules use, where installed, once in the controller process."""
+    for name in CLIENT_LIBRARIES:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - absent or broken here: the module reports it when it needs it
+            pass
+
+
+def eligible(action, task_vars):
+    """A module of this collection run locally by the controller's own Python, without become or async."""
+    if action._connection.transport not in ("local", "ansible.builtin.local"):
+        return False
+    if action._play_context.become or action._task.async_val:
+        return False
+    interpreter = task_vars.get("ansible_python_interpreter")
+    if interpreter is None:
+        return False
+    return same_python(action._templar.template(interpreter), sys.executable)
+
+
+def same_python(interpreter, executable):
+    """The same binary from the same directory: a venv's python links to the system's binary but has other
+    libraries, so the resolved path alone would take the system Python for the controller's venv."""
+    if not isinstance(interpreter, str):
+        return False
+    return (os.path.dirname(os.path.abspath(interpreter)) == os.path.dirname(os.path.abspath(executable))
+            and os.path.realpath(interpreter) == os.path.realpath(executable))
+
+
+def task_environment(action):
+    """The task's ``environment:``, templated as ``_execute_module`` would give it to the module process."""
+    environment = {}
+    action._compute_environment_string(environment)
+    merged = dict(action._connection._shell.env)
+    merged.update(environment)
+    return dict((str(name), str(value)) for name, value in merged.items())
+
+
+@contextlib.contextmanager
+def environ(values):
+    saved = dict(os.environ)
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@contextlib.contextmanager
+def as_module():
+    """ansible-core >= 2.19 displays a warning at once when it is raised in the controller; a module returns it."""
+    if module_internal is None:
+        yield
+        return
+    saved = module_internal.is_controller
+    module_internal.is_controller = False
+    try:
+        yield
+    finally:
+        module_internal.is_controller = saved
+
+
+def encoded(args):
+    if module_internal is None:
+        return json.dumps(dict(ANSIBLE_MODULE_ARGS=args), cls=AnsibleJSONEncoder, vault_to_text=True)
+    return json.dumps(dict(ANSIBLE_MODULE_ARGS=args), cls=get_module_encoder(PROFILE, Direction.CONTROLLER_TO_MODULE))
+
+
+def reset_module_globals():
+    """What a new module process starts with: a worker runs every item of a loop."""
+    basic._ANSIBLE_ARGS = None
+    if hasattr(basic, "_ANSIBLE_PROFILE"):
+        basic._ANSIBLE_PROFILE = None
+    for name in ("_global_warnings", "_global_deprecations"):
+        value = getattr(module_warnings, name, None)
+        if value is not None:
+            value.clear()
+
+
+def parse(action, stdout, stderr, rc):
+    res = dict(rc=rc, stdout=stdout, stdout_lines=stdout.splitlines(), stderr=stderr, stderr_lines=stderr.splitlines())
+    if "profile" in inspect.signature(action._parse_returned_data).parameters:
+        return action._parse_returned_data(res, PROFILE)
+    return action._parse_returned_data(res)
+
+
+def run(action, module_name, module_args, task_vars):
+    """``action._execute_module(module_name, module_args, task_vars=task_vars)``, in this process."""
+    from ansible.vars.clean import remove_internal_keys
+
+    args = dict(module_args)
+    tmpdir = tempfile.mkdtemp(prefix="ansible-in-worker-")
+    try:
+        action._update_module_args(module_name, args, task_vars)
+        args["_ansible_tmpdir"] = tmpdir
+        environment = task_environment(action)
+        module = importlib.import_module(MODULES_PACKAGE + module_name.rsplit(".", 1)[-1])
+        reset_module_globals()
+        basic._ANSIBLE_ARGS = encoded(args).encode("utf-8")
+        if hasattr(basic, "_ANSIBLE_PROFILE"):
+            basic._ANSIBLE_PROFILE = PROFILE
+        stdout, stderr, rc = io.StringIO(), io.StringIO(), 0
+        with environ(environment), as_module(), contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            try:
+                module.main()
+            except SystemExit as exit_:
+                rc = exit_.code if isinstance(exit_.code, int) else 1
+        data = parse(action, stdout.getvalue(), stderr.getvalue(), rc)
+    finally:
+        reset_module_globals()
+        shutil.rmtree(tmpdir, ignore_errors=True)
+    remove_internal_keys(data)
+    return data
+
+
+def execute(action, module_name, module_args, task_vars):
+    """The module's result, from this worker when it may run here, else from a module process."""
+    if module_name.startswith("rollback.core.") and eligible(action, task_vars):
+        return run(action, module_name, module_args, task_vars)
+    return action._execute_module(module_name=module_name, module_args=module_args, task_vars=task_vars)

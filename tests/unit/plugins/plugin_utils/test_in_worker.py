@@ -1,0 +1,161 @@
+"""Modules run inside Ansible's worker (plugins/plugin_utils/in_worker.py) get what a module process gets.
+
+The reference is ansible-core's own path, ActionBase._execute_module: _update_module_args (check mode, diff, no_log),
+_compute_environment_string (the task's environment), the module's JSON through the serialization profile and
+_parse_returned_data. A worker runs every item of a loop, so nothing of one run may reach the next.
+"""
+
+import os
+import sys
+import types
+
+import pytest
+import yaml
+from ansible.module_utils.basic import AnsibleModule
+from ansible.parsing.dataloader import DataLoader
+from ansible.playbook.play_context import PlayContext
+from ansible.playbook.task import Task
+from ansible.plugins import loader as plugin_loader
+from ansible.plugins.action.normal import ActionModule as NormalAction
+from ansible.template import Templar
+
+from ansible_collections.rollback.core.plugins.plugin_utils import in_worker
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+PROBE = "rollback.core.in_worker_probe"
+
+
+def probe_main():
+    module = AnsibleModule(dict(value=dict(type="str"), secret=dict(type="str", no_log=True),
+                                fail=dict(type="bool", default=False), warn=dict(type="str")),
+                           supports_check_mode=True)
+    if module.params["warn"]:
+        module.warn(module.params["warn"])
+    if module.params["fail"]:
+        module.fail_json(msg="refused: %s" % module.params["value"])
+    module.exit_json(changed=not module.check_mode, value=module.params["value"], check_mode=module.check_mode,
+                     diff_mode=module._diff, secret_seen=module.params["secret"],
+                     environment=os.environ.get("IN_WORKER_PROBE"), tmpdir=module.tmpdir)
+
+
+@pytest.fixture(autouse=True)
+def probe_module(monkeypatch):
+    probe = types.ModuleType(in_worker.MODULES_PACKAGE + "in_worker_probe")
+    probe.main = probe_main
+    monkeypatch.setitem(sys.modules, probe.__name__, probe)
+
+
+class FakeConnection:
+    transport = "local"
+    socket_path = None
+    become = None
+
+    def __init__(self):
+        self._shell = plugin_loader.shell_loader.get("sh")
+
+
+def action_for(task_vars=None, check_mode=False, diff=False, environment=None, no_log=False, transport="local",
+               become=False, async_val=0):
+    task = Task()
+    task.action = PROBE
+    task.check_mode = check_mode
+    task.diff = diff
+    task.no_log = no_log
+    task.environment = environment or []
+    task.async_val = async_val
+    connection = FakeConnection()
+    connection.transport = transport
+    play_context = PlayContext()
+    play_context.become = become
+    variables = dict(task_vars or {})
+    templar = Templar(loader=DataLoader(), variables=variables)
+    return NormalAction(task, connection, play_context, DataLoader(), templar, plugin_loader)
+
+
+def local_vars(**extra):
+    return dict(ansible_python_interpreter=sys.executable, **extra)
+
+
+def test_the_result_is_what_a_module_process_returns():
+    action = action_for()
+    result = in_worker.run(action, PROBE, dict(value="v1"), local_vars())
+    assert result["value"] == "v1" and result["changed"] is True and result["check_mode"] is False
+    assert result["invocation"]["module_args"]["value"] == "v1"
+    # remove_internal_keys keeps only _ansible_parsed, as after a module process
+    assert [key for key in result if key.startswith("_ansible_")] == ["_ansible_parsed"]
+
+
+def test_check_mode_and_diff_reach_the_module():
+    result = in_worker.run(action_for(check_mode=True, diff=True), PROBE, dict(value="v"), local_vars())
+    assert result["check_mode"] is True and result["diff_mode"] is True and result["changed"] is False
+
+
+def test_no_log_values_are_masked_in_the_result():
+    result = in_worker.run(action_for(), PROBE, dict(value="v", secret="s3cr3t-value"), local_vars())
+    assert "s3cr3t-value" not in repr(result)
+    assert result["invocation"]["module_args"]["secret"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+
+
+def test_a_failure_is_a_failed_result_with_its_message():
+    result = in_worker.run(action_for(), PROBE, dict(value="bad", fail=True), local_vars())
+    assert result["failed"] is True and result["msg"] == "refused: bad"
+
+
+def test_a_warning_is_returned_with_the_result_not_shown_at_once():
+    result = in_worker.run(action_for(), PROBE, dict(value="v", warn="a guess"), local_vars())
+    warnings = [getattr(w, "event", None) and w.event.msg or str(w) for w in result.get("warnings", [])]
+    assert any("a guess" in warning for warning in warnings), result
+
+
+def test_nothing_of_one_loop_item_reaches_the_next():
+    action = action_for()
+    first = in_worker.run(action, PROBE, dict(value="one", warn="first item only"), local_vars())
+    second = in_worker.run(action, PROBE, dict(value="two"), local_vars())
+    assert first.get("warnings") and not second.get("warnings")
+    assert second["value"] == "two" and "warn" not in [k for k, v in second["invocation"]["module_args"].items() if v]
+
+
+def test_the_task_environment_reaches_the_module_and_is_restored():
+    os.environ.pop("IN_WORKER_PROBE", None)
+    action = action_for(environment=[{"IN_WORKER_PROBE": "from-the-task"}])
+    result = in_worker.run(action, PROBE, dict(value="v"), local_vars())
+    assert result["environment"] == "from-the-task"
+    assert "IN_WORKER_PROBE" not in os.environ
+
+
+def test_the_module_temporary_directory_is_removed():
+    result = in_worker.run(action_for(), PROBE, dict(value="v"), local_vars())
+    assert result["tmpdir"] and not os.path.exists(result["tmpdir"])
+
+
+@pytest.mark.parametrize("change", [
+    dict(transport="ssh"), dict(become=True), dict(async_val=30),
+])
+def test_only_a_local_run_without_become_or_async_is_eligible(change):
+    assert in_worker.eligible(action_for(), local_vars())
+    assert not in_worker.eligible(action_for(**change), local_vars())
+
+
+def test_another_interpreter_runs_a_module_process(tmp_path):
+    assert not in_worker.eligible(action_for(), dict(ansible_python_interpreter="/usr/bin/python3.9"))
+    assert not in_worker.eligible(action_for(), {})
+    # A venv's python links to the system binary: the same resolved file in another directory is another Python.
+    (tmp_path / "python3").symlink_to(os.path.realpath(sys.executable))
+    assert not in_worker.eligible(action_for(), dict(ansible_python_interpreter=str(tmp_path / "python3")))
+
+
+def test_the_controller_python_by_another_name_in_its_directory_is_the_same(tmp_path):
+    (tmp_path / "python3.99").symlink_to("/usr/bin/env")
+    (tmp_path / "python3").symlink_to("python3.99")
+    (tmp_path / "python").symlink_to("python3")
+    assert in_worker.same_python(str(tmp_path / "python"), str(tmp_path / "python3"))
+    assert not in_worker.same_python(str(tmp_path / "python"), "/usr/bin/env")
+
+
+def test_every_module_but_target_module_is_routed_to_the_in_worker_action():
+    with open(os.path.join(REPO, "meta", "runtime.yml")) as handle:
+        routing = yaml.safe_load(handle)["plugin_routing"]["action"]
+    modules = sorted(name[:-3] for name in os.listdir(os.path.join(REPO, "plugins", "modules"))
+                     if name.endswith(".py") and name not in ("__init__.py", "target_module.py"))
+    assert sorted(routing) == modules
+    assert set(route["redirect"] for route in routing.values()) == {"rollback.core.in_worker"}
