@@ -19,6 +19,11 @@ description:
   - The roles compute O(module) and O(args) from the inventory with the C(rollback.core.app_call) and
     C(rollback.core.database_call) filters, which decide the module from the service's target type or the
     database's type (a PostgreSQL restore and an RDS restore of one level 3 run at the same time).
+  - Its action is also the action of every other module of the collection (C(meta/runtime.yml)); a module run on
+    the controller (connection C(local), C(ansible_python_interpreter) the controller's own Python, no C(become),
+    no C(async)) runs inside the Ansible worker process instead of a new Python process, with the client libraries
+    (kubernetes, boto3, ...) imported once per run before the workers fork; its arguments, check mode, diff,
+    C(no_log), C(environment) and result are those of a module process. Anywhere else the module runs as usual.
 version_added: 0.2.0
 author:
   - rollback.core maintainers (@rollback-core)
@@ -44,7 +49,8 @@ options:
 attributes:
   action:
     support: full
-    description: Runs on the controller to choose the module, which then runs on the host.
+    description: Runs on the controller to choose the module, which then runs on the host (inside the worker when
+      the host is the controller itself).
   check_mode:
     support: full
     description: The module runs in check mode (all the target modules support it).

@@ -31,12 +31,13 @@ import tempfile
 from ansible.module_utils import basic
 from ansible.module_utils.common import warnings as module_warnings
 
+from ansible.module_utils.common import json as module_json
+
 try:  # ansible-core >= 2.19: modules talk JSON through a serialization profile
     from ansible.module_utils import _internal as module_internal
-    from ansible.module_utils.common.json import Direction, get_module_encoder
+    from ansible.module_utils.common.json import Direction
 except ImportError:  # ansible-core < 2.19
-    module_internal = None
-    from ansible.module_utils.common.json import AnsibleJSONEncoder
+    module_internal = Direction = None
 
 PROFILE = "legacy"  # what ansible-core gives a module that declares none (module_common._DEFAULT_LEGACY_METADATA)
 MODULES_PACKAGE = "ansible_collections.rollback.core.plugins.modules."
@@ -97,7 +98,7 @@ def environ(values):
 @contextlib.contextmanager
 def as_module():
     """ansible-core >= 2.19 displays a warning at once when it is raised in the controller; a module returns it."""
-    if module_internal is None:
+    if Direction is None:
         yield
         return
     saved = module_internal.is_controller
@@ -109,9 +110,10 @@ def as_module():
 
 
 def encoded(args):
-    if module_internal is None:
-        return json.dumps(dict(ANSIBLE_MODULE_ARGS=args), cls=AnsibleJSONEncoder, vault_to_text=True)
-    return json.dumps(dict(ANSIBLE_MODULE_ARGS=args), cls=get_module_encoder(PROFILE, Direction.CONTROLLER_TO_MODULE))
+    if Direction is None:
+        return json.dumps(dict(ANSIBLE_MODULE_ARGS=args), cls=module_json.AnsibleJSONEncoder, vault_to_text=True)
+    encoder = module_json.get_module_encoder(PROFILE, Direction.CONTROLLER_TO_MODULE)
+    return json.dumps(dict(ANSIBLE_MODULE_ARGS=args), cls=encoder)
 
 
 def reset_module_globals():

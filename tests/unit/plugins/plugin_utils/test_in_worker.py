@@ -152,10 +152,10 @@ def test_the_controller_python_by_another_name_in_its_directory_is_the_same(tmp_
     assert not in_worker.same_python(str(tmp_path / "python"), "/usr/bin/env")
 
 
-def test_every_module_but_target_module_is_routed_to_the_in_worker_action():
+def test_every_module_is_routed_to_the_one_module_action():
     with open(os.path.join(REPO, "meta", "runtime.yml")) as handle:
         routing = yaml.safe_load(handle)["plugin_routing"]["action"]
     modules = sorted(name[:-3] for name in os.listdir(os.path.join(REPO, "plugins", "modules"))
                      if name.endswith(".py") and name not in ("__init__.py", "target_module.py"))
     assert sorted(routing) == modules
-    assert set(route["redirect"] for route in routing.values()) == {"rollback.core.in_worker"}
+    assert set(route["redirect"] for route in routing.values()) == {"rollback.core.target_module"}
