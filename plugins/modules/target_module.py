@@ -19,11 +19,11 @@ description:
   - The roles compute O(module) and O(args) from the inventory with the C(rollback.core.app_call) and
     C(rollback.core.database_call) filters, which decide the module from the service's target type or the
     database's type (a PostgreSQL restore and an RDS restore of one level 3 run at the same time).
-  - Its action is also the action of every other module of the collection (C(meta/runtime.yml)); a module run on
-    the controller (connection C(local), C(ansible_python_interpreter) the controller's own Python, no C(become),
-    no C(async)) runs inside the Ansible worker process instead of a new Python process, with the client libraries
-    (kubernetes, boto3, ...) imported once per run before the workers fork; its arguments, check mode, diff,
-    C(no_log), C(environment) and result are those of a module process. Anywhere else the module runs as usual.
+  - On the controller (connection C(local), C(ansible_python_interpreter) the controller's own Python, no
+    C(become)) the module runs inside the Ansible worker process instead of a new Python process, as every module
+    of the collection does there (C(plugins/plugin_utils/in_worker.py)) - the client libraries (kubernetes, boto3,
+    ...) are imported once per run, before the workers fork; arguments, check mode, diff, C(no_log),
+    C(environment) and the result are those of a module process. Anywhere else the module runs as usual.
 version_added: 0.2.0
 author:
   - rollback.core maintainers (@rollback-core)

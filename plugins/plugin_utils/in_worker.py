@@ -12,6 +12,8 @@ module's ``main()`` runs in the worker with exactly the arguments, check mode, d
 module process's output. This is what ansible.netcommon's ``import_modules`` does for network modules.
 
 Anything else (another interpreter, a remote host, become, async) runs as a module process as before.
+Each module's action plugin (plugins/action/<module>.py, as ansible-test's action-plugin-docs wants) is this
+``ActionModule``; ``rollback.core.target_module`` calls ``execute``.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -30,6 +32,8 @@ import tempfile
 
 from ansible.module_utils import basic
 from ansible.module_utils.common import warnings as module_warnings
+from ansible.plugins.action.normal import ActionModule as NormalAction
+from ansible.utils.vars import merge_hash
 
 from ansible.module_utils.common import json as module_json
 
@@ -168,3 +172,19 @@ def execute(action, module_name, module_args, task_vars):
     if module_name.startswith("rollback.core.") and eligible(action, task_vars):
         return run(action, module_name, module_args, task_vars)
     return action._execute_module(module_name=module_name, module_args=module_args, task_vars=task_vars)
+
+
+class ActionModule(NormalAction):
+    """The action of every module of the collection: ansible-core's ``normal`` action, in the worker when it may."""
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        if not eligible(self, task_vars):
+            return super(ActionModule, self).run(tmp, task_vars)
+        result = super(NormalAction, self).run(tmp, task_vars)  # ActionBase's checks, without a module process
+        module_name = self._shared_loader_obj.module_loader.find_plugin_with_context(
+            self._task.action, collection_list=self._task.collections).resolved_fqcn
+        try:
+            return merge_hash(result, run(self, module_name, self._task.args, task_vars))
+        finally:
+            self._remove_tmp_path(self._connection._shell.tmpdir)

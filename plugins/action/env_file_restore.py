@@ -1,0 +1,12 @@
+# Copyright: rollback.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""rollback.core.env_file_restore's action (plugins/plugin_utils/in_worker.py)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.rollback.core.plugins.plugin_utils import in_worker
+
+in_worker.preload()
+ActionModule = in_worker.ActionModule
