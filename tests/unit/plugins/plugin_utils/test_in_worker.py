@@ -160,4 +160,5 @@ def test_every_module_has_the_in_worker_action():
                      if name.endswith(".py") and name not in ("__init__.py", "target_module.py"))
     for name in modules:
         action = importlib.import_module("ansible_collections.rollback.core.plugins.action." + name)
-        assert action.ActionModule is in_worker.ActionModule, name
+        assert issubclass(action.ActionModule, in_worker.ActionModule), name
+        assert action.ActionModule is not in_worker.ActionModule, name
