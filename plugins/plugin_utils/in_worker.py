@@ -31,11 +31,11 @@ import sys
 import tempfile
 
 from ansible.module_utils import basic
+from ansible.module_utils.common import json as module_json
 from ansible.module_utils.common import warnings as module_warnings
 from ansible.plugins.action.normal import ActionModule as NormalAction
 from ansible.utils.vars import merge_hash
-
-from ansible.module_utils.common import json as module_json
+from ansible.vars.clean import remove_internal_keys
 
 try:  # ansible-core >= 2.19: modules talk JSON through a serialization profile
     from ansible.module_utils import _internal as module_internal
@@ -140,8 +140,6 @@ def parse(action, stdout, stderr, rc):
 
 def run(action, module_name, module_args, task_vars):
     """``action._execute_module(module_name, module_args, task_vars=task_vars)``, in this process."""
-    from ansible.vars.clean import remove_internal_keys
-
     args = dict(module_args)
     tmpdir = tempfile.mkdtemp(prefix="ansible-in-worker-")
     try:
