@@ -96,11 +96,15 @@ def test_a_missing_age_binary_is_one_clear_error(monkeypatch):
         backup_crypt.decrypt("/b.json.age", __file__)
 
 
-def test_decrypt_refuses_no_identity_an_unreadable_one_and_a_wrong_one_leaving_no_temporary(tmp_path):
+def test_decrypt_refuses_no_identity_an_unreadable_one_and_a_wrong_one_leaving_no_temporary(tmp_path, monkeypatch):
     _identity, public = keypair(tmp_path)
     other, _public = keypair(tmp_path, "other")
     target = str(tmp_path / "b.env.age")
     backup_crypt.Encryptor(dict(recipients=[public])).write(target, b"A=1\n")
+    # A temporary directory of its own: the shared /tmp changes under other processes (docker's runc, a parallel
+    # matrix leg running this same test).
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     before = sorted(os.listdir(tempfile.gettempdir()))
     with pytest.raises(RollbackError, match=r"^env backup .*b.env.age is encrypted with age: give decrypt_identity"):
         backup_crypt.decrypt(target, None, "env backup")
