@@ -8,8 +8,6 @@ __metaclass__ = type
 
 from ansible_collections.rollback.core.plugins.plugin_utils import in_worker
 
-in_worker.preload()
-
 
 class ActionModule(in_worker.ActionModule):
     """Its own class: the plugin loader sets the load name and path on the class it loads."""

@@ -12,8 +12,6 @@ from ansible.utils.vars import merge_hash
 
 from ansible_collections.rollback.core.plugins.plugin_utils import in_worker
 
-in_worker.preload()
-
 MODULES = ("rollback.core.rollout_undo", "rollback.core.swarm_service_rollback", "rollback.core.nginx_traffic",
            "rollback.core.alb_traffic", "rollback.core.frontend_restore", "rollback.core.postgres_restore",
            "rollback.core.rds_snapshot_restore")

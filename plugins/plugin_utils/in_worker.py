@@ -5,7 +5,7 @@
 A module run on the controller (connection ``local`` with the controller's own Python, as the API-talking targets
 are) costs a new interpreter, the AnsiballZ payload and the import of its client library (``kubernetes``,
 ``boto3``: ~0.3-0.5 s of CPU) for every task and host. Ansible forks one worker per task and host from the
-controller process; the action plugin module imports the client libraries once, in the controller, before the
+controller process; importing this file imports the client libraries once, in the controller, before the
 workers fork (the strategy loads the action class in the controller), so each worker has them already, and the
 module's ``main()`` runs in the worker with exactly the arguments, check mode, diff, no_log and environment
 ``_execute_module`` would give it. Its result goes through the same encoder and ``_parse_returned_data`` as a
@@ -37,6 +37,8 @@ from ansible.plugins.action.normal import ActionModule as NormalAction
 from ansible.utils.vars import merge_hash
 from ansible.vars.clean import remove_internal_keys
 
+from ansible_collections.rollback.core.plugins.module_utils import requirements
+
 try:  # ansible-core >= 2.19: modules talk JSON through a serialization profile
     from ansible.module_utils import _internal as module_internal
     from ansible.module_utils.common.json import Direction
@@ -45,17 +47,25 @@ except ImportError:  # ansible-core < 2.19
 
 PROFILE = "legacy"  # what ansible-core gives a module that declares none (module_common._DEFAULT_LEGACY_METADATA)
 MODULES_PACKAGE = "ansible_collections.rollback.core.plugins.modules."
-CLIENT_LIBRARIES = ("kubernetes.client", "kubernetes.config", "kubernetes.dynamic", "boto3", "botocore.session",
-                    "etcd3", "psycopg2", "docker")
+# migration_status runs once per database at most, and alembic + SQLAlchemy cost ~0.3 s of CPU: every run would pay
+# it at start. The module imports them itself.
+NOT_PRELOADED = ("migration_status",)
+CLIENT_LIBRARIES = sorted(set(library for module, libraries in requirements.LIBRARIES.items()
+                              if module.split(":")[0] not in NOT_PRELOADED for library, _pip in libraries))
 
 
 def preload():
-    """Import the client libraries the modules use, where installed, once in the controller process."""
+    """Import the client libraries the modules use (module_utils/requirements.py), where installed, once."""
     for name in CLIENT_LIBRARIES:
         try:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - absent or broken here: the module reports it when it needs it
             pass
+
+
+# Every action plugin of the collection imports this file: the controller loads an action class before it forks
+# the task's workers, so the libraries are imported there, once per run.
+preload()
 
 
 def eligible(action, task_vars):
@@ -180,9 +190,7 @@ class ActionModule(NormalAction):
         if not eligible(self, task_vars):
             return super(ActionModule, self).run(tmp, task_vars)
         result = super(NormalAction, self).run(tmp, task_vars)  # ActionBase's checks, without a module process
-        module_name = self._shared_loader_obj.module_loader.find_plugin_with_context(
-            self._task.action, collection_list=self._task.collections).resolved_fqcn
         try:
-            return merge_hash(result, run(self, module_name, self._task.args, task_vars))
+            return merge_hash(result, run(self, self._task.resolved_action, self._task.args, task_vars))
         finally:
             self._remove_tmp_path(self._connection._shell.tmpdir)

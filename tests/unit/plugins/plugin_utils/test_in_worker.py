@@ -162,3 +162,9 @@ def test_every_module_has_the_in_worker_action():
         action = importlib.import_module("ansible_collections.rollback.core.plugins.action." + name)
         assert issubclass(action.ActionModule, in_worker.ActionModule), name
         assert action.ActionModule is not in_worker.ActionModule, name
+
+
+def test_importing_it_preloads_the_modules_libraries_but_not_the_migration_checks():
+    """The libraries come from module_utils/requirements.py, so a module's new library is preloaded too."""
+    assert set(in_worker.CLIENT_LIBRARIES) == {"boto3", "docker", "etcd3gw", "kubernetes", "psycopg2", "redis"}
+    assert all(name in sys.modules for name in in_worker.CLIENT_LIBRARIES)
