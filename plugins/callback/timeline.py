@@ -31,7 +31,8 @@ options:
   output:
     description:
       - Path of the JSON timeline. When unset, a file in the temporary directory, whose path the callback puts
-        in the environment variable C(ROLLBACK_TIMELINE_FILE) of the run for the report to read.
+        in the environment variable C(ROLLBACK_TIMELINE_FILE) of the run for the report to read; that file is
+        removed at the end of the run (the report keeps the timeline).
     type: path
     env:
       - name: ROLLBACK_TIMELINE_FILE
@@ -110,6 +111,7 @@ class CallbackModule(CallbackBase):
         self._play_name = ""
         self._loader = DataLoader()
         self._progress = None
+        self._own_output = None
 
     def _named_phase(self, task):
         variables = task.get_vars()
@@ -144,6 +146,7 @@ class CallbackModule(CallbackBase):
             handle, path = tempfile.mkstemp(prefix="rollback-timeline-", suffix=".json")
             os.close(handle)
             self.set_option("output", path)
+            self._own_output = path
         # Workers fork from this process: the report play reads the path from its environment.
         os.environ["ROLLBACK_TIMELINE_FILE"] = self.get_option("output")
         if self.get_option("progress_interval") > 0:
@@ -228,7 +231,14 @@ class CallbackModule(CallbackBase):
             self._display.display("total %.1fs of the level %s budget %.0fs: %s" % (
                 timeline["total_seconds"], timeline["level"], timeline["budget_seconds"],
                 "within budget" if timeline["within_budget"] else "OVER BUDGET"))
-        self._write(timeline)
+        if self._own_output:
+            # Read by the report play; a file of each run left in the temporary directory is a leak.
+            try:
+                os.remove(self._own_output)
+            except OSError:
+                pass
+        else:
+            self._write(timeline)
 
     def _write(self, timeline):
         output = self.get_option("output")

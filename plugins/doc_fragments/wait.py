@@ -24,7 +24,9 @@ options:
     default: 300
   wait_sleep:
     description:
-      - Seconds between two polls while waiting.
+      - The longest pause, in seconds, between two polls while waiting.
+      - The first pause is 0.1 seconds (or this, when shorter) and each next one doubles up to this, so a change
+        that takes effect at once is seen at once.
     type: float
     default: 1.0
 """

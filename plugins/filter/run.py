@@ -72,12 +72,18 @@ def level_phases(level):
     return [dict(row) for row in PHASES if row["level"] <= level]
 
 
-def level_rows(run, planning=False):
+def level_rows(run, planning=False, host=None):
     """The rows of ``run['phases']`` the level includes: the planned ones when planning, and never a row whose
     hosts key names no host of the run. Every host includes the same rows (lockstep, roles/level/tasks/phases.yml);
-    a row no host would do is dropped for all of them instead of being skipped on each (issue 22)."""
+    a row no host would do is dropped for all of them instead of being skipped on each (issue 22).
+    ``host`` (planning only): just the rows that host takes part in. The planning play runs each host at its own pace
+    (strategy free, nothing changes): there is no lockstep to keep, and a row skipped inside costs four task runs."""
+    if host is not None and not planning:
+        raise AnsibleFilterError("level_rows: host is for planning only: the rollback keeps every row on every host "
+                                 "so the phases run in lockstep")
     return [dict(row) for row in run.get("phases") or []
-            if (row.get("planned") or not planning) and run.get(row["hosts"])]
+            if (row.get("planned") or not planning) and run.get(row["hosts"])
+            and (host is None or host in run[row["hosts"]])]
 
 
 def _ordered(names, order):

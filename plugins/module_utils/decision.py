@@ -175,8 +175,31 @@ def checked_thresholds(overrides):
     return thresholds
 
 
+NOT_VERIFIED = "NOT VERIFIED: no checks"
+
+
+def verification(service, smoke, decision):
+    """What the verify role keeps of a rolled-back service, from its smoke check and the decision on it; a service
+    that is not healthy is a RollbackError carrying the same fields (runbook 000: stop and escalate).
+    No smoke check (a skipped one: the service has no checks) verifies nothing: never "passed"."""
+    if not smoke or smoke.get("skipped"):
+        return dict(verified=False, passed=None, success_rate=None, latency_ms=None, failed_checks=[],
+                    decision=NOT_VERIFIED, reasons=[])
+    kept = dict(verified=True, passed=bool(smoke.get("passed")) and decision["action"] == "MONITOR",
+                success_rate=smoke.get("success_rate"), latency_ms=smoke.get("latency_ms"),
+                failed_checks=list(smoke.get("failed_checks") or []), decision=decision["action"],
+                reasons=list(decision["reasons"]))
+    if not kept["passed"]:
+        raise RollbackError(
+            "%s is not healthy after the rollback (%s: %s). Runbook 000 - stop remediating and escalate to the "
+            "incident commander." % (service, kept["decision"], "; ".join(kept["reasons"] + kept["failed_checks"])),
+            **dict(decision, **kept))
+    return kept
+
+
 def decide_from_params(module):
-    """The rollback_decision module's flow: gather signals, check thresholds, decide."""
+    """The rollback_decision module's flow: gather signals, check thresholds, decide (and, for a rolled-back
+    service, verify)."""
     params = module.params
     thresholds = checked_thresholds(params["thresholds"])
     signals = signals_from_smoke(params["smoke"]) if params["smoke"] else {}
@@ -187,4 +210,6 @@ def decide_from_params(module):
         signals["latency_ratio"] = round(signals["latency_p99_ms"] / signals["baseline_p99_ms"], 3)
     result = decide(signals, thresholds)
     result.update(signals=signals, thresholds=thresholds)
+    if params.get("verify_service"):
+        result.update(verification(params["verify_service"], params["smoke"], result))
     return result

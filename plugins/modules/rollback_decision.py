@@ -109,6 +109,15 @@ options:
     description: Overrides of the default thresholds, by name (see the description).
     type: dict
     default: {}
+  verify_service:
+    description:
+      - The rolled-back service O(smoke) checked. Also returns what the rollback keeps of its verification
+        (RV(verified), RV(passed), RV(success_rate), RV(latency_ms), RV(failed_checks), RV(decision)), and fails
+        when the service is not healthy (the smoke check failed, or the decision is not MONITOR) with runbook 000's
+        escalation, those fields in the failed result.
+      - 'A skipped O(smoke) (the service has no checks) verifies nothing - RV(verified) false, RV(passed) null,
+        RV(decision) C(NOT VERIFIED: no checks) - and does not fail.'
+    type: str
 attributes:
   check_mode:
     description: Decides the same way.
@@ -133,6 +142,12 @@ EXAMPLES = r"""
       {{ decision.action }} ({{ decision.urgency }}): ansible-playbook rollback.core.rollback
       -e level={{ decision.level }} -e services={{ inventory_hostname }}
   when: decision.action == 'ROLLBACK'
+
+- name: Verify a rolled-back service (fails, escalating, when it is not healthy)
+  rollback.core.rollback_decision:
+    smoke: "{{ smoke }}"
+    verify_service: "{{ inventory_hostname }}"
+  register: verification
 """
 
 RETURN = r"""
@@ -170,6 +185,31 @@ thresholds:
   description: The thresholds the decision used.
   returned: always
   type: dict
+verified:
+  description: Whether a smoke check verified the service (false when it has no checks).
+  returned: when O(verify_service) is set
+  type: bool
+passed:
+  description: The smoke check passed and the decision is MONITOR; null when not verified.
+  returned: when O(verify_service) is set
+  type: bool
+success_rate:
+  description: The smoke check's success rate in percent, null when not verified.
+  returned: when O(verify_service) is set
+  type: float
+latency_ms:
+  description: The smoke check's latency percentiles (p50, p95, p99) in milliseconds, null when not verified.
+  returned: when O(verify_service) is set
+  type: dict
+failed_checks:
+  description: The checks that failed.
+  returned: when O(verify_service) is set
+  type: list
+  elements: str
+decision:
+  description: 'The RV(action), or C(NOT VERIFIED: no checks).'
+  returned: when O(verify_service) is set
+  type: str
 """
 
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackModule
@@ -183,7 +223,8 @@ FLAGS = ("data_corruption", "security_breach", "database_lost", "complete_outage
 
 def main():
     spec = dict(smoke=dict(type="dict"), consecutive_health_failures=dict(type="int"),
-                oom_killed_pods=dict(type="int"), thresholds=dict(type="dict", default={}))
+                oom_killed_pods=dict(type="int"), thresholds=dict(type="dict", default={}),
+                verify_service=dict(type="str"))
     spec.update((name, dict(type="float")) for name in FLOATS)
     spec.update((name, dict(type="bool", default=False)) for name in FLAGS)
     module = RollbackModule(spec, supports_check_mode=True)

@@ -165,6 +165,24 @@ def test_a_service_without_checks_is_not_verified_and_fails_where_verification_i
     assert not os.path.exists(lock_path(lab))
 
 
+def test_a_service_unhealthy_after_the_rollback_fails_the_run_and_escalates(lab, lab_env, tmp_path):
+    # The front serves 1.0.0 again, but the check expects what it does not serve: the rollback did not make the
+    # service healthy. Runbook 000: stop remediating and escalate; the report says why.
+    deploy_bad(lab_env, backups=False)
+    wrong = extra_inventory(tmp_path, {"demo-bluegreen": {"rollback_service_checks": [
+        {"name": "front health", "url": "http://127.0.0.1:58180/health", "json": {"version": "9.9.9"}}]}})
+    run = run_playbook(lab_env, "rollback.yml", "-i", wrong, "-e", "level=1", "-e", "services=demo-bluegreen")
+    assert run.rc != 0
+    assert "demo-bluegreen is not healthy after the rollback (ROLLBACK: error rate 100.00% > 5%" in run.text
+    assert "front health). Runbook 000 - stop remediating and escalate to the incident commander." in run.text
+    report = run.report
+    assert report["outcome"] == "failed", report["summary"]
+    assert statuses(report)["demo-bluegreen"] == {"app": "changed", "verify": "failed"}
+    assert report["verification"][0]["verified"] is True and report["verification"][0]["passed"] is False
+    assert versions(lab_env)["bluegreen"] == "1.0.0", "rolled back all the same"
+    assert not os.path.exists(lock_path(lab))
+
+
 def test_a_remote_host_whose_python_lacks_a_library_is_refused_naming_both(lab, lab_env, tmp_path):
     before = state(lab, lab_env)
     bare = extra_inventory(tmp_path, {"demo-postgres": {"ansible_python_interpreter": lab["LAB_BARE_PYTHON"]}},

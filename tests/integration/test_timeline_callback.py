@@ -39,3 +39,21 @@ def test_a_failed_phase_is_marked_and_a_tight_budget_is_reported_over(lab_env, t
     assert timeline["phases"][-1]["status"] == "failed" and timeline["phases"][-1]["failed"] == 1
     completed, timeline = run_playbook(dict(lab_env, ROLLBACK_TIMELINE_BUDGETS="1=0.1"), tmp_path, "-e", "level=1")
     assert timeline["within_budget"] is False and "OVER BUDGET" in completed.stdout
+
+
+def test_a_timeline_file_of_its_own_is_read_during_the_run_and_removed_at_its_end(lab_env, tmp_path):
+    # Each run used to leave its rollback-timeline-*.json in the temporary directory (898 of them on a
+    # developer's machine, 2026-12-05).
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    env = dict(lab_env, ANSIBLE_CALLBACKS_ENABLED="rollback.core.timeline", TMPDIR=str(temporary),
+               ANSIBLE_ROLES_PATH=os.path.join(HERE, "files", "roles"))
+    env.pop("ROLLBACK_TIMELINE_FILE", None)
+    completed = subprocess.run(
+        ["ansible-playbook", "-i", "localhost,", "-c", "local", "-e", "ansible_python_interpreter=" + sys.executable,
+         "-e", "level=1", os.path.join(HERE, "files", "timeline_playbook.yml")],
+        env=env, capture_output=True, text=True, check=False)
+    assert completed.returncode == 0, completed.stdout
+    # phase_two shows what a report play reads: the file the callback named in the run's environment.
+    assert "timeline file during the run: present" in completed.stdout
+    assert [name for name in os.listdir(temporary) if name.startswith("rollback-timeline-")] == []

@@ -186,6 +186,17 @@ def test_the_level_includes_only_rows_some_host_does_in_the_table_order():
     assert [row["name"] for row in level_rows(run)] == ["config", "app", "verify"]
 
 
+def test_planning_includes_on_a_host_only_the_rows_it_takes_part_in():
+    run = run_context(request(level=3, services=["billing"]), SERVICES, DATABASES)["run"]
+    database = run["databases"][0]
+    assert [row["name"] for row in level_rows(run, planning=True, host=database)] == ["database"]
+    assert "database" not in [row["name"] for row in level_rows(run, planning=True, host="billing")]
+    assert [row["name"] for row in level_rows(run, planning=True, host="billing")] == [
+        row["name"] for row in level_rows(run, planning=True) if "billing" in run[row["hosts"]]]
+    with pytest.raises(AnsibleFilterError, match="host is for planning only"):
+        level_rows(run, host="billing")
+
+
 @pytest.mark.parametrize("level,canary,serial", [(1, 1, [1, "100%"]), (2, 2, [2, "100%"]), (3, 1, ["100%"]),
                                                  (1, 0, ["100%"])])
 def test_canary_batches_never_at_level3(level, canary, serial):

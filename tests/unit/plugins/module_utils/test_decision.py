@@ -6,7 +6,14 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.rollback.core.plugins.module_utils.decision import decide, recommend_level, signals_from_smoke
+from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
+from ansible_collections.rollback.core.plugins.module_utils.decision import (
+    NOT_VERIFIED,
+    decide,
+    recommend_level,
+    signals_from_smoke,
+    verification,
+)
 
 ROWS = [
     # runbook 000, decision matrix
@@ -91,3 +98,36 @@ def test_signals_from_a_smoke_check_result():
     assert signals == dict(error_rate_percent=12.5, smoke_failure_rate_percent=30.0, latency_p95_ms=900,
                            consecutive_health_failures=3)
     assert decide(signals)["action"] == "ROLLBACK"
+
+
+SMOKE_OK = dict(passed=True, success_rate=100.0, latency_ms=dict(p50=2.0, p95=3.0, p99=3.0), failed_checks=[],
+                checks=[dict(name="health", latency_ms=dict(p95=3.0), consecutive_failures=0)])
+
+
+def test_a_healthy_service_is_verified_and_passed():
+    kept = verification("web", SMOKE_OK, decide(signals_from_smoke(SMOKE_OK)))
+    assert kept == dict(verified=True, passed=True, success_rate=100.0, latency_ms=SMOKE_OK["latency_ms"],
+                        failed_checks=[], decision="MONITOR", reasons=["no threshold crossed: keep monitoring"])
+
+
+def test_no_checks_verifies_nothing_and_never_passes():
+    for smoke in (None, {}, dict(skipped=True, changed=False)):
+        kept = verification("web", smoke, decide({}))
+        assert (kept["verified"], kept["passed"], kept["decision"]) == (False, None, NOT_VERIFIED)
+
+
+def test_a_failed_smoke_check_fails_with_the_escalation_and_the_fields():
+    smoke = dict(SMOKE_OK, passed=False, success_rate=0.0, failed_checks=["health"])
+    with pytest.raises(RollbackError) as raised:
+        verification("web", smoke, decide(signals_from_smoke(smoke)))
+    assert raised.value.msg.startswith("web is not healthy after the rollback (ROLLBACK: error rate 100.00% > 5%")
+    assert raised.value.msg.endswith("; health). Runbook 000 - stop remediating and escalate to the incident "
+                                     "commander.")
+    assert (raised.value.details["verified"], raised.value.details["passed"]) == (True, False)
+    assert raised.value.details["action"] == raised.value.details["decision"] == "ROLLBACK"
+
+
+def test_a_passing_smoke_check_with_a_decision_other_than_monitor_is_not_healthy():
+    decision = dict(action="EVALUATE", reasons=["p95 latency 2500ms > 2000ms (004)"])
+    with pytest.raises(RollbackError, match=r"web is not healthy after the rollback \(EVALUATE: p95 latency"):
+        verification("web", SMOKE_OK, decision)

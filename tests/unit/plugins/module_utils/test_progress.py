@@ -32,7 +32,8 @@ def records(directory):
 def test_a_wait_keeps_its_last_state_in_a_record_and_removes_it_at_the_end(tmp_path, monkeypatch):
     monkeypatch.setenv(progress.PROGRESS_DIR_ENV, str(tmp_path))
     clock, seen = FakeClock(), []
-    states = iter(["creating", "modifying", "modifying", "available"])
+    # Polled at 0, 0.1, 0.3, 0.7, 1.5, 2.5 and 3.5 s (the waiter's pauses double from 0.1 s up to its 1 s sleep).
+    states = iter(["creating"] + ["modifying"] * 5 + ["available"])
 
     def probe():
         state = next(states)
@@ -41,10 +42,11 @@ def test_a_wait_keeps_its_last_state_in_a_record_and_removes_it_at_the_end(tmp_p
 
     assert wait_until(probe, "RDS instance demo-db to be available", 600, 1.0, clock, clock.sleep) == "status=available"
     # Written after each unfinished poll, at most once a second, never left behind.
+    what = "RDS instance demo-db to be available"
     assert [[(r["what"], r["state"], r["elapsed"], r["timeout"]) for r in polled] for polled in seen[1:]] == [
-        [("RDS instance demo-db to be available", "status=creating", 0.0, 600)],
-        [("RDS instance demo-db to be available", "status=modifying", 1.0, 600)],
-        [("RDS instance demo-db to be available", "status=modifying", 2.0, 600)]]
+        [(what, "status=creating", 0.0, 600)]] * 4 + [
+        [(what, "status=modifying", 1.5, 600)],
+        [(what, "status=modifying", 2.5, 600)]]
     assert records(tmp_path) == []
 
 

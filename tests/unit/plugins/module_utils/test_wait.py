@@ -23,7 +23,21 @@ def test_returns_final_state_once_done():
     probe, seen = probe_ready_after(3)
     assert wait_until(probe, "pods", 10, 2, fake.clock, fake.sleep) == "3/3 ready"
     assert len(seen) == 3
-    assert fake.sleeps == [2, 2]
+    assert fake.sleeps == pytest.approx([0.1, 0.2])
+
+
+def test_pauses_start_short_and_double_up_to_the_sleep():
+    fake = FakeClock()
+    probe, seen = probe_ready_after(9)
+    wait_until(probe, "db instance", 600, 1.0, fake.clock, fake.sleep)
+    assert fake.sleeps == pytest.approx([0.1, 0.2, 0.4, 0.8, 1.0, 1.0, 1.0, 1.0])
+
+
+def test_a_sleep_shorter_than_the_first_pause_is_every_pause():
+    fake = FakeClock()
+    probe, seen = probe_ready_after(4)
+    wait_until(probe, "x", 10, 0.05, fake.clock, fake.sleep)
+    assert fake.sleeps == pytest.approx([0.05, 0.05, 0.05])
 
 
 def test_timeout_names_what_and_last_state_and_never_oversleeps():
@@ -31,10 +45,10 @@ def test_timeout_names_what_and_last_state_and_never_oversleeps():
     probe, seen = probe_ready_after(100)
     with pytest.raises(WaitTimeout) as raised:
         wait_until(probe, "deployment web", 5, 2, fake.clock, fake.sleep)
-    assert raised.value.msg == "timed out after 5s waiting for deployment web: 4/100 ready"
-    assert fake.sleeps == [2, 2, 1]
-    assert fake.now == 5
-    assert raised.value.details["wait_polls"] == 4
+    assert raised.value.msg == "timed out after 5s waiting for deployment web: 7/100 ready"
+    assert fake.sleeps == pytest.approx([0.1, 0.2, 0.4, 0.8, 1.6, 1.9])
+    assert fake.now == pytest.approx(5)
+    assert raised.value.details["wait_polls"] == 7
 
 
 def test_zero_timeout_still_probes_once():
