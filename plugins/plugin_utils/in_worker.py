@@ -21,6 +21,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import contextlib
+import gc
 import importlib
 import inspect
 import io
@@ -54,13 +55,17 @@ CLIENT_LIBRARIES = sorted(set(library for module, libraries in requirements.LIBR
                               if module.split(":")[0] not in NOT_PRELOADED for library, _pip in libraries))
 
 
-def preload():
-    """Import the client libraries the modules use (module_utils/requirements.py), where installed, once."""
+def preload(freeze=gc.freeze):
+    """Import the client libraries the modules use (module_utils/requirements.py), where installed, once; then
+    freeze what the controller holds so far out of the garbage collector's reach. Every worker is a fork of the
+    controller: a collection in a worker would walk the libraries' objects again and write to each of them (its
+    GC header), copying their pages (the use gc.freeze() is documented for). They stay alive for the run anyway."""
     for name in CLIENT_LIBRARIES:
         try:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - absent or broken here: the module reports it when it needs it
             pass
+    freeze()
 
 
 # Every action plugin of the collection imports this file: the controller loads an action class before it forks

@@ -5,6 +5,7 @@ _compute_environment_string (the task's environment), the module's JSON through 
 _parse_returned_data. A worker runs every item of a loop, so nothing of one run may reach the next.
 """
 
+import gc
 import os
 import sys
 import types
@@ -168,3 +169,13 @@ def test_importing_it_preloads_the_modules_libraries_but_not_the_migration_check
     """The libraries come from module_utils/requirements.py, so a module's new library is preloaded too."""
     assert set(in_worker.CLIENT_LIBRARIES) == {"boto3", "docker", "etcd3gw", "kubernetes", "psycopg2", "redis"}
     assert all(name in sys.modules for name in in_worker.CLIENT_LIBRARIES)
+
+
+def test_the_preloaded_libraries_are_frozen_out_of_the_collectors_reach_after_they_are_imported(monkeypatch):
+    """Workers are forks: what is frozen is never walked (nor its pages copied) by a worker's collections."""
+    order = []
+    monkeypatch.setattr(in_worker, "CLIENT_LIBRARIES", ("json",))
+    monkeypatch.setattr(in_worker.importlib, "import_module", lambda name: order.append(("import", name)))
+    in_worker.preload(freeze=lambda: order.append(("freeze",)))
+    assert order == [("import", "json"), ("freeze",)]
+    assert in_worker.preload.__defaults__ == (gc.freeze,), "the real freeze by default"
