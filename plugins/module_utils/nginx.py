@@ -357,17 +357,33 @@ def children(pid):
 
 
 def reloaded_probe(master, old_workers):
-    """Done once the master runs a worker it did not have before: it accepted the new config."""
+    """Done once the master runs a worker it did not have before (it accepted the new config) and no old worker
+    still accepts connections: each is gone or titled "worker process is shutting down", which nginx sets right
+    before it closes its listening sockets (src/os/unix/ngx_process_cycle.c, ngx_worker_process_cycle). Until then
+    a new connection may still reach an old worker and get the old config (seen: a front resumed by the module
+    answered the next request 503 from an old worker)."""
 
     def probe():
         try:
             os.kill(master, 0)
         except ProcessLookupError:
             raise RollbackError("nginx master pid %d exited during the reload: see its error log" % master)
-        new = children(master) - old_workers
-        return bool(new), "new worker(s) %s" % sorted(new) if new else "no new worker process yet"
+        current = children(master)
+        new = current - old_workers
+        if not new:
+            return False, "no new worker process yet"
+        accepting = sorted(pid for pid in old_workers & current if _still_accepting(pid))
+        if accepting:
+            return False, "new worker(s) %s, old worker(s) %s not shutting down yet" % (sorted(new), accepting)
+        return True, "new worker(s) %s" % sorted(new)
 
     return probe
+
+
+def _still_accepting(pid):
+    """An nginx worker process that has not begun its graceful shutdown (a cache process, or one gone, is not)."""
+    title = _cmdline(pid) or ""
+    return "worker process" in title and "shutting down" not in title
 
 
 def served_probe(url, want, expected, field, seen):

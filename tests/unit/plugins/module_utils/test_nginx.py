@@ -192,6 +192,21 @@ def test_children_are_found_through_proc():
         child.wait()
 
 
+def test_a_reload_is_done_only_once_no_old_worker_accepts_connections(monkeypatch):
+    # nginx titles an old worker "worker process is shutting down" right before it closes its listening sockets
+    # (src/os/unix/ngx_process_cycle.c); until then it may take a new connection and serve the old config.
+    titles = {11: "nginx: worker process", 12: "nginx: cache manager process", 21: "nginx: worker process"}
+    monkeypatch.setattr(nginx.os, "kill", lambda pid, sig: None)
+    monkeypatch.setattr(nginx, "children", lambda pid: set(titles))
+    monkeypatch.setattr(nginx, "_cmdline", lambda pid: titles.get(pid))
+    probe = nginx.reloaded_probe(1, {11, 12})
+    assert probe() == (False, "new worker(s) [21], old worker(s) [11] not shutting down yet")
+    titles[11] = "nginx: worker process is shutting down"
+    assert probe() == (True, "new worker(s) [21]")
+    del titles[11], titles[12]
+    assert probe() == (True, "new worker(s) [21]")
+
+
 def test_pid_directive_is_found_in_a_dump_and_comments_are_not():
     dump = "# pid /commented.pid;\nuser www-data;\npid /run/nginx.pid;\nhttp {\n    pidx 1;\n}\n"
     assert nginx.PID.findall(dump) == ["/run/nginx.pid"]
