@@ -198,7 +198,7 @@ def test_a_reload_is_done_only_once_no_old_worker_accepts_connections(monkeypatc
     titles = {11: "nginx: worker process", 12: "nginx: cache manager process", 21: "nginx: worker process"}
     monkeypatch.setattr(nginx.os, "kill", lambda pid, sig: None)
     monkeypatch.setattr(nginx, "children", lambda pid: set(titles))
-    monkeypatch.setattr(nginx, "_cmdline", lambda pid: titles.get(pid))
+    monkeypatch.setattr(nginx, "_cmdline", titles.get)
     probe = nginx.reloaded_probe(1, {11, 12})
     assert probe() == (False, "new worker(s) [21], old worker(s) [11] not shutting down yet")
     titles[11] = "nginx: worker process is shutting down"
