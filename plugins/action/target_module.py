@@ -15,6 +15,7 @@ from ansible_collections.rollback.core.plugins.plugin_utils import in_worker
 MODULES = ("rollback.core.rollout_undo", "rollback.core.swarm_service_rollback", "rollback.core.nginx_traffic",
            "rollback.core.alb_traffic", "rollback.core.frontend_restore", "rollback.core.postgres_restore",
            "rollback.core.rds_snapshot_restore")
+in_worker.preload_modules(MODULES)
 SPEC = dict(module=dict(type="str", required=True, choices=list(MODULES)), args=dict(type="dict", default={}))
 
 

@@ -112,8 +112,17 @@ class CallbackModule(CallbackBase):
         self._loader = DataLoader()
         self._progress = None
         self._own_output = None
+        # A task's phase, by task: every host's result of it names the same phase (an included task has the
+        # include's vars, the same for the hosts that share the include); templating it per result cost the
+        # controller ~10 % of its time with 20 hosts.
+        self._phase_names = {}
 
     def _named_phase(self, task):
+        if task._uuid not in self._phase_names:
+            self._phase_names[task._uuid] = self._task_phase(task)
+        return self._phase_names[task._uuid]
+
+    def _task_phase(self, task):
         variables = task.get_vars()
         for key in ("rollback_timeline_phase", "phase_name"):
             value = variables.get(key)

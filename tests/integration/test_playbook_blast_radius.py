@@ -190,7 +190,7 @@ def test_a_remote_host_whose_python_lacks_a_library_is_refused_naming_both(lab, 
     run = run_playbook(lab_env, "rollback.yml", "-i", bare, "-e", "level=3", "-e", "confirm_data_loss=true",
                        "-e", "services=demo-server")
     assert run.rc != 0
-    assert "demo-postgres: Python 3." in run.text
+    assert "fatal: [demo-postgres]" in run.text and "Python 3." in run.text
     assert "lacks psycopg2 (pip install psycopg2-binary) for postgres_restore" in run.text
     assert state(lab, lab_env) == before and not os.path.exists(lock_path(lab)), "refused before the lock"
 

@@ -6,6 +6,7 @@ _parse_returned_data. A worker runs every item of a loop, so nothing of one run 
 """
 
 import gc
+import importlib
 import os
 import sys
 import types
@@ -179,3 +180,39 @@ def test_the_preloaded_libraries_are_frozen_out_of_the_collectors_reach_after_th
     in_worker.preload(freeze=lambda: order.append(("freeze",)))
     assert order == [("import", "json"), ("freeze",)]
     assert in_worker.preload.__defaults__ == (gc.freeze,), "the real freeze by default"
+
+
+def test_an_action_class_imports_its_module_in_the_controller_when_it_is_defined(monkeypatch):
+    """The strategy loads a task's action class in the controller before it forks the task's workers: defining
+    the class imports the module, so no worker imports (and compiles: the collection loader keeps no bytecode) it."""
+    name = in_worker.MODULES_PACKAGE + "incident_report"
+    monkeypatch.delitem(sys.modules, name, raising=False)
+    type("ActionModule", (in_worker.ActionModule,), {"__module__": "ansible_collections.rollback.core.plugins.action."
+                                                                   "incident_report"})
+    assert name in sys.modules
+
+
+def test_the_migration_checks_are_not_imported_with_their_action():
+    """alembic + SQLAlchemy (~0.3 s of CPU) for a module that runs once per database at most."""
+    name = in_worker.MODULES_PACKAGE + "migration_status"
+    saved = sys.modules.pop(name, None)
+    try:
+        in_worker.preload_modules(["rollback.core.migration_status"])
+        assert name not in sys.modules
+    finally:
+        if saved is not None:
+            sys.modules[name] = saved
+
+
+def test_target_modules_action_imports_every_module_it_may_run():
+    action = importlib.import_module("ansible_collections.rollback.core.plugins.action.target_module")
+    assert all(in_worker.MODULES_PACKAGE + name.rsplit(".", 1)[-1] in sys.modules for name in action.MODULES)
+
+
+def test_the_collections_filters_are_loaded_before_the_workers_fork(monkeypatch):
+    """A worker that templates rollback.core.run_failures finds the filter files in the loader's cache, inherited
+    from the controller, instead of loading each file of plugins/filter/ again."""
+    monkeypatch.setattr(plugin_loader.filter_loader, "_module_cache", {})
+    in_worker.preload(freeze=lambda: None)
+    cached = set(os.path.basename(path) for path in plugin_loader.filter_loader._module_cache)
+    assert {"run.py", "report.py", "options.py"} <= cached
