@@ -74,7 +74,7 @@ def level_phases(level):
 
 def level_rows(run, planning=False, host=None):
     """The rows of ``run['phases']`` the level includes: the planned ones when planning, and never a row whose
-    hosts key names no host of the run. Every host includes the same rows (lockstep, roles/level/tasks/phases.yml);
+    hosts key names no host of the run. Every host includes the same rows (lockstep, roles/level/tasks/rows.yml);
     a row no host would do is dropped for all of them instead of being skipped on each (issue 22).
     ``host`` (planning only): just the rows that host takes part in. The planning play runs each host at its own pace
     (strategy free, nothing changes): there is no lockstep to keep, and a row skipped inside costs four task runs."""

@@ -148,6 +148,23 @@ def test_a_typo_in_an_option_dict_is_refused_before_any_change(lab, lab_env, tmp
     assert state(lab, lab_env) == before and reports(lab) == written and not os.path.exists(lock_path(lab))
 
 
+def test_a_plan_refused_on_one_host_halts_every_host_before_any_change(lab, lab_env, tmp_path):
+    """Plan before change: the rollback play decides once for the batch (roles/level/tasks/phases.yml) that a
+    refused plan halts it, and no host starts a phase."""
+    deploy_bad(lab_env, backups=False)
+    before = state(lab, lab_env)
+    absent = extra_inventory(tmp_path, {"demo-kubernetes": {"rollback_service_app": {"to_revision": 99}}})
+    run = run_playbook(lab_env, "rollback.yml", "-i", absent, "-e", "level=1")
+    assert run.rc != 0
+    report = run.report
+    assert report["failure"]["host"] == "demo-kubernetes" and report["failure"]["phase"] == "app"
+    assert report["failure"]["planned"] is True and "99" in report["failure"]["msg"], report["failure"]
+    assert all(status == "not run" for host, phases in statuses(report).items() for phase, status in phases.items()
+               if phase in ("app", "verify")), statuses(report)
+    assert state(lab, lab_env) == before, "no host rolled back"
+    assert not os.path.exists(lock_path(lab))
+
+
 def test_a_service_without_checks_is_not_verified_and_fails_where_verification_is_required(lab, lab_env, tmp_path):
     deploy_bad(lab_env, backups=False)
     unchecked = extra_inventory(tmp_path, {"demo-compose": {"rollback_service_checks": []}})
