@@ -65,10 +65,7 @@ def preload(freeze=gc.freeze):
     and write to each of them (its GC header), copying their pages (the use gc.freeze() is documented for). They
     stay alive for the run anyway."""
     for name in CLIENT_LIBRARIES:
-        try:
-            importlib.import_module(name)
-        except Exception:  # noqa: BLE001 - absent or broken here: the module reports it when it needs it
-            pass
+        try_import(name)
     for loader in (filter_loader, test_loader):
         list(loader.all())
     try:
@@ -83,12 +80,17 @@ def preload_modules(names):
     one would otherwise import it and its module_utils anew (~30 ms of CPU per task and host)."""
     for name in names:
         short = name.rsplit(".", 1)[-1]
-        if short in NOT_PRELOADED:
-            continue
-        try:
-            importlib.import_module(MODULES_PACKAGE + short)
-        except Exception:  # noqa: BLE001 - the worker imports it again and reports the error as the module's
-            pass
+        if short not in NOT_PRELOADED:
+            try_import(MODULES_PACKAGE + short)
+
+
+def try_import(name):
+    """Import ``name`` if it imports. A library absent or broken here is reported by the module that needs it,
+    and a module that fails to import fails again in its worker, with the error as the module's result."""
+    try:
+        importlib.import_module(name)
+    except Exception:  # noqa: BLE001 - see above: the error belongs to the task that needs it
+        pass
 
 
 # Every action plugin of the collection imports this file: the controller loads an action class before it forks
