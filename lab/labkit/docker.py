@@ -307,12 +307,17 @@ def swarm_version(lab):
 def deploy_swarm(lab, version):
     """What a pipeline does to a swarm service (runbook 002): docker service update --image, until converged.
 
-    Already at the version, nothing is sent: a no-op update would still replace the service's PreviousSpec.
+    Already at the version, nothing is sent: a no-op update would still replace the service's PreviousSpec. A
+    service that a failed rollback left scaled to 0 (its traffic stopped, rollback.core's saved-count label on it) is
+    scaled back to the lab's one replica: one test's failure does not fail every later deploy of the suite.
     """
-    if _swarm_image(lab) == "%s:%s" % (IMAGE, version) and swarm_version(lab) == version:
+    stopped = _docker(lab, "service", "inspect", "--format", "{{.Spec.Mode.Replicated.Replicas}}", SWARM_SERVICE,
+                      what="docker service inspect " + SWARM_SERVICE).strip() == "0"
+    if not stopped and _swarm_image(lab) == "%s:%s" % (IMAGE, version) and swarm_version(lab) == version:
         return
+    restart = ["--replicas", "1", "--label-rm", "rollback.core/replicas-before-stop"] if stopped else []
     _docker(lab, "service", "update", "--image", "%s:%s" % (IMAGE, version), "--no-resolve-image", "--detach=false",
-            "--with-registry-auth", "--quiet", SWARM_SERVICE,
+            "--with-registry-auth", "--quiet", *restart, SWARM_SERVICE,
             what="docker service update %s (%s)" % (SWARM_SERVICE, version))
     wait_for(lambda: swarm_version(lab) == version, "swarm service %s %s" % (SWARM_SERVICE, version),
              lab.path("docker", "dockerd.log"), timeout=60)

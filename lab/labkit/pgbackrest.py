@@ -85,11 +85,14 @@ def info(lab):
     return json.loads(_pgbackrest(lab, "info", "--output=json"))
 
 
-def ensure_backup(lab):
-    """stanza-create, then a full backup when the repository holds none; what was done, for the start line."""
+def ensure_backup(lab, fresh=False):
+    """stanza-create, then a full backup when the repository holds none, or always when ``fresh`` (the server has
+    just started): a point-in-time restore then replays only this lab run's WAL. A tablespace an earlier run created
+    and removed with its directory would stop the redo of every later restore (PostgreSQL: "directory ... does not
+    exist"). What was done, for the start line."""
     _pgbackrest(lab, "stanza-create")
     stanzas = info(lab)
-    if stanzas and stanzas[0].get("backup"):
+    if stanzas and stanzas[0].get("backup") and not fresh:
         return None
     _pgbackrest(lab, "backup", "--type=full")
     return "full backup"

@@ -90,7 +90,7 @@ def start(lab):
         "pg_ctl start (see %s)" % log, user=USER)
     wait_for(lambda: is_up(lab), NAME, log)
     _seed_demo(lab)
-    backup = pgbackrest.ensure_backup(lab)
+    backup = pgbackrest.ensure_backup(lab, fresh=True)
     return "started, %s" % backup if backup else "started"
 
 

@@ -58,6 +58,11 @@ class PgBackRest:
         """The stanza's entry of ``info --output=json``; an unknown stanza or one with no backup is refused."""
         return stanza_info(_json(self.run("info", ["--output=json"], record=False), "info"), self.stanza)
 
+    def set_tablespaces(self, label):
+        """The tablespaces backup set ``label`` holds (``info --set``)."""
+        return set_tablespaces(_json(self.run("info", ["--set=%s" % label, "--output=json"], record=False), "info"),
+                               self.stanza, label)
+
     def newest_wal_time(self, info):
         """Epoch seconds the newest archived WAL segment was pushed (``repo-ls`` of its directory), or None."""
         archive = newest_archive(info)
@@ -104,6 +109,15 @@ def backups(info):
                  archive_stop=(item.get("archive") or {}).get("stop"), database_id=item["database"]["id"])
             for item in sorted(info.get("backup") or [], key=lambda item: item["timestamp"]["stop"])
             if not item.get("error")]
+
+
+def set_tablespaces(document, stanza, label):
+    """``[{name, oid, destination}]``: the tablespaces of backup set ``label`` (``info --set=<label>`` lists them in
+    ``tablespace``, null when the set has none; https://pgbackrest.org/command.html#command-info)."""
+    for item in stanza_info(document, stanza).get("backup") or []:
+        if item["label"] == label:
+            return item.get("tablespace") or []
+    raise RollbackError("pgBackRest stanza %s has no backup set %s; nothing was changed" % (stanza, label))
 
 
 def newest_archive(info):

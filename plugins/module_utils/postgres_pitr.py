@@ -21,6 +21,7 @@ __metaclass__ = type
 import glob
 import os
 import pwd
+import re
 import shlex
 import shutil
 import socket
@@ -141,25 +142,29 @@ def _source(module, tools, plan):
         raise RollbackError("pitr scratch_dir %s is not a directory; nothing was changed" % pitr["scratch_dir"])
     chosen = pgbackrest.choose(info, target)
     newest_wal = repo.newest_wal_time(info)
-    switch = None
-    if newest_wal is None or target > newest_wal:
-        live = Connection(params, params["maintenance_db"], executed, label=False)
-        try:
-            if not _same_cluster(live, info):
+    switch, tablespaces = None, None
+    live = Connection(params, params["maintenance_db"], executed, label=False)
+    try:
+        same = _same_cluster(live, info)
+        if same:  # before the WAL switch: the set is the newest that ended by the target, whatever the archive
+            tablespaces = refuse_new_tablespaces(live.query(LIVE_TABLESPACES), repo.set_tablespaces(chosen["label"]),
+                                                 chosen["label"], pitr["stanza"])
+        if newest_wal is None or target > newest_wal:
+            if not same:
                 pgbackrest.choose(info, target, newest_wal or 0)  # refuses: the archive does not reach the target
             switch = "the live server's current WAL segment switched and archived before the restore"
             if not module.check_mode:
                 _switch_wal(live, repo)
                 newest_wal = repo.newest_wal_time(repo.info())
                 chosen = pgbackrest.choose(info, target, newest_wal)
-        finally:
-            live.close()
+    finally:
+        live.close()
     plan.update(target=target, set=chosen, newest_wal=newest_wal, report=dict(
         stanza=pitr["stanza"], backup_set=chosen["label"], target_from="target_time" if pitr["target_time"] else
         "the deploy marker in %s" % pitr["marker_dir"], backup_type=chosen["type"],
         backup_end=utc_iso(chosen["stop"]), target_time=utc_iso(target), target=pgbackrest.target_text(target),
         newest_wal=utc_iso(newest_wal) if newest_wal else None, wal_switch=switch, pg_bin_dir=directory,
-        os_user=user, scratch_removed=None))
+        os_user=user, scratch_removed=None, tablespaces=tablespaces))
     marker = "pgbackrest stanza %s set %s target %s" % (pitr["stanza"], chosen["label"], plan["report"]["target"])
     return dict(format="custom", toc=None, path=None, marker=marker,
                 fill=lambda side, jobs: _fill(module, tools, repo, plan, side, jobs))
@@ -172,6 +177,31 @@ def _same_cluster(live, info):
     except RollbackError:
         return False
     return str(system_id) == str(info["db"][-1]["system-id"])
+
+
+LIVE_TABLESPACES = ("SELECT oid, spcname, pg_tablespace_location(oid) FROM pg_tablespace "
+                    "WHERE spcname NOT IN ('pg_default', 'pg_global') ORDER BY oid")
+
+
+def refuse_new_tablespaces(live, in_set, label, stanza):
+    """The set's tablespace names; refuses when a live tablespace (``(oid, name, location)`` rows) is not in the set.
+
+    Such a tablespace was created after the backup, so the WAL the scratch cluster replays holds its creation, with
+    the live directory in it. Redo does not stop at a directory already in use: in recovery
+    create_tablespace_directories (src/backend/commands/tablespace.c) skips the "already in use as a tablespace"
+    check and links the scratch's pg_tblspc entry to the live directory, so the replay would write into the live
+    server's files (same relfilenodes). pgBackRest's --tablespace-map-all maps only the set's own tablespaces.
+    """
+    held = set(int(item["oid"]) for item in in_set)
+    after = ["%s (oid %s, %s)" % (name, oid, location) for oid, name, location in live if int(oid) not in held]
+    if after:
+        raise RollbackError(
+            "pitr: tablespace %s of the live server %s not in backup set %s of stanza %s: created after that "
+            "backup, its creation is in the WAL a restore replays, and redo would link the scratch cluster to the "
+            "live directory and write into the live server's files; take a new full backup (pgbackrest --stanza=%s "
+            "backup --type=full) and restore to a time after it, or restore from a dump; nothing was changed" % (
+                ", ".join(after), "is" if len(after) == 1 else "are", label, stanza, stanza))
+    return sorted(item["name"] for item in in_set)
 
 
 def _switch_wal(live, repo):
@@ -299,7 +329,9 @@ def _log_tail(scratch):
         return ""
     with open(log) as handle:
         lines = [line.strip() for line in handle.read().splitlines() if line.strip()]
-    return "; server log: %s" % " | ".join(lines[-3:])
+    # The reason is the FATAL (or PANIC) line and its HINT; the lines after it are the shutdown's.
+    reasons = [line for line in lines if re.search(r"\b(FATAL|PANIC|HINT|CONTEXT):", line)]
+    return "; server log: %s" % " | ".join((reasons or lines)[-3:])
 
 
 def _run(argv, what, executed, scratch):

@@ -121,6 +121,36 @@ def test_bad_input_refused_before_any_change(ansible_module, lab, pg, two_writes
     assert query(pg, name, "SELECT id FROM orders ORDER BY id") == [(1,), (2,)]
 
 
+def test_a_tablespace_created_after_the_backup_is_refused_before_any_change(ansible_module, lab, pg, two_writes,
+                                                                            scratch, tmp_path):
+    """Replaying its creation would link the scratch cluster to the live tablespace directory (PostgreSQL's
+    create_tablespace_directories accepts a directory in use when InRecovery): refused in the plan."""
+    name, moment = two_writes
+    location = tempfile.mkdtemp(prefix="pitr-ts-", dir="/var/tmp")
+    shutil.chown(location, "postgres", "postgres")
+    tablespace = "rbp_ts_%s" % uuid.uuid4().hex[:8]
+    query(pg, "postgres", "CREATE TABLESPACE %s LOCATION '%s'" % (tablespace, location))
+    try:
+        before = databases(pg, name)
+        run = ansible_module("postgres_restore", args(lab, name, iso(moment), scratch, tmp_path))
+        assert run.failed, run.stdout
+        assert "pitr: tablespace %s (oid " % tablespace in run.result["msg"], run.result["msg"]
+        assert "is not in backup set" in run.result["msg"] and "nothing was changed" in run.result["msg"]
+        assert databases(pg, name) == before and os.listdir(scratch) == []
+        assert not os.path.exists(str(tmp_path / "emergency")) or os.listdir(str(tmp_path / "emergency")) == []
+        assert query(pg, name, "SELECT id FROM orders ORDER BY id") == [(1,), (2,)]
+        assert os.listdir(location) == ["PG_15_%s" % query(pg, "postgres", "SELECT catalog_version_no FROM "
+                                                                           "pg_control_system()")[0][0]]
+    finally:
+        query(pg, "postgres", "DROP TABLESPACE %s" % tablespace)
+        # A later restore in this lab replays from a backup taken after the tablespace came and went (its directory
+        # is removed here, and redo of its creation would stop at the missing directory).
+        subprocess.run(["runuser", "-u", "postgres", "--", "pgbackrest", "--config=%s" % lab["LAB_PGBACKREST_CONFIG"],
+                        "--stanza=%s" % lab["LAB_PGBACKREST_STANZA"], "backup", "--type=full"], check=True,
+                       capture_output=True)
+        shutil.rmtree(location, ignore_errors=True)
+
+
 def test_pitr_is_exclusive_with_a_dump(ansible_module, lab, two_writes, scratch, tmp_path):
     name, moment = two_writes
     run = ansible_module("postgres_restore", dict(args(lab, name, iso(moment), scratch, tmp_path), dump="/x.dump"))

@@ -98,3 +98,16 @@ def test_runs_as_the_os_user_only_when_root(monkeypatch):
     assert pgbackrest.as_user(["pgbackrest"], "postgres") == ["runuser", "-u", "postgres", "--", "pgbackrest"]
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     assert pgbackrest.as_user(["pgbackrest"], "postgres") == ["pgbackrest"]
+
+
+def test_the_tablespaces_of_a_backup_set():
+    # Captured from pgBackRest 2.45: `info --set=<label> --output=json` of a cluster with one tablespace made before
+    # the full backup; `tablespace` is null for a set without one (pgbackrest_info_lab.json has no --set entries).
+    document = fixture("pgbackrest_info_set_tablespace.json")
+    label = document[0]["backup"][-1]["label"]
+    assert pgbackrest.set_tablespaces(document, "cap", label) == [
+        dict(destination="/var/tmp/pgbrcap/ts", name="rbt_ts", oid=16384)]
+    document[0]["backup"][-1]["tablespace"] = None
+    assert pgbackrest.set_tablespaces(document, "cap", label) == []
+    with pytest.raises(RollbackError, match="stanza cap has no backup set 20990101-000000F; nothing was changed"):
+        pgbackrest.set_tablespaces(document, "cap", "20990101-000000F")

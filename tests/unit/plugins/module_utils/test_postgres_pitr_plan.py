@@ -81,3 +81,36 @@ def test_the_scratch_server_is_ready_once_postmaster_pid_says_so(tmp_path):
     with pytest.raises(RollbackError, match="recovery failed: the scratch server stopped; server log: .*FATAL: "
                                             "recovery ended before configured recovery target was reached"):
         postgres_pitr._recovered(str(data), str(tmp_path), "recovery")
+
+
+SET_TABLESPACES = [dict(destination="/srv/ts", name="ts_old", oid=16384)]
+
+
+def test_a_live_tablespace_the_backup_set_does_not_hold_is_refused():
+    # Redo of a tablespace's creation (tablespace.c create_tablespace_directories) accepts a directory already in use
+    # when InRecovery and links pg_tblspc to it: a scratch cluster would write into the live tablespace.
+    assert postgres_pitr.refuse_new_tablespaces([(16384, "ts_old", "/srv/ts")], SET_TABLESPACES, "F1", "lab") == [
+        "ts_old"]
+    assert postgres_pitr.refuse_new_tablespaces([], [], "F1", "lab") == []
+    with pytest.raises(RollbackError, match=r"pitr: tablespace ts_new \(oid 16390, /srv/ts_new\) of the live server "
+                                            r"is not in backup set F1 of stanza lab: created after that backup.*"
+                                            r"pgbackrest --stanza=lab backup --type=full.*nothing was changed"):
+        postgres_pitr.refuse_new_tablespaces([(16384, "ts_old", "/srv/ts"), (16390, "ts_new", "/srv/ts_new")],
+                                             SET_TABLESPACES, "F1", "lab")
+
+
+def test_the_scratch_server_log_gives_the_fatal_line_not_the_shutdown(tmp_path):
+    # What PostgreSQL 15 logged when redo met a tablespace whose directory is gone (captured on the lab).
+    (tmp_path / "server.log").write_text(
+        "LOG:  redo starts at 0/86000028\n"
+        "FATAL:  directory \"/srv/ts_gone\" does not exist\n"
+        "HINT:  Create this directory for the tablespace before restarting the server.\n"
+        "CONTEXT:  WAL redo at 0/AAD47BA0 for Tablespace/CREATE: 34081 \"/srv/ts_gone\"\n"
+        "LOG:  startup process (PID 30287) exited with exit code 1\n"
+        "LOG:  terminating any other active server processes\n"
+        "LOG:  shutting down due to startup process failure\n"
+        "LOG:  database system is shut down\n")
+    assert postgres_pitr._log_tail(str(tmp_path)) == (
+        "; server log: FATAL:  directory \"/srv/ts_gone\" does not exist | HINT:  Create this directory for the "
+        "tablespace before restarting the server. | CONTEXT:  WAL redo at 0/AAD47BA0 for Tablespace/CREATE: 34081 "
+        "\"/srv/ts_gone\"")
