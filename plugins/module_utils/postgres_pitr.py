@@ -146,7 +146,9 @@ def _source(module, tools, plan):
     live = Connection(params, params["maintenance_db"], executed, label=False)
     try:
         same = _same_cluster(live, info)
-        if same:  # before the WAL switch: the set is the newest that ended by the target, whatever the archive
+        # Before the WAL switch (the set is the newest that ended by the target, whatever the archive). Compared
+        # also when the cluster is unknown: a refusal there is safer than a replay into a live directory.
+        if same is not False:
             tablespaces = refuse_new_tablespaces(live.query(LIVE_TABLESPACES), repo.set_tablespaces(chosen["label"]),
                                                  chosen["label"], pitr["stanza"])
         if newest_wal is None or target > newest_wal:
@@ -171,11 +173,12 @@ def _source(module, tools, plan):
 
 
 def _same_cluster(live, info):
-    """Whether the live server is the stanza's cluster (pgBackRest's system-id is pg_control's identifier)."""
+    """Whether the live server is the stanza's cluster (pgBackRest's system-id is pg_control's identifier); None
+    when the login may not read it (pg_control_system() is PUBLIC by default, some sites revoke it)."""
     try:
         system_id = live.value("SELECT system_identifier FROM pg_control_system()")
     except RollbackError:
-        return False
+        return None
     return str(system_id) == str(info["db"][-1]["system-id"])
 
 

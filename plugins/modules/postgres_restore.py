@@ -68,8 +68,9 @@ options:
         WAL segment (its time in the repository, C(pgbackrest repo-ls)) - except that when the live server is the
         stanza''s cluster (same system identifier) its current WAL segment is switched (C(pg_switch_wal())) and
         archived first (not in check mode). The backup set used is the newest that ended at or before the target.
-        When the live server is the stanza''s cluster, a live tablespace that the set does not hold (created after
-        the backup) is refused: replaying its creation would link the scratch cluster to the live directory.'
+        Unless the live server is another cluster (its system identifier differs), a live tablespace that the set
+        does not hold (created after the backup) is refused: replaying its creation would link the scratch cluster
+        to the live directory.'
       - 'Then, inside the flow of a dump (emergency dump, side database, identity, verify, swap): the cluster is
         restored to a scratch directory (C(pgbackrest restore --set --type=time --target --target-action=promote
         --archive-mode=off --tablespace-map-all)), started with C(pg_ctl) of the stanza''s PostgreSQL version on a
@@ -329,7 +330,7 @@ pitr:
       restore leaves out), C(wal_switch) (set when the live server's WAL was switched and archived first),
       C(target_from) (O(pitr.target_time) or the deploy marker), C(pg_bin_dir), C(os_user), C(scratch_removed)
       (null when no scratch cluster was made, as in check mode), C(tablespaces) (the backup set's tablespaces; null
-      when the live server is not the stanza's cluster and they were not compared).
+      when the live server is another cluster and they were not compared).
   returned: when O(pitr) is given
   type: dict
 restored_db:
