@@ -332,7 +332,7 @@ def _log_tail(scratch):
         return ""
     with open(log) as handle:
         lines = [line.strip() for line in handle.read().splitlines() if line.strip()]
-    # The reason is the FATAL (or PANIC) line and its HINT; the lines after it are the shutdown's.
+    # The reason is the FATAL (or PANIC) line with its HINT and CONTEXT; the lines after it are the shutdown's.
     reasons = [line for line in lines if re.search(r"\b(FATAL|PANIC|HINT|CONTEXT):", line)]
     return "; server log: %s" % " | ".join((reasons or lines)[-3:])
 
