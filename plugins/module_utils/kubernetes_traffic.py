@@ -183,10 +183,12 @@ def _start(module, waiter, workload, obj, scaled_objects, state):
     result = module.changed_result(before, after, replicas_before=replicas, replicas_after=wanted,
                                    saved_replicas=label if label is not None else record)
     if result["changed"]:
-        if wanted != replicas:
-            workload.scale(wanted)
-        for so in ours:
+        for so in ours:  # first: a KEDA still paused puts the paused count back (see _wait_until_unpaused)
             _keda_pause(workload, so, False)
+        if ours and not module.check_mode and _wait_until_unpaused(workload, waiter, ours):
+            replicas = workload.read()["spec"].get("replicas", 1)  # KEDA may have scaled it from zero meanwhile
+        if wanted > replicas:
+            workload.scale(wanted)
         if label is not None or SAVED in (obj["metadata"].get("annotations") or {}):
             workload.mark(None, obj)
     if state and record is not None and not module.check_mode:
@@ -198,6 +200,36 @@ def _start(module, waiter, workload, obj, scaled_objects, state):
     else:
         wait_for_rollout(workload.kube, waiter, workload.kind, workload.namespace, workload.name)
     return result
+
+
+def _wait_until_unpaused(workload, waiter, scaled_objects):
+    """Wait until KEDA has reconciled the unpause: its Paused condition leaves True.
+
+    KEDA's reconcile of a ScaledObject still paused scales the target back to the paused count when it
+    differs, and a later one, unpaused, scales a target at 0 only to max(minReplicaCount, 1)
+    (scaledobject_controller.go reconcileScaledObject: checkIfTargetResourceReachPausedCount; once the
+    annotation is gone, SetPausedCondition(False, "ScaledObjectUnpaused")). A scale to the saved count before
+    that acknowledgement can end at 1 replica. A ScaledObject without a Paused condition is not waited for.
+    """
+    pending = [_name(so) for so in scaled_objects if _paused_condition(so) == "True"]
+
+    def read():
+        return [workload.kube.get("scaledobjects", workload.namespace, name) for name in pending]
+
+    def check(found):
+        still = [_name(so) for so in found if _paused_condition(so) == "True"]
+        if still:
+            return False, "KEDA ScaledObject %s: Paused=True, the unpause is not reconciled yet (is KEDA running?)" % (
+                ", ".join(still))
+        return True, "KEDA unpaused %s" % ", ".join(pending)
+
+    return pending and wait_until_done(workload.kube, waiter, read, check,
+                                       "KEDA to unpause the autoscaling of %s" % workload.what)
+
+
+def _paused_condition(so):
+    return next((c.get("status") for c in (so.get("status") or {}).get("conditions") or []
+                 if c.get("type") == "Paused"), None)
 
 
 def _pods_ready(obj):

@@ -18,8 +18,9 @@ description:
     records it, if something did.'
   - 'Kubernetes autoscalers - a HorizontalPodAutoscaler stops scaling a workload at 0 replicas by itself (upstream
     C(ScalingDisabled)); one with C(minReplicas: 0) would not, and is refused unless O(force). A KEDA ScaledObject
-    is paused with C(autoscaling.keda.sh/paused-replicas: "0") and unpaused by O(state=started); one paused by
-    someone else is left as it is.'
+    is paused with C(autoscaling.keda.sh/paused-replicas: "0") and unpaused by O(state=started), which waits until
+    KEDA reports it unpaused (condition C(Paused) no longer C(True)) before scaling: a KEDA still paused scales the
+    target back to the paused count. One paused by someone else is left as it is.'
   - 'Kubernetes saved count - the count at the latest stop is kept in the label C(rollback.core/replicas-before-stop)
     on the workload itself (a label, because the Deployment controller copies annotations to its ReplicaSets and
     C(kubectl rollout undo) copies them back, stale), and in O(state_file) when given. O(state=started) restores

@@ -9,8 +9,10 @@ rollback are modelled from kedacore/keda:
   0 back to max(minReplicaCount, 1) (pkg/scaling/executor/scale_scaledobjects.go RequestScale, "scale from
   zero"). This stand-in's trigger is always active: the service has traffic, which is why it must be paused.
 - handlePause: with ``autoscaling.keda.sh/paused-replicas`` the HPA is deleted, the target is scaled to that
-  count through /scale, and status gets Paused=True and pausedReplicaCount; without the annotation the Paused
-  condition goes back to False and scaling resumes.
+  count through /scale (again whenever its count differs: checkIfTargetResourceReachPausedCount), and status
+  gets Paused=True and pausedReplicaCount; without the annotation a Paused condition that was True goes to
+  False ("ScaledObjectUnpaused") and scaling resumes. Like KEDA's informer cache, a pass acts on the
+  ScaledObject as it listed it, which may be older than the target's count it then reads.
 """
 
 import json
@@ -26,6 +28,11 @@ from kubesim import resources  # noqa: E402
 
 SCALED_OBJECTS = ("keda.sh", "v1alpha1", "scaledobjects")
 PAUSED_REPLICAS = "autoscaling.keda.sh/paused-replicas"
+
+
+def _paused_condition(scaled_object):
+    return next((c.get("status") for c in (scaled_object.get("status") or {}).get("conditions") or []
+                 if c.get("type") == "Paused"), None)
 
 
 def install_crd():
@@ -102,7 +109,8 @@ class KedaOperator:
         if scale["spec"].get("replicas", 0) == 0:  # active trigger: scale from zero
             self._api("PATCH", scale_path, {"spec": {"replicas": max(spec.get("minReplicaCount", 0), 1)}},
                       "application/merge-patch+json")
-        self._status(scaled_object, "False", "ScaledObjectUnpaused", None)
+        if _paused_condition(scaled_object) == "True":  # reconcileScaledObject sets False only where it was True
+            self._status(scaled_object, "False", "ScaledObjectUnpaused", None)
 
     def _status(self, scaled_object, paused, reason, count):
         status = dict(scaled_object.get("status") or {})

@@ -10,14 +10,17 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
 import copy
 
 import pytest
 
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError, RollbackModule
 from ansible_collections.rollback.core.plugins.module_utils.kubernetes import KubeError
+from ansible_collections.rollback.core.plugins.module_utils import kubernetes_traffic
 from ansible_collections.rollback.core.plugins.module_utils.kubernetes_traffic import (
     KEDA_PAUSED_REPLICAS, PAUSED_BY_US, SAVED, Workload, _autoscalers, _start, _stop)
+from ansible_collections.rollback.core.plugins.module_utils.wait import Waiter, WaitTimeout
 
 
 class FakeKube:
@@ -47,6 +50,44 @@ class FakeKube:
                     values.pop(key, None)
                 else:
                     values[key] = value
+        return obj
+
+    @contextlib.contextmanager
+    def until(self, deadline):
+        yield
+
+
+class KedaKube(FakeKube):
+    """KEDA's reconcile of the ScaledObject (kedacore/keda controllers/keda/scaledobject_controller.go
+    reconcileScaledObject): while paused, a target whose count differs from the paused count is scaled back to it
+    (checkIfTargetResourceReachPausedCount); once the annotation is gone the Paused condition goes to False
+    ("ScaledObjectUnpaused") and the scale loop, its trigger active, scales a target at 0 to
+    max(minReplicaCount, 1). Here KEDA reconciles on every change of the target's scale and on every read of
+    the ScaledObject; with acknowledges=False it is not running."""
+
+    def __init__(self, objects, acknowledges=True):
+        super().__init__(objects)
+        self.acknowledges = acknowledges
+
+    def reconcile(self):
+        so, target = self.objects[("scaledobjects", "api-so")], self.objects[("deployments", "api")]["spec"]
+        paused = so["metadata"]["annotations"].get(KEDA_PAUSED_REPLICAS)
+        if paused is not None:
+            target["replicas"] = int(paused)
+            so["status"] = {"conditions": [{"type": "Paused", "status": "True"}]}
+        elif so.get("status"):
+            so["status"] = {"conditions": [{"type": "Paused", "status": "False", "reason": "ScaledObjectUnpaused"}]}
+            target["replicas"] = target["replicas"] or max(so["spec"]["minReplicaCount"], 1)
+
+    def get(self, resource, namespace, name, sub=None):
+        if resource == "scaledobjects" and self.acknowledges:
+            self.reconcile()
+        return super().get(resource, namespace, name, sub)
+
+    def patch(self, resource, namespace, name, body, patch_type=None, sub=None):
+        obj = super().patch(resource, namespace, name, body, patch_type, sub)
+        if sub == "scale" and self.acknowledges:
+            self.reconcile()
         return obj
 
 
@@ -92,10 +133,14 @@ def stop(kube, module):
     return _stop(module, NoWait(), workload, obj, hpas, scaled, None)
 
 
-def start(kube, module):
+def start(kube, module, waiter=None):
     workload = Workload(kube, "Deployment", "shop", "api")
     obj = workload.read()
-    return _start(module, NoWait(), workload, obj, _autoscalers(kube, obj, "Deployment")[1], None)
+    return _start(module, waiter or NoWait(), workload, obj, _autoscalers(kube, obj, "Deployment")[1], None)
+
+
+def waiting(timeout=5):
+    return Waiter(FakeModule(wait=True, wait_timeout=timeout, wait_sleep=0.01), sleeper=lambda _s: None)
 
 
 def test_keda_is_paused_at_stop_and_unpaused_at_resume():
@@ -112,6 +157,33 @@ def test_keda_is_paused_at_stop_and_unpaused_at_resume():
     assert started["replicas_after"] == 3 and kube.objects[("deployments", "api")]["spec"]["replicas"] == 3
     assert kube.objects[("scaledobjects", "api-so")]["metadata"]["annotations"] == {}
     assert SAVED not in kube.objects[("deployments", "api")]["metadata"]["labels"]
+
+
+def stopped_under_keda(acknowledges=True):
+    kube = KedaKube({("deployments", "api"): deployment(), ("scaledobjects", "api-so"): scaled_object()}, acknowledges)
+    stop(kube, FakeModule())
+    kube.reconcile()  # KEDA saw the pause: Paused=True
+    kube.patches = []
+    return kube
+
+
+def test_resume_scales_only_after_keda_reports_the_unpause(monkeypatch):
+    """Scaled before the unpause, the count is put back to 0 by KEDA, and its scale from zero then gives 1."""
+    monkeypatch.setattr(kubernetes_traffic, "wait_for_rollout", lambda *args: None)  # no pods in these objects
+    kube = stopped_under_keda()
+    started = start(kube, FakeModule(), waiting())
+    assert [(r, sub) for r, _n, sub, _b in kube.patches] == [
+        ("scaledobjects", None), ("deployments", "scale"), ("deployments", None)], "unpause, then scale, then label"
+    assert kube.patches[1][3] == {"spec": {"replicas": 3}}, "from KEDA's 1 (scale from zero) to the saved 3"
+    assert started["replicas_after"] == 3 and kube.objects[("deployments", "api")]["spec"]["replicas"] == 3
+
+
+def test_resume_fails_clearly_when_keda_never_reports_the_unpause():
+    kube = stopped_under_keda(acknowledges=False)
+    with pytest.raises(WaitTimeout, match=r"KEDA to unpause the autoscaling of deployment shop/api: KEDA ScaledObject "
+                                          r"api-so: Paused=True, the unpause is not reconciled yet \(is KEDA running"):
+        start(kube, FakeModule(), waiting(timeout=0))
+    assert [r for r, _n, _s, _b in kube.patches] == ["scaledobjects"], "not scaled under a KEDA still paused"
 
 
 def test_a_scaled_object_paused_by_someone_else_stays_paused():
