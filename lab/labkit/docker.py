@@ -293,15 +293,22 @@ def _start_swarm_service(lab):
              lab.path("docker", "dockerd.log"), timeout=90)
 
 
+def _swarm_spec(lab):
+    return json.loads(_docker(lab, "service", "inspect", "--format", "{{json .Spec}}", SWARM_SERVICE,
+                              what="docker service inspect " + SWARM_SERVICE))
+
+
 def _swarm_image(lab):
-    return _docker(lab, "service", "inspect", "--format", "{{.Spec.TaskTemplate.ContainerSpec.Image}}",
-                   SWARM_SERVICE, what="docker service inspect " + SWARM_SERVICE).strip()
+    return _swarm_spec(lab)["TaskTemplate"]["ContainerSpec"]["Image"]
 
 
 def swarm_version(lab):
     """The release the swarm service's tasks answer with (None when it does not answer)."""
     status, body = http_json("http://127.0.0.1:%d/version" % SWARM_PORT)
     return body.get("version") if status == 200 and isinstance(body, dict) else None
+
+
+SAVED_REPLICAS_LABEL = "rollback.core/replicas-before-stop"  # the collection's swarm.SAVED_REPLICAS
 
 
 def deploy_swarm(lab, version):
@@ -311,11 +318,12 @@ def deploy_swarm(lab, version):
     service that a failed rollback left scaled to 0 (its traffic stopped, rollback.core's saved-count label on it) is
     scaled back to the lab's one replica: one test's failure does not fail every later deploy of the suite.
     """
-    stopped = _docker(lab, "service", "inspect", "--format", "{{.Spec.Mode.Replicated.Replicas}}", SWARM_SERVICE,
-                      what="docker service inspect " + SWARM_SERVICE).strip() == "0"
-    if not stopped and _swarm_image(lab) == "%s:%s" % (IMAGE, version) and swarm_version(lab) == version:
+    spec = _swarm_spec(lab)
+    stopped = spec["Mode"].get("Replicated", {}).get("Replicas") == 0
+    image = spec["TaskTemplate"]["ContainerSpec"]["Image"]
+    if not stopped and image == "%s:%s" % (IMAGE, version) and swarm_version(lab) == version:
         return
-    restart = ["--replicas", "1", "--label-rm", "rollback.core/replicas-before-stop"] if stopped else []
+    restart = ["--replicas", "1", "--label-rm", SAVED_REPLICAS_LABEL] if stopped else []
     _docker(lab, "service", "update", "--image", "%s:%s" % (IMAGE, version), "--no-resolve-image", "--detach=false",
             "--with-registry-auth", "--quiet", *restart, SWARM_SERVICE,
             what="docker service update %s (%s)" % (SWARM_SERVICE, version))
