@@ -439,7 +439,7 @@ def host_modules(hostvars, run):
             modules.add("nginx_traffic")
     checks = hostvars.get("rollback_service_checks") or hostvars.get("rollback_service_metrics")
     if name in run["services"] and checks:
-        modules.update(["smoke_check", "rollback_decision"])
+        modules.add("rollback_decision")  # it runs the smoke checks itself
     return sorted(modules)
 
 

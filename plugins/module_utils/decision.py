@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
+from ansible_collections.rollback.core.plugins.module_utils.smoke import smoke_check
 
 DEFAULT_THRESHOLDS = dict(
     error_rate_rollback=5.0,  # % - 001 triggers, 002 criteria, 003 triggers, 004 "error rate >5%"
@@ -202,7 +203,10 @@ def decide_from_params(module):
     service, verify)."""
     params = module.params
     thresholds = checked_thresholds(params["thresholds"])
-    signals = signals_from_smoke(params["smoke"]) if params["smoke"] else {}
+    smoke = params["smoke"]
+    if params["checks"] or params["metrics"]:
+        smoke = smoke_check(params)[0]  # a failed check is a signal here, not a failed task
+    signals = signals_from_smoke(smoke) if smoke else {}
     for name in SIGNAL_NAMES + ("baseline_p99_ms",) + FLAG_NAMES:
         if params.get(name) not in (None, False):
             signals[name] = params[name]
@@ -210,6 +214,8 @@ def decide_from_params(module):
         signals["latency_ratio"] = round(signals["latency_p99_ms"] / signals["baseline_p99_ms"], 3)
     result = decide(signals, thresholds)
     result.update(signals=signals, thresholds=thresholds)
+    if smoke is not params["smoke"]:
+        result["smoke"] = smoke
     if params.get("verify_service"):
-        result.update(verification(params["verify_service"], params["smoke"], result))
+        result.update(verification(params["verify_service"], smoke, result))
     return result

@@ -12,8 +12,10 @@ short_description: Decide ROLLBACK, EVALUATE or MONITOR from the runbooks' decis
 description:
   - Applies the decision matrices and triggers of the five runbooks as one ordered rule table and
     returns the action, its urgency, the recommended rollback level and every reason.
-  - Signals come from the options, from a registered rollback.core.smoke_check result (O(smoke)),
-    including its Prometheus metrics named like the signals, or both (options win).
+  - Signals come from the options, from a smoke check, or both (options win). The smoke check is a registered
+    rollback.core.smoke_check result (O(smoke)), or this module runs it itself when given O(checks) or
+    O(metrics) (the options of rollback.core.smoke_check; a failing check is a signal, not a failed task).
+    Its Prometheus metrics named like the signals count as those signals.
   - 'Default thresholds and their sources (override any of them per environment with O(thresholds)):
     C(error_rate_rollback=5.0) % (runbooks 001, 002, 003, 004);
     C(error_rate_evaluate=1.0) % (004 "consideration 1-5%", 000 P1 "> 1% sustained");
@@ -36,9 +38,10 @@ author:
 options:
   smoke:
     description:
-      - A registered rollback.core.smoke_check result. Gives C(error_rate_percent) (100 - success rate),
-        C(smoke_failure_rate_percent), C(latency_p95_ms) (worst check), C(consecutive_health_failures)
-        (worst check) and any metric named like a signal.
+      - A registered rollback.core.smoke_check result. Not with O(checks) or O(metrics).
+      - Gives C(error_rate_percent) (100 - success rate), C(smoke_failure_rate_percent), C(latency_p95_ms)
+        (worst check), C(consecutive_health_failures) (worst check) and any metric named like a signal; so does
+        the smoke check this module runs.
     type: dict
   error_rate_percent:
     description: Failed requests in percent (2.5 means 2.5%).
@@ -111,16 +114,20 @@ options:
     default: {}
   verify_service:
     description:
-      - The rolled-back service O(smoke) checked. Also returns what the rollback keeps of its verification
-        (RV(verified), RV(passed), RV(success_rate), RV(latency_ms), RV(failed_checks), RV(decision)), and fails
+      - The rolled-back service the smoke check (O(smoke), or O(checks) and O(metrics)) checked. Also returns
+        what the rollback keeps of its verification (RV(verified), RV(passed), RV(success_rate), RV(latency_ms),
+        RV(failed_checks), RV(decision)), and fails
         when the service is not healthy (the smoke check failed, or the decision is not MONITOR) with runbook 000's
         escalation, those fields in the failed result.
-      - 'A skipped O(smoke) (the service has no checks) verifies nothing - RV(verified) false, RV(passed) null,
-        RV(decision) C(NOT VERIFIED: no checks) - and does not fail.'
+      - 'No smoke check (a skipped O(smoke), or neither O(checks) nor O(metrics): the service has no checks)
+        verifies nothing - RV(verified) false, RV(passed) null, RV(decision) C(NOT VERIFIED: no checks) - and does
+        not fail.'
     type: str
+extends_documentation_fragment:
+  - rollback.core.smoke
 attributes:
   check_mode:
-    description: Decides the same way.
+    description: Decides the same way (the smoke checks only read).
     support: full
   diff_mode:
     description: Nothing changes, so there is no diff.
@@ -143,9 +150,14 @@ EXAMPLES = r"""
       -e level={{ decision.level }} -e services={{ inventory_hostname }}
   when: decision.action == 'ROLLBACK'
 
-- name: Verify a rolled-back service (fails, escalating, when it is not healthy)
+- name: Smoke-check a rolled-back service and verify it (fails, escalating, when it is not healthy)
   rollback.core.rollback_decision:
-    smoke: "{{ smoke }}"
+    checks:
+      - name: health
+        url: https://shop.example.com/health
+    rounds: 3
+    consecutive_successes: 2
+    max_failures: 1
     verify_service: "{{ inventory_hostname }}"
   register: verification
 """
@@ -185,6 +197,10 @@ thresholds:
   description: The thresholds the decision used.
   returned: always
   type: dict
+smoke:
+  description: The smoke check's result (as rollback.core.smoke_check returns it) when O(checks) or O(metrics) ran.
+  returned: when O(checks) or O(metrics) are given
+  type: dict
 verified:
   description: Whether a smoke check verified the service (false when it has no checks).
   returned: when O(verify_service) is set
@@ -214,6 +230,7 @@ decision:
 
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackModule
 from ansible_collections.rollback.core.plugins.module_utils.decision import decide_from_params
+from ansible_collections.rollback.core.plugins.module_utils.smoke import SMOKE_SPEC
 
 FLOATS = ("error_rate_percent", "latency_p95_ms", "latency_p99_ms", "latency_ratio", "baseline_p99_ms",
           "smoke_failure_rate_percent", "memory_percent")
@@ -227,7 +244,8 @@ def main():
                 verify_service=dict(type="str"))
     spec.update((name, dict(type="float")) for name in FLOATS)
     spec.update((name, dict(type="bool", default=False)) for name in FLAGS)
-    module = RollbackModule(spec, supports_check_mode=True)
+    module = RollbackModule(spec, shared_specs=[SMOKE_SPEC], supports_check_mode=True,
+                            mutually_exclusive=[("smoke", "checks"), ("smoke", "metrics")])
     module.run(decide_from_params)
 
 

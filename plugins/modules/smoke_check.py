@@ -22,118 +22,12 @@ version_added: 0.1.0
 author:
   - rollback.core maintainers (@rollback-core)
 options:
-  checks:
-    description:
-      - HTTP checks. Each response must meet every condition given.
-    type: list
-    elements: dict
-    default: []
-    suboptions:
-      name:
-        description: Name of the check, unique; used in results and messages.
-        type: str
-        required: true
-      url:
-        description: URL to request.
-        type: str
-        required: true
-      method:
-        description: HTTP method.
-        type: str
-        default: GET
-      headers:
-        description: Request headers, for example an C(Authorization) token. Never logged.
-        type: dict
-        default: {}
-      body:
-        description: Request body; a dict or list is sent as JSON.
-        type: raw
-      status:
-        description: Accepted status codes.
-        type: list
-        elements: int
-        default: [200]
-      json:
-        description:
-          - Expected values in a JSON body, by dotted path (C(status), C(data.items.0.id)); list items by index.
-        type: dict
-      contains:
-        description: Text the body must contain.
-        type: str
-      max_latency_ms:
-        description: Slowest acceptable response, in milliseconds.
-        type: float
-  metrics:
-    description:
-      - Prometheus instant queries (C(/api/v1/query)) gated by O(metrics[].max) and/or O(metrics[].min).
-      - With several series the worst one decides.
-    type: list
-    elements: dict
-    default: []
-    suboptions:
-      name:
-        description:
-          - Name of the metric in results. Name it like a rollback_decision signal (C(error_rate_percent),
-            C(latency_p95_ms), ...) to feed rollback.core.rollback_decision directly.
-        type: str
-        required: true
-      url:
-        description: Base URL of the Prometheus server.
-        type: str
-        required: true
-      query:
-        description: PromQL expression.
-        type: str
-        required: true
-      max:
-        description: Fail when a value is above this.
-        type: float
-      min:
-        description: Fail when a value is below this.
-        type: float
-      no_data:
-        description: Verdict when the query returns no series.
-        type: str
-        choices: [fail, pass, inconclusive]
-        default: fail
-      headers:
-        description: Request headers (authentication). Never logged.
-        type: dict
-        default: {}
-  rounds:
-    description: Most rounds to run.
-    type: int
-    default: 1
-  interval:
-    description: Seconds between rounds.
-    type: float
-    default: 1.0
-  consecutive_successes:
-    description: Passing responses in a row each check needs at the end.
-    type: int
-    default: 1
-  max_failures:
-    description: Failed responses each check may have before it fails.
-    type: int
-    default: 0
-  timeout:
-    description: Seconds for each request.
-    type: float
-    default: 5.0
-  concurrency:
-    description:
-      - Most requests in flight at once (threads).
-      - A round of up to this many checks costs about its slowest check.
-    type: int
-    default: 64
-  validate_certs:
-    description: Verify TLS certificates.
-    type: bool
-    default: true
   fail_on_error:
     description: Fail the task when a check or metric fails. With V(false), report only (C(passed=false)).
     type: bool
     default: true
+extends_documentation_fragment:
+  - rollback.core.smoke
 attributes:
   check_mode:
     description: Runs the same read-only checks.
@@ -228,25 +122,12 @@ failed_checks:
 """
 
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackModule
-from ansible_collections.rollback.core.plugins.module_utils.http_checks import CHECK_SPEC
-from ansible_collections.rollback.core.plugins.module_utils.prometheus import METRIC_SPEC
-from ansible_collections.rollback.core.plugins.module_utils.smoke import verify
+from ansible_collections.rollback.core.plugins.module_utils.smoke import SMOKE_SPEC, verify
 
 
 def main():
     module = RollbackModule(
-        dict(
-            checks=dict(type="list", elements="dict", default=[], options=CHECK_SPEC),
-            metrics=dict(type="list", elements="dict", default=[], options=METRIC_SPEC),
-            rounds=dict(type="int", default=1),
-            interval=dict(type="float", default=1.0),
-            consecutive_successes=dict(type="int", default=1),
-            max_failures=dict(type="int", default=0),
-            timeout=dict(type="float", default=5.0),
-            concurrency=dict(type="int", default=64),
-            validate_certs=dict(type="bool", default=True),
-            fail_on_error=dict(type="bool", default=True),
-        ),
+        dict(SMOKE_SPEC, fail_on_error=dict(type="bool", default=True)),
         supports_check_mode=True,
     )
     module.run(verify)
