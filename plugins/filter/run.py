@@ -20,13 +20,14 @@ from ansible.module_utils.six import string_types
 # ``level`` is at most its own: 1 app; 2 + config; 3 + traffic stopped around the database.
 # ``hosts``: the key of rollback_run naming the hosts the phase runs on. ``result``: the one variable the phase
 # role sets (documented in its meta/argument_specs.yml). ``planned``: planned in check mode during preflight.
+# ``restores``: the phase restores backups, so its plan also names the restore points it would use.
 PHASES = (
     dict(name="traffic_stop", level=3, role="rollback.core.traffic", tasks_from="stop", result="traffic_result",
          hosts="traffic", planned=True),
     dict(name="database", level=3, role="rollback.core.database", tasks_from="main", result="database_result",
-         hosts="databases", planned=True),
+         hosts="databases", planned=True, restores=True),
     dict(name="config", level=2, role="rollback.core.config", tasks_from="main", result="config_result",
-         hosts="services", planned=True),
+         hosts="services", planned=True, restores=True),
     dict(name="app", level=1, role="rollback.core.app", tasks_from="main", result="app_result",
          hosts="services", planned=True),
     dict(name="traffic_resume", level=3, role="rollback.core.traffic", tasks_from="resume", result="traffic_result",
