@@ -203,9 +203,9 @@ def decide_from_params(module):
     service, verify)."""
     params = module.params
     thresholds = checked_thresholds(params["thresholds"])
-    smoke = params["smoke"]
-    if params["checks"] or params["metrics"]:
-        smoke = smoke_check(params)[0]  # a failed check is a signal here, not a failed task
+    ran_smoke = bool(params["checks"] or params["metrics"])
+    # A smoke check run here: a failed check is a signal, not a failed task.
+    smoke = smoke_check(params)[0] if ran_smoke else params["smoke"]
     signals = signals_from_smoke(smoke) if smoke else {}
     for name in SIGNAL_NAMES + ("baseline_p99_ms",) + FLAG_NAMES:
         if params.get(name) not in (None, False):
@@ -214,7 +214,7 @@ def decide_from_params(module):
         signals["latency_ratio"] = round(signals["latency_p99_ms"] / signals["baseline_p99_ms"], 3)
     result = decide(signals, thresholds)
     result.update(signals=signals, thresholds=thresholds)
-    if smoke is not params["smoke"]:
+    if ran_smoke:
         result["smoke"] = smoke
     if params.get("verify_service"):
         result.update(verification(params["verify_service"], smoke, result))

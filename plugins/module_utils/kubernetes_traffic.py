@@ -185,7 +185,8 @@ def _start(module, waiter, workload, obj, scaled_objects, state):
     if result["changed"]:
         for so in ours:  # first: a KEDA still paused puts the paused count back (see _wait_until_unpaused)
             _keda_pause(workload, so, False)
-        if ours and not module.check_mode and _wait_until_unpaused(workload, waiter, ours):
+        if ours and not module.check_mode:
+            _wait_until_unpaused(workload, waiter, ours)
             replicas = workload.read()["spec"].get("replicas", 1)  # KEDA may have scaled it from zero meanwhile
         if wanted > replicas:
             workload.scale(wanted)
@@ -223,8 +224,8 @@ def _wait_until_unpaused(workload, waiter, scaled_objects):
                 ", ".join(still))
         return True, "KEDA unpaused %s" % ", ".join(pending)
 
-    return pending and wait_until_done(workload.kube, waiter, read, check,
-                                       "KEDA to unpause the autoscaling of %s" % workload.what)
+    if pending:
+        wait_until_done(workload.kube, waiter, read, check, "KEDA to unpause the autoscaling of %s" % workload.what)
 
 
 def _paused_condition(so):

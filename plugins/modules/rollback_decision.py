@@ -116,9 +116,8 @@ options:
     description:
       - The rolled-back service the smoke check (O(smoke), or O(checks) and O(metrics)) checked. Also returns
         what the rollback keeps of its verification (RV(verified), RV(passed), RV(success_rate), RV(latency_ms),
-        RV(failed_checks), RV(decision)), and fails
-        when the service is not healthy (the smoke check failed, or the decision is not MONITOR) with runbook 000's
-        escalation, those fields in the failed result.
+        RV(failed_checks), RV(decision)), and fails when the service is not healthy (the smoke check failed, or
+        the decision is not MONITOR) with runbook 000's escalation, those fields in the failed result.
       - 'No smoke check (a skipped O(smoke), or neither O(checks) nor O(metrics): the service has no checks)
         verifies nothing - RV(verified) false, RV(passed) null, RV(decision) C(NOT VERIFIED: no checks) - and does
         not fail.'
