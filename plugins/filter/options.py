@@ -343,8 +343,22 @@ def _validate_list(value, specs_of, where, what):
     return errors
 
 
+# The host variables besides the option dicts that the phase roles take as options (their defaults), by type:
+# checked here, once for the run's hosts, so that the planning play does not validate each phase role's options
+# again on every host (issue 22; tests/unit/test_role_option_specs.py keeps this in step with the role specs).
+HOST_VARIABLES = {
+    "service": dict(rollback_service_name="str", rollback_service_environment="dict", rollback_wait_timeout="int",
+                    rollback_backup_decrypt_identity="path", rollback_verify_rounds="int",
+                    rollback_verify_interval="float", rollback_verify_consecutive_successes="int",
+                    rollback_verify_max_failures="int", rollback_thresholds="dict"),
+    "database": dict(rollback_database_environment="dict", rollback_wait_timeout="int",
+                     rollback_backup_decrypt_identity="path", rollback_deployed_at="str",
+                     rollback_deploy_marker_dir="str"),
+}
+
+
 def host_option_errors(name, hostvars, kind):
-    """Problems of one service or database host's option dicts."""
+    """Problems of one service or database host's option dicts and typed variables."""
     errors = []
     if kind == "service":
         target = hostvars.get("rollback_service_target")
@@ -358,6 +372,10 @@ def host_option_errors(name, hostvars, kind):
             return ["%s: rollback_database_type must be postgres or rds, got %s" % (
                 name, db_type if db_type is not None else "nothing")]
         variables = database_specs(db_type)
+    for variable, type_name in sorted(HOST_VARIABLES[kind].items()):
+        problem = _type_error(hostvars[variable], dict(type=type_name)) if variable in hostvars else None
+        if problem:
+            errors.append("%s: %s: %s" % (name, variable, problem))
     for variable, (shape, specs, what) in sorted(variables.items()):
         if variable not in hostvars:
             continue

@@ -55,6 +55,33 @@ def phase_record(result, phase, host, planned=False, task=None):
     return record
 
 
+def phase_records(hostvars, hosts, phase, result, planned=False):
+    """The records of ``phase`` to add for ``hosts`` after the phase (one host, or a batch run once for all).
+
+    A host took part when its ``result`` variable is set (rollback.core.phase's decide.yml empties it on every host
+    of the batch before the phase). A host whose last record is this phase's failure was recorded by the phase's
+    rescue. A host that did not answer (the plays run with ``ignore_unreachable``) gets a failed record, also its
+    ``failure``. Returns ``[{host, records, failure}]``: the host's records with this one added, its first failure.
+    """
+    rows = []
+    for host in hosts or []:
+        variables = hostvars[host]
+        outcome = variables.get(result) or {}
+        if not outcome:
+            continue
+        last = (variables.get("_phase_records") or [{}])[-1]
+        if (last.get("phase"), last.get("planned"), last.get("status")) == (phase, bool(planned), "failed"):
+            continue
+        task = None
+        if outcome.get("unreachable"):
+            outcome = dict(failed=True, msg="%s did not answer: %s" % (host, outcome.get("msg") or "unreachable"))
+            task = "Fail the phase when the host did not answer - %s" % phase
+        record = phase_record(outcome, phase, host, planned=planned, task=task)
+        rows.append(dict(host=host, records=list(variables.get("_phase_records") or []) + [record],
+                         failure=variables.get("_phase_failure") or (record if task else None)))
+    return rows
+
+
 def _outcome(failure, check_mode, not_verified, require_verification):
     if failure:
         return "refused" if failure.get("planned") else "failed"
@@ -231,5 +258,5 @@ def _summary(report):
 
 class FilterModule(object):
     def filters(self):
-        return dict(phase_record=phase_record, rollback_report=rollback_report, cache_summary=cache_summary,
-                    planned_backups=planned_backups, restore_point_line=restore_point_line)
+        return dict(phase_record=phase_record, phase_records=phase_records, rollback_report=rollback_report,
+                    cache_summary=cache_summary, planned_backups=planned_backups, restore_point_line=restore_point_line)

@@ -133,3 +133,44 @@ def test_module_args_keeps_what_the_module_takes():
     assert options.module_args(shared, "k8s_config_restore") == dict(namespace="default", kubeconfig="/k")
     assert options.module_args(dict(state="stopped", replicas=2), "traffic") == dict(replicas=2), "reserved dropped"
     assert options.module_args(None, "traffic") == {}
+
+
+def _phase_role_variables():
+    """``{(role, host variable): role option type}`` of the planned phase roles' defaults that read one host
+    variable which is not an option dict (those are checked against the modules' specs above)."""
+    dicts = set(options.service_specs("kubernetes")) | set(options.database_specs("postgres")) | {
+        "rollback_service_target", "rollback_database_type", "rollback_maintenance_endpoint"}
+    found = {}
+    for role in ("app", "config", "database", "traffic", "verify"):
+        with open(os.path.join(REPO, "roles", role, "defaults", "main.yml")) as handle:
+            defaults = yaml.safe_load(handle)
+        with open(os.path.join(REPO, "roles", role, "meta", "argument_specs.yml")) as handle:
+            specs = yaml.safe_load(handle)["argument_specs"]
+        for option, value in defaults.items():
+            read = set(re.findall(r"\b(rollback_[a-z_]+)", str(value))) - dicts - {"rollback_run", "rollback_auto"}
+            for variable in read:
+                for entry in specs.values():
+                    spec = entry.get("options", {}).get(option)
+                    if spec and not isinstance(value, dict):
+                        found[(role, variable)] = spec.get("type", "str")
+    return found
+
+
+def test_preflight_checks_the_type_of_every_host_variable_the_phase_roles_take():
+    # The planning play runs the phase roles without their argument validation (rolespec_validate: false; issue
+    # 22): preflight's option_errors must check every host variable those options come from, with the same type.
+    found = _phase_role_variables()
+    assert ("app", "rollback_wait_timeout") in found and ("verify", "rollback_verify_rounds") in found
+    checked = dict(options.HOST_VARIABLES["service"], **options.HOST_VARIABLES["database"])
+    for (role, variable), kind in sorted(found.items()):
+        assert checked.get(variable) == kind, "%s reads %s as %s; preflight checks %s" % (
+            role, variable, kind, checked.get(variable))
+
+
+def test_a_host_variable_of_the_wrong_type_is_refused_by_preflight():
+    errors = options.host_option_errors("api", dict(
+        rollback_service_target="kubernetes", rollback_wait_timeout="soon", rollback_service_environment=["A=1"],
+        rollback_verify_rounds="3"), "service")
+    assert errors == ["api: rollback_service_environment: expected dict", "api: rollback_wait_timeout: expected int"]
+    assert options.host_option_errors("db", dict(rollback_database_type="rds", rollback_wait_timeout=[1]),
+                                      "database") == ["db: rollback_wait_timeout: expected int"]

@@ -10,6 +10,7 @@ from ansible_collections.rollback.core.plugins.filter.report import (
     FilterModule,
     cache_summary,
     phase_record,
+    phase_records,
     planned_backups,
     restore_point_line,
     rollback_report,
@@ -96,8 +97,60 @@ def test_loop_results_are_summarised_item_by_item():
 
 def test_filters_are_registered_under_their_names():
     filters = FilterModule().filters()
-    assert filters == dict(phase_record=phase_record, rollback_report=rollback_report, cache_summary=cache_summary,
-                           planned_backups=planned_backups, restore_point_line=restore_point_line)
+    assert filters == dict(phase_record=phase_record, phase_records=phase_records, rollback_report=rollback_report,
+                           cache_summary=cache_summary, planned_backups=planned_backups,
+                           restore_point_line=restore_point_line)
+
+
+# --------------------------------------------------------------------------------------------- phase_records
+# The records one task adds for a batch after a phase (roles/phase/tasks/record_batch.yml, run once).
+
+
+def test_phase_records_adds_a_record_for_each_host_that_ran_the_phase():
+    planned = phase_record(dict(changed=True), "app", "a", planned=True)
+    hostvars = {
+        "a": {RECORDS: [planned], FAILURE: None, "app_result": dict(changed=True, to_version="1.0.0")},
+        # decide.yml emptied the result of every host of the batch: b did not take part.
+        "b": {RECORDS: [], FAILURE: None, "app_result": {}},
+        "c": {RECORDS: [], FAILURE: None, "app_result": dict(changed=False)},
+    }
+    rows = phase_records(hostvars, ["a", "b", "c"], "app", "app_result")
+    assert [row["host"] for row in rows] == ["a", "c"]
+    assert rows[0]["records"][0] == planned, "the earlier records are kept, in order"
+    assert [(r["phase"], r["planned"], r["status"]) for r in rows[0]["records"][1:]] == [("app", False, "changed")]
+    assert rows[0]["records"][1]["details"]["to_version"] == "1.0.0"
+    assert rows[1]["records"] == [dict(phase="app", host="c", planned=False, status="unchanged", details={})]
+    assert rows[0]["failure"] is None and rows[1]["failure"] is None
+
+
+def test_phase_records_leaves_out_a_failure_the_rescue_recorded():
+    failed = phase_record(dict(failed=True, msg="undo timed out"), "app", "a", task="Roll back")
+    hostvars = {"a": {RECORDS: [failed], FAILURE: failed, "app_result": dict(failed=True, msg="undo timed out")},
+                # A result registered before a later task of the phase failed: still recorded once, by the rescue.
+                "b": {RECORDS: [phase_record(dict(failed=True), "app", "b")], FAILURE: None,
+                      "app_result": dict(changed=True)}}
+    assert phase_records(hostvars, ["a", "b"], "app", "app_result") == []
+
+
+def test_phase_records_fails_a_host_that_did_not_answer():
+    earlier = phase_record(dict(failed=True, msg="x"), "traffic_stop", "gone")
+    hostvars = {"gone": {RECORDS: [], FAILURE: None, "probe_result": dict(unreachable=True, msg="ssh: refused")},
+                "late": {RECORDS: [earlier], FAILURE: earlier, "probe_result": dict(unreachable=True)}}
+    gone, late = phase_records(hostvars, ["gone", "late"], "first", "probe_result")
+    record = gone["records"][-1]
+    assert (record["phase"], record["status"]) == ("first", "failed")
+    assert record["msg"] == "gone did not answer: ssh: refused"
+    assert record["task"] == "Fail the phase when the host did not answer - first"
+    assert gone["failure"] == record
+    assert late["failure"] == earlier, "the first failure stays the cause"
+    assert late["records"][-1]["msg"] == "late did not answer: unreachable"
+
+
+def test_phase_records_of_a_plan_are_planned():
+    hostvars = {"a": {"app_result": dict(changed=True)}}
+    [row] = phase_records(hostvars, ["a"], "app", "app_result", planned=True)
+    assert row["records"] == [dict(phase="app", host="a", planned=True, status="changed", details={})]
+    assert row["failure"] is None
 
 
 # ---------------------------------------------------------------------------------------------- rollback_report
