@@ -24,6 +24,8 @@ from collections.abc import Mapping
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.parameters import DEFAULT_TYPE_VALIDATORS
 
+from ansible_collections.rollback.core.plugins.plugin_utils import controller_python
+
 COLLECTION = "rollback.core"
 
 # Keys of a role's own (never passed to a module as such), with their types.
@@ -461,6 +463,19 @@ def host_modules(hostvars, run):
     return sorted(modules)
 
 
+def controller_hosts(hostvars, hosts):
+    """The ``hosts`` whose rollback.core modules run in the controller's own Python (connection local, its
+    interpreter, no become; plugins/plugin_utils/controller_python.py): preflight checks their libraries once, on
+    localhost; every other host checks its own."""
+    found = []
+    for name in hosts or []:
+        variables = hostvars[name]
+        if controller_python.in_controller(variables.get("ansible_connection"), variables.get(
+                "ansible_python_interpreter"), variables.get("ansible_become")):
+            found.append(name)
+    return found
+
+
 # The nested options of the roles' argument specs (scripts/role_option_specs.py writes them, a unit test checks).
 
 def _all_targets(variable):
@@ -499,4 +514,4 @@ def role_option_specs():
 class FilterModule(object):
     def filters(self):
         return dict(module_args=module_args, option_errors=option_errors, host_modules=host_modules, app_call=app_call,
-                    database_call=database_call)
+                    database_call=database_call, controller_hosts=controller_hosts)

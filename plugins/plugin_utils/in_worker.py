@@ -28,7 +28,6 @@ import io
 import json
 import os
 import shutil
-import sys
 import tempfile
 
 from ansible.module_utils import basic
@@ -40,6 +39,7 @@ from ansible.utils.vars import merge_hash
 from ansible.vars.clean import remove_internal_keys
 
 from ansible_collections.rollback.core.plugins.module_utils import requirements
+from ansible_collections.rollback.core.plugins.plugin_utils import controller_python
 
 try:  # ansible-core >= 2.19: modules talk JSON through a serialization profile
     from ansible.module_utils import _internal as module_internal
@@ -100,23 +100,12 @@ preload()
 
 def eligible(action, task_vars):
     """A module of this collection run locally by the controller's own Python, without become or async."""
-    if action._connection.transport not in ("local", "ansible.builtin.local"):
-        return False
-    if action._play_context.become or action._task.async_val:
+    if action._task.async_val:
         return False
     interpreter = task_vars.get("ansible_python_interpreter")
-    if interpreter is None:
-        return False
-    return same_python(action._templar.template(interpreter), sys.executable)
-
-
-def same_python(interpreter, executable):
-    """The same binary from the same directory: a venv's python links to the system's binary but has other
-    libraries, so the resolved path alone would take the system Python for the controller's venv."""
-    if not isinstance(interpreter, str):
-        return False
-    return (os.path.dirname(os.path.abspath(interpreter)) == os.path.dirname(os.path.abspath(executable))
-            and os.path.realpath(interpreter) == os.path.realpath(executable))
+    return controller_python.in_controller(action._connection.transport,
+                                           None if interpreter is None else action._templar.template(interpreter),
+                                           action._play_context.become)
 
 
 def task_environment(action):

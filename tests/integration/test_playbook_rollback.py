@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -79,6 +80,12 @@ def test_level1_rolls_back_every_target_verifies_reports_notifies_and_a_rerun_ch
     # {{ item }} in the name of a task whose loop is empty): noise an operator would read as a fault.
     assert "template error" not in run.output, run.output[-3000:]
     assert ssh_logins(lab) > logins, "demo-server rolled back over SSH on the lab's remote host"
+    # The hosts whose modules run in the controller's own Python share one library check, on localhost; each other
+    # host checks its own Python (demo-server over SSH): a worker per host to check the same Python is gone.
+    host_checks = run.output.split("PLAY [Preflight - every host")[1].split("PLAY [")[0]
+    assert re.findall(r"(?:ok|changed|fatal): \[([^\]]+)\]", host_checks) == ["demo-server"], host_checks
+    assert re.search(r"Check the Python libraries of the modules the controller runs for the run's hosts\] \**\n"
+                     r"ok: \[localhost\]", run.output)
     # The five targets roll back in one task, at the same time (one task file per target type made Ansible's
     # lockstep run the files one after another: the Swarm service waited for Kubernetes to finish).
     rollback_play = run.output.split("PLAY [Rollback]")[1].split("PLAY [")[0]

@@ -174,3 +174,16 @@ def test_a_host_variable_of_the_wrong_type_is_refused_by_preflight():
     assert errors == ["api: rollback_service_environment: expected dict", "api: rollback_wait_timeout: expected int"]
     assert options.host_option_errors("db", dict(rollback_database_type="rds", rollback_wait_timeout=[1]),
                                       "database") == ["db: rollback_wait_timeout: expected int"]
+
+
+def test_only_the_hosts_run_in_the_controller_python_share_its_library_check():
+    python = sys.executable
+    hostvars = {
+        "k8s": dict(ansible_connection="local", ansible_python_interpreter=python),
+        "server": dict(ansible_connection="ssh", ansible_python_interpreter="/usr/bin/python3"),
+        "bare": dict(ansible_connection="local", ansible_python_interpreter="/usr/bin/python3.9"),
+        "root": dict(ansible_connection="local", ansible_python_interpreter=python, ansible_become=True),
+        "discovered": dict(ansible_connection="local"),
+    }
+    assert options.controller_hosts(hostvars, sorted(hostvars)) == ["k8s"]
+    assert options.controller_hosts(hostvars, []) == []

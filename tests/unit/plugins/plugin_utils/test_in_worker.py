@@ -20,7 +20,7 @@ from ansible.plugins import loader as plugin_loader
 from ansible.plugins.action.normal import ActionModule as NormalAction
 from ansible.template import Templar
 
-from ansible_collections.rollback.core.plugins.plugin_utils import in_worker
+from ansible_collections.rollback.core.plugins.plugin_utils import controller_python, in_worker
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 PROBE = "rollback.core.in_worker_probe"
@@ -149,8 +149,8 @@ def test_the_controller_python_by_another_name_in_its_directory_is_the_same(tmp_
     (tmp_path / "python3.99").symlink_to("/usr/bin/env")
     (tmp_path / "python3").symlink_to("python3.99")
     (tmp_path / "python").symlink_to("python3")
-    assert in_worker.same_python(str(tmp_path / "python"), str(tmp_path / "python3"))
-    assert not in_worker.same_python(str(tmp_path / "python"), "/usr/bin/env")
+    assert controller_python.same_python(str(tmp_path / "python"), str(tmp_path / "python3"))
+    assert not controller_python.same_python(str(tmp_path / "python"), "/usr/bin/env")
 
 
 def test_every_module_has_the_in_worker_action():
@@ -216,3 +216,18 @@ def test_the_collections_filters_are_loaded_before_the_workers_fork(monkeypatch)
     in_worker.preload(freeze=lambda: None)
     cached = set(os.path.basename(path) for path in plugin_loader.filter_loader._module_cache)
     assert {"run.py", "report.py", "options.py"} <= cached
+
+
+@pytest.mark.parametrize("connection,interpreter,become,expected", [
+    ("local", sys.executable, False, True),
+    ("ansible.builtin.local", sys.executable, "no", True),
+    ("local", sys.executable, "yes", False),
+    ("ssh", sys.executable, False, False),
+    (None, sys.executable, None, False),
+    # Not set: Ansible discovers one, which is not assumed to be the controller's.
+    ("local", None, False, False),
+    ("local", "/usr/bin/python3.9", False, False),
+])
+def test_a_host_runs_in_the_controller_python_only_locally_with_its_interpreter(
+        connection, interpreter, become, expected):
+    assert controller_python.in_controller(connection, interpreter, become) is expected
