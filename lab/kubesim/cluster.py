@@ -42,7 +42,8 @@ class Cluster:
         self.settings = settings or Settings()
         self.api = ApiServer()
         self.recorder = Recorder(self.api)
-        self._due = None
+        self._due = {}  # controller -> monotonic time it asked for its next pass
+        self._syncing = None
         self._stopped = threading.Event()
         namespaces = RESOURCES[("", "v1", "namespaces")]
         for name in ("default", "kube-system", "kube-public", "kube-node-lease"):
@@ -63,9 +64,10 @@ class Cluster:
             self.api.store.changed.notify_all()
 
     def requeue_at(self, monotonic):
-        """Ask for a pass at this time (controllers' enqueueAfter)."""
-        if self._due is None or monotonic < self._due:
-            self._due = monotonic
+        """Ask for a pass of the controller being synced at this time (controllers' enqueueAfter)."""
+        due = self._due.get(self._syncing)
+        if due is None or monotonic < due:
+            self._due[self._syncing] = monotonic
 
     def each(self, resource, sync):
         """sync(obj) for every object of a kind; one that vanished or changed meanwhile (404, 409) is synced
@@ -76,29 +78,44 @@ class Cluster:
             except ApiError as error:
                 handle_error(error, "%s %s" % (resource.plural, obj["metadata"]["name"]))
 
-    def run_once(self):
-        """Controller passes until the store stops changing; returns the store revision reached."""
+    def run_once(self, only=None):
+        """Controller passes until the store stops changing; returns the store revision reached. ``only``: the
+        controllers whose time came (nothing changed since), for the first pass; a change wakes them all, as it
+        reaches every informer."""
         store = self.api.store
         with store.lock:
             for _pass in range(MAX_PASSES):
                 before = store.revision
                 for controller in self.controllers:
+                    if only is not None and controller not in only:
+                        continue
+                    self._due.pop(controller, None)  # it asks again if it still needs a pass
+                    self._syncing = controller
                     try:
                         controller.sync()
                     except ApiError as error:
                         handle_error(error, type(controller).__name__)
+                    finally:
+                        self._syncing = None
                 if store.revision == before:
                     break
+                only = None
             return store.revision
 
     def _run(self):
+        """Woken by a change, every controller looks; woken by a time a controller asked for (the HPA period, a pod
+        turning Ready), only the controllers whose time came: an idle cluster holding many objects costs a pass of
+        one controller per period, not of all of them (each upstream controller has its own work queue)."""
         store = self.api.store
-        seen = 0
+        seen, only = 0, None
         while not self._stopped.is_set():
-            self._due = None
-            seen = self.run_once()
+            seen = self.run_once(only)
             with store.changed:
                 if store.revision != seen or self._stopped.is_set():
+                    only = None
                     continue
-                timeout = None if self._due is None else max(0.0, self._due - time.monotonic())
-                store.changed.wait(timeout if timeout is not None else 5.0)
+                due = min(self._due.values()) if self._due else None
+                store.changed.wait(max(0.0, due - time.monotonic()) if due is not None else 5.0)
+                now = time.monotonic()
+                timed = [controller for controller, at in self._due.items() if at <= now + 0.001]
+                only = None if store.revision != seen or not timed else timed
