@@ -224,3 +224,45 @@ def test_a_report_that_cannot_be_written_still_notifies_and_unlocks(lab, lab_env
     assert "THE INCIDENT REPORT WAS NOT WRITTEN" in last["text"] and "Rollback SUCCEEDED" in last["text"]
     assert not os.path.exists(lock_path(lab)), "the lock is released"
     assert versions(lab_env)["compose"] == "1.0.0"
+
+
+# A canary run (-e rollback_canary=1): serial [1, "100%"] (rollback.core.run_context): the first host is rolled back
+# and verified alone, then the rest. Each batch records its own phases, in one task for the batch
+# (roles/phase/tasks/record_batch.yml, run once over ansible_play_batch).
+CANARY = ("-e", "level=1", "-e", "services=demo-compose,demo-bluegreen", "-e", "rollback_canary=1")
+
+
+def test_a_canary_batch_is_rolled_back_and_verified_before_the_rest(lab, lab_env):
+    deploy_bad(lab_env, backups=False)
+    run = run_playbook(lab_env, "rollback.yml", *CANARY)
+    assert run.rc == 0, run.output[-4000:]
+    assert run.report["outcome"] == "succeeded", run.report["summary"]
+    assert statuses(run.report) == {"demo-compose": {"app": "changed", "verify": "unchanged"},
+                                    "demo-bluegreen": {"app": "changed", "verify": "unchanged"}}
+    # Ansible prints the play's header again for each batch.
+    rollback = run.output.split("PLAY [Rollback]", 1)[1].split("PLAY [Resume")[0]
+    assert rollback.count("PLAY [Rollback]") == 1, "two batches"
+    undo = "TASK [rollback.core.app : Roll the service back on its target]"
+    assert rollback.count(undo) == 2, "one batch, then the other"
+    assert rollback.index("TASK [rollback.core.verify") < rollback.rindex(undo), "the canary is verified first"
+    assert (versions(lab_env)["compose"], versions(lab_env)["bluegreen"]) == ("1.0.0", "1.0.0")
+
+
+def test_a_canary_batch_that_fails_its_verification_halts_the_rest(lab, lab_env, tmp_path):
+    deploy_bad(lab_env, backups=False)
+    # Both services would fail their check (the front serves 1.0.0, the check expects 9.9.9): the canary fails.
+    failing = [{"name": "front health", "url": "http://127.0.0.1:58180/health", "json": {"version": "9.9.9"}}]
+    extra = extra_inventory(tmp_path, dict((host, {"rollback_service_checks": failing})
+                                           for host in ("demo-compose", "demo-bluegreen")))
+    run = run_playbook(lab_env, "rollback.yml", "-i", extra, *CANARY)
+    assert run.rc != 0
+    report = run.report
+    assert report["outcome"] == "failed", report["summary"]
+    by_host = statuses(report)
+    [canary] = [host for host, phases in by_host.items() if phases["app"] == "changed"]
+    [rest] = [host for host in by_host if host != canary]
+    assert by_host[canary] == {"app": "changed", "verify": "failed"}
+    assert by_host[rest] == {"app": "not run", "verify": "not run"}, "halted before the second batch changed"
+    target = {"demo-compose": "compose", "demo-bluegreen": "bluegreen"}
+    assert versions(lab_env)[target[rest]] == "1.0.1", "the rest keeps its release"
+    assert not os.path.exists(lock_path(lab))
