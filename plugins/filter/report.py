@@ -69,7 +69,8 @@ def phase_records(hostvars, hosts, phase, result, planned=False):
         outcome = variables.get(result) or {}
         if not outcome:
             continue
-        last = (variables.get("_phase_records") or [{}])[-1]
+        records = list(variables.get("_phase_records") or [])
+        last = records[-1] if records else {}
         if (last.get("phase"), last.get("planned"), last.get("status")) == (phase, bool(planned), "failed"):
             continue
         task = None
@@ -77,7 +78,7 @@ def phase_records(hostvars, hosts, phase, result, planned=False):
             outcome = dict(failed=True, msg="%s did not answer: %s" % (host, outcome.get("msg") or "unreachable"))
             task = "Fail the phase when the host did not answer - %s" % phase
         record = phase_record(outcome, phase, host, planned=planned, task=task)
-        rows.append(dict(host=host, records=list(variables.get("_phase_records") or []) + [record],
+        rows.append(dict(host=host, records=records + [record],
                          failure=variables.get("_phase_failure") or (record if task else None)))
     return rows
 
