@@ -16,7 +16,8 @@ description:
     database, config, app, traffic_resume,
     verify), else its role (preflight, lock, report, ...), else its play's name.
   - C(module_seconds) is the time the run waited in rollback.core modules (for each task, the longest duration
-    a module reported across hosts); the rest of the total is Ansible's own overhead.
+    a module reported across hosts); the rest of the total is Ansible's own overhead. Each phase has its own
+    C(module_seconds), shown beside its duration (a phase's time outside its modules is Ansible's).
   - The timeline is written at the start of every play and at the end of the run, so the report play of a
     rollback reads the phases before it.
   - At the end of the run, prints the timeline with the total against the budget of the rollback level given as
@@ -147,7 +148,8 @@ class CallbackModule(CallbackBase):
             now = time.time()
             if self.clock is None and name in self.get_option("clock_start"):
                 self.clock = now
-            self.phases.append(dict(name=name, start=now, end=now, status="ok", tasks=0, changed=0, failed=0))
+            self.phases.append(dict(name=name, start=now, end=now, status="ok", tasks=0, changed=0, failed=0,
+                                    waits={}))
         return self.phases[-1]
 
     def v2_playbook_on_start(self, playbook):
@@ -189,6 +191,7 @@ class CallbackModule(CallbackBase):
         if isinstance(duration, (int, float)):
             key = result._task._uuid
             self.module_wait[key] = max(self.module_wait.get(key, 0.0), float(duration))
+            phase["waits"][key] = self.module_wait[key]
         phase["tasks"] += 1
         if result._result.get("changed"):
             phase["changed"] += 1
@@ -214,7 +217,8 @@ class CallbackModule(CallbackBase):
         origin = self.clock or self.started
         total = round(time.time() - origin, 3)
         phases = [dict(name=p["name"], start=round(p["start"] - origin, 3), end=round(p["end"] - origin, 3),
-                       duration=round(p["end"] - p["start"], 3), status=p["status"], tasks=p["tasks"],
+                       duration=round(p["end"] - p["start"], 3), module_seconds=round(sum(p["waits"].values()), 3),
+                       status=p["status"], tasks=p["tasks"],
                        changed=p["changed"], failed=p["failed"]) for p in self.phases]
         return dict(level=self.level, budget_seconds=budget, total_seconds=total,
                     module_seconds=round(sum(self.module_wait.values()), 3),
@@ -232,8 +236,9 @@ class CallbackModule(CallbackBase):
         timeline = self.timeline()
         self._display.banner("ROLLBACK TIMELINE")
         for phase in timeline["phases"]:
-            self._display.display("%-24s %+9.1fs %8.1fs  %-6s %d task(s), %d changed" % (
-                phase["name"], phase["start"], phase["duration"], phase["status"], phase["tasks"], phase["changed"]))
+            self._display.display("%-24s %+9.1fs %8.1fs  %-6s %d task(s), %d changed, %.1fs in modules" % (
+                phase["name"], phase["start"], phase["duration"], phase["status"], phase["tasks"], phase["changed"],
+                phase["module_seconds"]))
         if timeline["budget_seconds"] is None:
             self._display.display("total %.1fs (no level given: no budget)" % timeline["total_seconds"])
         else:

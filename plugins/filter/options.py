@@ -10,8 +10,9 @@ validate-modules keeps equal to the module's argument spec):
 - ``module_args`` (filter): the keys of a dict one module accepts, for ``module_defaults`` in the roles;
 - ``option_errors`` (filter): preflight's refusal of unknown keys and wrong types, naming host, variable and key;
 - ``host_modules`` (filter): the modules a host of the run will run at its level (for the library check);
-- ``app_call`` and ``database_call`` (filters): the module and arguments that roll a service back on its target and
-  restore a database (one task for all hosts, whatever their target);
+- ``app_call``, ``database_call`` and ``config_calls`` (filters): the module and arguments that roll a service back
+  on its target, restore a database, restore each configuration source (one task for all hosts, whatever their
+  target);
 - ``role_option_specs()``: the nested ``options`` of the roles' argument specs (scripts/role_option_specs.py).
 """
 
@@ -132,6 +133,28 @@ def database_call(restore, database_type, created_before, wait_timeout, pitr_def
     if args["latest"]:
         args["created_before"] = restore.get("created_before", created_before)
     return dict(module="%s.%s" % (COLLECTION, module), args=args)
+
+
+def config_calls(sources, connection, decrypt_identity, wait_timeout):
+    """``calls`` for rollback.core.target_module: one per configuration source, in the sources' order, each the
+    restore module of its type with the source's keys it takes, the identity for encrypted backups (a source's own
+    wins) and, for the modules that wait, the role's ``wait_timeout``; a Kubernetes source also takes the
+    service's connection keys (kubeconfig, context, ...) under its own. Each result carries the source's type."""
+    calls = []
+    for index, source in enumerate(sources or []):
+        source_type = source.get("type") if isinstance(source, Mapping) else None
+        module = CONFIG_MODULES.get(source_type)
+        if module is None:
+            raise AnsibleFilterError("configuration source %d: type must be etcd, kubernetes or env_file, got %s"
+                                     % (index, source_type or "nothing"))
+        args = dict(decrypt_identity=decrypt_identity) if decrypt_identity else {}
+        if module == "k8s_config_restore":
+            args.update(module_args(connection, module))
+        args.update(module_args(source, module))
+        if "wait_timeout" in module_options(module):
+            args["wait_timeout"] = wait_timeout
+        calls.append(dict(module="%s.%s" % (COLLECTION, module), args=args, result=dict(source=source_type)))
+    return calls
 
 
 def _true(value):
@@ -514,4 +537,4 @@ def role_option_specs():
 class FilterModule(object):
     def filters(self):
         return dict(module_args=module_args, option_errors=option_errors, host_modules=host_modules, app_call=app_call,
-                    database_call=database_call, controller_hosts=controller_hosts)
+                    database_call=database_call, config_calls=config_calls, controller_hosts=controller_hosts)

@@ -14,6 +14,7 @@ import os
 from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.module_utils.six import string_types
 
 # Every phase, in the order a run does them (../shared/DESIGN.md, the one flow). A level runs the rows whose
@@ -107,6 +108,37 @@ def _traffic_way(service):
         return "the application's maintenance mode" if isinstance(endpoint, Mapping) and endpoint.get(
             "enable_url") else None
     return TRAFFIC_WAYS.get(target)
+
+
+def request_refusal(request, services, databases):
+    """The first reason to refuse the request itself, or ``""``: one clear message, before anything is looked up.
+
+    ``request``: level (text), services and databases asked for (lists), confirm_data_loss, require_confirmation,
+    confirm (booleans as Ansible reads them) and environment. ``services``, ``databases``: the inventory's
+    rollback_services and rollback_databases groups.
+    """
+    level = str(request.get("level")).strip()
+    unknown = [name for name in request.get("services") or [] if name not in services]
+    unknown_databases = [name for name in request.get("databases") or [] if name not in databases]
+    if level not in ("1", "2", "3"):
+        return ("level must be 1 (application), 2 (+ configuration) or 3 (+ database), got '%s': nothing was "
+                "changed. Example: -e level=1" % level)
+    if unknown:
+        return ("service(s) %s not in the inventory's rollback_services group (%s): nothing was changed"
+                % (", ".join(unknown), ", ".join(services)))
+    if unknown_databases:
+        return ("database(s) %s not in the inventory's rollback_databases group (%s): nothing was changed"
+                % (", ".join(unknown_databases), ", ".join(databases)))
+    if not (request.get("services") or services):
+        return "the inventory has no host in the rollback_services group and no service was given"
+    if level == "3" and not boolean(request.get("confirm_data_loss"), strict=False):
+        return ("level 3 restores the database from its last backup: data written since then is lost (the old "
+                "database is kept, not dropped). Re-run with -e confirm_data_loss=true to accept (an AWX survey can "
+                "pre-approve it). Nothing was changed.")
+    if boolean(request.get("require_confirmation"), strict=False) and not boolean(request.get("confirm"), strict=False):
+        return ("environment %s requires confirmation: re-run with -e confirm=true (the AWX survey's confirmation "
+                "or the workflow's approval node). Nothing was changed." % request.get("environment"))
+    return ""
 
 
 def run_context(request, services, databases):
@@ -222,6 +254,6 @@ def run_failures(hostvars, hosts):
 
 class FilterModule(object):
     def filters(self):
-        return dict(name_list=name_list, level_phases=level_phases, run_context=run_context,
-                    blast_radius_text=blast_radius_text, unwritable_dirs=unwritable_dirs,
+        return dict(name_list=name_list, level_phases=level_phases, request_refusal=request_refusal,
+                    run_context=run_context, blast_radius_text=blast_radius_text, unwritable_dirs=unwritable_dirs,
                     run_failures=run_failures, level_rows=level_rows)

@@ -12,13 +12,18 @@ short_description: Run the rollback.core module a host's target needs, as one ta
 description:
   - An action plugin. Runs O(module) with O(args) on the host, exactly as a task naming that module would (check
     mode, diff, the task's C(environment), the connection and its interpreter), and returns that module's result.
+  - Or runs the modules of O(calls) one after the other, as a task each would, and returns their results in
+    RV(results); the calls after one that failed or did not answer are not run (a host's configuration sources,
+    restored in their order).
   - Why it exists - the roles once included one task file per target type (C(rollout_undo.yml), C(swarm.yml), ...).
     Ansible runs the hosts of a play in lockstep, task by task, so hosts that included different files took their
     turns one file after another; one task for every host lets a Kubernetes, a Swarm and a blue/green service roll
     back at the same time.
   - The roles compute O(module) and O(args) from the inventory with the C(rollback.core.app_call) and
     C(rollback.core.database_call) filters, which decide the module from the service's target type or the
-    database's type (a PostgreSQL restore and an RDS restore of one level 3 run at the same time).
+    database's type (a PostgreSQL restore and an RDS restore of one level 3 run at the same time), and O(calls)
+    with C(rollback.core.config_calls) (one call per configuration source, whatever its type - one task per source
+    cost a task run per source and host, and another to keep its result).
   - On the controller (connection C(local), C(ansible_python_interpreter) the controller's own Python, no
     C(become)) the module runs inside the Ansible worker process instead of a new Python process, as every module
     of the collection does there (C(plugins/plugin_utils/in_worker.py)) - the client libraries (kubernetes, boto3,
@@ -41,11 +46,34 @@ options:
       - rollback.core.frontend_restore
       - rollback.core.postgres_restore
       - rollback.core.rds_snapshot_restore
+      - rollback.core.etcd_config_restore
+      - rollback.core.k8s_config_restore
+      - rollback.core.env_file_restore
   args:
     description:
-      - The module's arguments; the module checks them (its own argument spec and C(no_log)).
+      - The module's arguments; the module checks them (its own argument spec and C(no_log)). C({}) when unset.
     type: dict
-    default: {}
+  calls:
+    description:
+      - Modules to run one after the other instead of O(module). Mutually exclusive with O(module) and O(args).
+    type: list
+    elements: dict
+    suboptions:
+      module:
+        description:
+          - The module to run, one of the choices of O(module) (the same list, checked the same way).
+        type: str
+        required: true
+      args:
+        description:
+          - The module's arguments.
+        type: dict
+        default: {}
+      result:
+        description:
+          - Keys added to this call's result in RV(results) (the config role adds the source's C(source) type).
+        type: dict
+        default: {}
 attributes:
   action:
     support: full
@@ -67,11 +95,27 @@ EXAMPLES = r"""
   vars:
     _app_call: "{{ rollback_service_app | rollback.core.app_call('swarm', inventory_hostname, 300) }}"
   register: app_result
+
+- name: Restore the configuration sources of the service, in order
+  rollback.core.target_module:
+    calls: "{{ rollback_service_config | rollback.core.config_calls({}, '', 300) }}"
+  register: config_result
 """
 
 RETURN = r"""
 changed:
-  description: What the module returned.
+  description: What the module returned; with O(calls), whether any of them changed something.
   returned: always
   type: bool
+results:
+  description:
+    - Each call's module result, with the call's O(calls[].result) keys, up to the first that failed or did not
+      answer (whose C(msg) is the task's).
+  returned: with O(calls)
+  type: list
+  elements: dict
+duration:
+  description: With O(calls), the seconds the modules took, added up.
+  returned: with O(calls)
+  type: float
 """

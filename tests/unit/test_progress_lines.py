@@ -5,6 +5,7 @@ The module is a fixture (files_progress/library/slow_wait.py) that waits through
 target draining, CloudFront invalidation, nginx, systemd units, sessions to end).
 """
 
+import json
 import os
 import re
 import subprocess
@@ -76,3 +77,17 @@ def test_the_lines_are_job_events_under_ansible_runner_as_in_awx(tmp_path):
     assert run.status == "successful", run.stdout.read()
     events = [event for event in run.events if "waiting: localhost the test clock" in event.get("stdout", "")]
     assert events and all(event["event"] == "verbose" for event in events), [e.get("stdout") for e in run.events]
+
+
+def test_the_time_a_phase_waited_in_modules_is_in_its_line_and_the_timeline(tmp_path):
+    """The run's module_seconds is the sum of its phases' own: what a phase spent outside its modules is Ansible's
+    overhead, phase by phase (issue 22)."""
+    completed = run_playbook(tmp_path, "-e", "wait_seconds=1.5", ROLLBACK_PROGRESS_INTERVAL="0")
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    with open(str(tmp_path / "timeline.json")) as handle:
+        timeline = json.load(handle)
+    waited = [phase for phase in timeline["phases"] if phase["module_seconds"] > 0]
+    assert [phase["name"] for phase in waited] == ["Progress fixture"]
+    assert 1.5 <= waited[0]["module_seconds"] <= waited[0]["duration"]
+    assert timeline["module_seconds"] == round(sum(p["module_seconds"] for p in timeline["phases"]), 3)
+    assert re.search(r"^Progress fixture .* 1 task\(s\), 0 changed, 1\.[5-9]s in modules$", completed.stdout, re.M)

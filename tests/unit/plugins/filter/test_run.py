@@ -15,6 +15,7 @@ from ansible_collections.rollback.core.plugins.filter.run import (
     level_phases,
     level_rows,
     name_list,
+    request_refusal,
     run_context,
     unwritable_dirs,
 )
@@ -229,3 +230,41 @@ def test_a_swarm_service_rolled_back_at_level3_needs_its_image():
         "previous spec is the stop itself"]
     assert run_context(request(services=["api"]), services, DATABASES)["errors"] == [], "only stopped: no image"
     assert run_context(request(level=1, services=["worker"]), services, DATABASES)["errors"] == []
+
+
+REQUEST = dict(level="1", services=[], databases=[], confirm_data_loss=False, require_confirmation=False,
+               confirm=False, environment="production")
+GROUPS = (["api", "web"], ["api-db"])
+
+
+@pytest.mark.parametrize("change, refusal", [
+    (dict(level="4"), "level must be 1 (application), 2 (+ configuration) or 3 (+ database), got '4': nothing was "
+                      "changed. Example: -e level=1"),
+    (dict(level=""), "level must be 1 (application), 2 (+ configuration) or 3 (+ database), got '': nothing was"),
+    (dict(services=["api", "shop", "cart"]), "service(s) shop, cart not in the inventory's rollback_services group "
+                                             "(api, web): nothing was changed"),
+    (dict(databases=["old-db"]), "database(s) old-db not in the inventory's rollback_databases group (api-db): "
+                                 "nothing was changed"),
+    (dict(level="3"), "level 3 restores the database from its last backup: data written since then is lost"),
+    (dict(level="3", confirm_data_loss="no"), "Re-run with -e confirm_data_loss=true to accept"),
+    (dict(require_confirmation="true"), "environment production requires confirmation: re-run with -e confirm=true"),
+])
+def test_a_request_is_refused_with_the_first_reason_only(change, refusal):
+    assert refusal in request_refusal(dict(REQUEST, **change), *GROUPS)
+
+
+def test_the_level_is_checked_before_the_names_and_the_names_before_the_confirmations():
+    bad = dict(REQUEST, level="9", services=["shop"], databases=["x"], require_confirmation=True)
+    assert request_refusal(bad, *GROUPS).startswith("level must be")
+    assert request_refusal(dict(bad, level="3"), *GROUPS).startswith("service(s) shop")
+
+
+@pytest.mark.parametrize("change", [dict(), dict(level=" 2 "), dict(level="3", confirm_data_loss="yes"),
+                                    dict(require_confirmation=True, confirm="true"), dict(services=["web"])])
+def test_a_request_that_can_run_is_not_refused(change):
+    assert request_refusal(dict(REQUEST, **change), *GROUPS) == ""
+
+
+def test_an_inventory_without_services_and_a_request_naming_none_is_refused():
+    assert request_refusal(REQUEST, [], []) == ("the inventory has no host in the rollback_services group and no "
+                                                "service was given")

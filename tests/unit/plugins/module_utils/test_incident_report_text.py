@@ -21,7 +21,9 @@ REPORT = dict(
     databases_restored=[dict(host="api-db", status="restored", backup_used="/dumps/api-0300.dump",
                              emergency_backup="/dumps/api-emergency.dump", previous="api_pre_rollback_1",
                              data_loss_window=dict(start="03:00", end="03:04"))],
-    timeline=dict(phases=[dict(name="database", start=1.0, duration=120.5, status="ok", tasks=3, changed=2)],
+    timeline=dict(phases=[dict(name="database", start=1.0, duration=120.5, module_seconds=117.25, status="ok",
+                               tasks=3, changed=2),
+                          dict(name="report", start=121.5, duration=0.5, status="ok", tasks=1, changed=0)],
                   budget_seconds=900, total_seconds=540.0, within_budget=True),
     hosts=[dict(host="api", phases=[dict(phase="app", status="changed")]),
            dict(host="api-db", phases=[dict(phase="database", status="changed")])],
@@ -37,7 +39,8 @@ def test_level_3_report_names_the_backup_the_kept_database_and_the_data_loss_win
             "/dumps/api-emergency.dump. Previous database kept as: api_pre_rollback_1. Data-loss window: 03:00 to "
             "03:04.") in text
     assert "| api | kubernetes | 1.0.1 | 1.0.0 | changed |" in text
-    assert "| database | +1.0 s | 120.5 s | ok | 3 | 2 |" in text
+    assert "| database | +1.0 s | 120.5 s | 117.2 s | ok | 3 | 2 |" in text
+    assert "| report | +121.5 s | 0.5 s | - | ok | 1 | 0 |" in text  # a timeline of before 0.2.x
     assert "540.0 s of the level 3 budget of 900 s: **within budget**" in text
     assert "| api | changed | - |" in text and "| api-db | - | changed |" in text, "a phase a host never ran is -"
     assert "- api: PASSED (MONITOR, success rate 100.0%)" in text

@@ -231,3 +231,51 @@ def test_the_collections_filters_are_loaded_before_the_workers_fork(monkeypatch)
 def test_a_host_runs_in_the_controller_python_only_locally_with_its_interpreter(
         connection, interpreter, become, expected):
     assert controller_python.in_controller(connection, interpreter, become) is expected
+
+
+def run_calls(calls, **action_options):
+    target_module = importlib.import_module("ansible_collections.rollback.core.plugins.action.target_module")
+    return target_module.run_calls(action_for(**action_options), [dict(dict(args={}, result={}), **call)
+                                                                  for call in calls], local_vars())
+
+
+def test_target_modules_calls_run_in_order_each_result_with_its_own_keys():
+    result = run_calls([dict(module=PROBE, args=dict(value="a"), result=dict(source="etcd")),
+                        dict(module=PROBE, args=dict(value="b"), result=dict(source="env_file"))])
+    assert [(r["value"], r["source"]) for r in result["results"]] == [("a", "etcd"), ("b", "env_file")]
+    assert result["changed"] is True and "failed" not in result
+    # the timeline counts the modules' own time as waiting, not as Ansible's overhead
+    assert result["duration"] == round(sum(r.get("duration", 0.0) for r in result["results"]), 3)
+
+
+def test_target_modules_calls_stop_at_the_first_failure_with_its_message():
+    result = run_calls([dict(module=PROBE, args=dict(value="a")), dict(module=PROBE, args=dict(value="bad", fail=True)),
+                        dict(module=PROBE, args=dict(value="c"))])
+    assert [r["value"] if "value" in r else r["msg"] for r in result["results"]] == ["a", "refused: bad"]
+    assert result["failed"] is True and result["msg"] == "refused: bad"
+    assert result["changed"] is True  # the first call changed something: the record must say so
+
+
+def test_target_modules_calls_in_check_mode_change_nothing():
+    result = run_calls([dict(module=PROBE, args=dict(value="a")), dict(module=PROBE, args=dict(value="b"))],
+                       check_mode=True)
+    assert result["changed"] is False and all(r["check_mode"] for r in result["results"])
+
+
+def test_target_modules_call_that_does_not_answer_ends_the_calls_as_unreachable(monkeypatch):
+    from ansible.errors import AnsibleConnectionFailure
+
+    def execute(action, module_name, module_args, task_vars):
+        if module_args["value"] == "down":
+            raise AnsibleConnectionFailure("ssh: connect to host srv port 22: Connection refused")
+        return dict(changed=True, value=module_args["value"])
+
+    monkeypatch.setattr(in_worker, "execute", execute)
+    result = run_calls([dict(module=PROBE, args=dict(value="a")), dict(module=PROBE, args=dict(value="down")),
+                        dict(module=PROBE, args=dict(value="c"))])
+    assert len(result["results"]) == 2 and result["unreachable"] is True
+    assert result["msg"] == "ssh: connect to host srv port 22: Connection refused"
+
+
+def test_no_calls_is_an_unchanged_result():
+    assert run_calls([]) == dict(results=[], changed=False, duration=0)
