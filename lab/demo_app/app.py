@@ -106,12 +106,13 @@ def make_handler(release, metrics):
                     status = 200
                     body = {"version": release["version"], "items": ["a", "b", "c"]}
                 payload = json.dumps(body).encode()
+            # Counted before the answer: a client that got its answer finds the request in its next scrape.
+            metrics.observe(handler, status, time.monotonic() - started)
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
-            metrics.observe(handler, status, time.monotonic() - started)
 
         def log_message(self, *args):
             pass

@@ -14,7 +14,8 @@ from ansible.utils.vars import merge_hash
 
 from ansible_collections.rollback.core.plugins.plugin_utils import in_worker
 
-MODULES = ("rollback.core.rollout_undo", "rollback.core.swarm_service_rollback", "rollback.core.nginx_traffic",
+MODULES = ("rollback.core.rollout_undo", "rollback.core.swarm_service_rollback", "rollback.core.traffic",
+           "rollback.core.nginx_traffic",
            "rollback.core.alb_traffic", "rollback.core.frontend_restore", "rollback.core.postgres_restore",
            "rollback.core.rds_snapshot_restore", "rollback.core.etcd_config_restore",
            "rollback.core.k8s_config_restore", "rollback.core.env_file_restore")

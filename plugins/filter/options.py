@@ -10,9 +10,9 @@ validate-modules keeps equal to the module's argument spec):
 - ``module_args`` (filter): the keys of a dict one module accepts, for ``module_defaults`` in the roles;
 - ``option_errors`` (filter): preflight's refusal of unknown keys and wrong types, naming host, variable and key;
 - ``host_modules`` (filter): the modules a host of the run will run at its level (for the library check);
-- ``app_call``, ``database_call`` and ``config_calls`` (filters): the module and arguments that roll a service back
-  on its target, restore a database, restore each configuration source (one task for all hosts, whatever their
-  target);
+- ``app_call``, ``database_call``, ``config_calls`` and ``traffic_calls`` (filters): the module and arguments that
+  roll a service back on its target, restore a database, restore each configuration source, stop or resume each
+  way of a service's traffic (one task for all hosts, whatever their target);
 - ``role_option_specs()``: the nested ``options`` of the roles' argument specs (scripts/role_option_specs.py).
 """
 
@@ -154,6 +154,46 @@ def config_calls(sources, connection, decrypt_identity, wait_timeout):
         if "wait_timeout" in module_options(module):
             args["wait_timeout"] = wait_timeout
         calls.append(dict(module="%s.%s" % (COLLECTION, module), args=args, result=dict(source=source_type)))
+    return calls
+
+
+# Each way a service's traffic is stopped and resumed (the maintenance endpoint aside: an HTTP call once per batch,
+# in the traffic role): its module and the state it is given, in the order of a stop (the service's ways from the
+# outside in) and of a resume (the service itself first, then its front ways as a stop had them).
+TRAFFIC_WAYS = dict(alb=("alb_traffic", dict(stopped="drained", started="restored")),
+                    nginx=("nginx_traffic", dict(stopped="maintenance", started="live")),
+                    platform=("traffic", dict(stopped="stopped", started="started")))
+TRAFFIC_ORDER = dict(stopped=("alb", "nginx", "platform"), started=("platform", "alb", "nginx"))
+TRAFFIC_PLATFORMS = ("kubernetes", "compose", "server", "swarm")  # rollback.core.traffic's platforms
+
+
+def traffic_calls(options, target, name, connection, state, reason, wait_timeout, expected_version=""):
+    """``calls`` for rollback.core.target_module: the module of each way the service's traffic has (its ALB target
+    group, its nginx front, the platform itself), in the order of a stop (``state`` stopped) or of a resume
+    (``started``), as the traffic role's way tasks called them one after the other. Each result carries its way."""
+    if state not in ("stopped", "started"):
+        raise AnsibleFilterError("traffic_calls: state must be stopped or started, got %s" % state)
+    options, connection = dict(options or {}), dict(connection or {})
+    ways = (["alb"] if "alb" in options else []) + (
+        ["nginx"] if target == "bluegreen" or "nginx" in options else []) + (
+        ["platform"] if target in TRAFFIC_PLATFORMS else [])
+    calls = []
+    for way in [way for way in TRAFFIC_ORDER[state] if way in ways]:
+        module, states = TRAFFIC_WAYS[way]
+        if way == "alb":
+            args = module_args(options["alb"], module)
+        elif way == "nginx":
+            args = module_args(dict(connection if target == "bluegreen" else {}, **dict(options.get("nginx") or {})),
+                               module)
+            args["reason"] = reason
+            if state == "started" and expected_version:
+                args["expected_version"] = expected_version
+        else:
+            service = dict(connection, **options)
+            args = module_args(service, module)
+            args.update(platform=target, name=service["name"] if "name" in service else name, reason=reason)
+        args.update(state=states[state], wait_timeout=wait_timeout)
+        calls.append(dict(module="%s.%s" % (COLLECTION, module), args=args, result=dict(way=way)))
     return calls
 
 
@@ -537,4 +577,5 @@ def role_option_specs():
 class FilterModule(object):
     def filters(self):
         return dict(module_args=module_args, option_errors=option_errors, host_modules=host_modules, app_call=app_call,
-                    database_call=database_call, config_calls=config_calls, controller_hosts=controller_hosts)
+                    database_call=database_call, config_calls=config_calls, traffic_calls=traffic_calls,
+                    controller_hosts=controller_hosts)

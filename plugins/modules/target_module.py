@@ -23,7 +23,8 @@ description:
     C(rollback.core.database_call) filters, which decide the module from the service's target type or the
     database's type (a PostgreSQL restore and an RDS restore of one level 3 run at the same time), and O(calls)
     with C(rollback.core.config_calls) (one call per configuration source, whatever its type - one task per source
-    cost a task run per source and host, and another to keep its result).
+    cost a task run per source and host, and another to keep its result) and C(rollback.core.traffic_calls) (one
+    call per way a service's traffic is stopped or resumed - its ALB target group, its nginx front, the platform).
   - On the controller (connection C(local), C(ansible_python_interpreter) the controller's own Python, no
     C(become)) the module runs inside the Ansible worker process instead of a new Python process, as every module
     of the collection does there (C(plugins/plugin_utils/in_worker.py)) - the client libraries (kubernetes, boto3,
@@ -41,6 +42,7 @@ options:
     choices:
       - rollback.core.rollout_undo
       - rollback.core.swarm_service_rollback
+      - rollback.core.traffic
       - rollback.core.nginx_traffic
       - rollback.core.alb_traffic
       - rollback.core.frontend_restore

@@ -49,6 +49,7 @@ except ImportError:  # ansible-core < 2.19
 
 PROFILE = "legacy"  # what ansible-core gives a module that declares none (module_common._DEFAULT_LEGACY_METADATA)
 MODULES_PACKAGE = "ansible_collections.rollback.core.plugins.modules."
+HTTP_CHECKS = "ansible_collections.rollback.core.plugins.module_utils.http_checks"
 # migration_status runs once per database at most, and alembic + SQLAlchemy cost ~0.3 s of CPU: every run would pay
 # it at start. The module imports them itself.
 NOT_PRELOADED = ("migration_status",)
@@ -57,15 +58,19 @@ CLIENT_LIBRARIES = sorted(set(library for module, libraries in requirements.LIBR
 
 
 def preload(freeze=gc.freeze):
-    """Import the client libraries the modules use (module_utils/requirements.py), where installed, once, and
-    load the collection's Jinja filters and tests and ansible-core's own; then freeze what the controller holds so
-    far out of the garbage collector's reach. Every worker is a fork of the controller: a worker that loads a
-    filter finds every filter file of its collection and compiles it (the collection loader keeps no bytecode),
-    unless the controller's loader has them cached. A collection in a worker would walk the libraries' objects again
-    and write to each of them (its GC header), copying their pages (the use gc.freeze() is documented for). They
-    stay alive for the run anyway."""
+    """Import the client libraries the modules use (module_utils/requirements.py), where installed, once, make the smoke
+    checks' TLS context, and load the collection's Jinja filters and tests and ansible-core's own; then freeze what the
+    controller holds so far out of the garbage collector's reach. Every worker is a fork of the controller: a worker
+    that loads a filter finds every filter file of its collection and compiles it (the collection loader keeps no
+    bytecode), unless the controller's loader has them cached. A collection in a worker would walk the libraries'
+    objects again and write to each of them (its GC header), copying their pages (the use gc.freeze() is documented
+    for). They stay alive for the run anyway."""
     for name in CLIENT_LIBRARIES:
         try_import(name)
+    try:  # the smoke checks' TLS context, with the system's CA certificates loaded once (module_utils/http_checks.py)
+        importlib.import_module(HTTP_CHECKS).tls_context(True)
+    except Exception:  # noqa: BLE001 - a check that needs it makes its own and fails with its own message
+        pass
     for loader in (filter_loader, test_loader):
         list(loader.all())
     try:

@@ -11,6 +11,7 @@ from ansible_collections.rollback.core.plugins.module_utils.http_checks import (
     json_path,
     percentile,
     summarise,
+    tls_context,
 )
 
 CHECK = dict(name="health", url="http://x/health", status=[200], json={"status": "ok", "data.items.1": "b"},
@@ -66,3 +67,12 @@ def test_summary_message_names_each_failing_check_and_metric():
     assert summary["success_rate"] == 50.0 and summary["failed_checks"] == ["health"] and not summary["passed"]
     assert message == ("smoke checks failed: health: 1 failure(s), last: status 503, expected [200]; "
                        "metric errors: 0.5 > max 0.1")
+
+
+def test_one_tls_context_per_process_and_verification_setting():
+    """Loading the CA certificates costs ~45 ms each: made once (the controller makes it before the workers fork)."""
+    verified = tls_context(True)
+    assert tls_context(True) is verified and tls_context(1) is verified
+    unverified = tls_context(False)
+    assert unverified is not verified and tls_context(False) is unverified
+    assert unverified.check_hostname is False and verified.check_hostname is True
