@@ -164,7 +164,6 @@ TRAFFIC_WAYS = dict(alb=("alb_traffic", dict(stopped="drained", started="restore
                     nginx=("nginx_traffic", dict(stopped="maintenance", started="live")),
                     platform=("traffic", dict(stopped="stopped", started="started")))
 TRAFFIC_ORDER = dict(stopped=("alb", "nginx", "platform"), started=("platform", "alb", "nginx"))
-TRAFFIC_PLATFORMS = ("kubernetes", "compose", "server", "swarm")  # rollback.core.traffic's platforms
 
 
 def traffic_calls(options, target, name, connection, state, reason, wait_timeout, expected_version=""):
@@ -176,7 +175,7 @@ def traffic_calls(options, target, name, connection, state, reason, wait_timeout
     options, connection = dict(options or {}), dict(connection or {})
     ways = (["alb"] if "alb" in options else []) + (
         ["nginx"] if target == "bluegreen" or "nginx" in options else []) + (
-        ["platform"] if target in TRAFFIC_PLATFORMS else [])
+        ["platform"] if target in TRAFFIC_MODULES else [])
     calls = []
     for way in [way for way in TRAFFIC_ORDER[state] if way in ways]:
         module, states = TRAFFIC_WAYS[way]
