@@ -23,12 +23,13 @@ in_worker.preload_modules(MODULES)
 CALL = dict(module=dict(type="str", required=True, choices=list(MODULES)), args=dict(type="dict", default={}),
             result=dict(type="dict", default={}))
 SPEC = dict(module=dict(type="str", choices=list(MODULES)), args=dict(type="dict"),
-            calls=dict(type="list", elements="dict", options=CALL))
+            calls=dict(type="list", elements="dict", options=CALL), merge_first=dict(type="bool", default=False))
 
 
-def run_calls(action, calls, task_vars):
+def run_calls(action, calls, task_vars, merge_first=False):
     """Each call's result in ``results`` (with the call's ``result`` keys), in order, up to the first that failed
-    or did not answer: the calls after it are not run, as the tasks after a failed one are not."""
+    or did not answer: the calls after it are not run, as the tasks after a failed one are not. ``merge_first``:
+    the first call's keys too, under the combination's own (the traffic role's result, registered as it is)."""
     results = []
     for call in calls:
         try:
@@ -51,6 +52,8 @@ def run_calls(action, calls, task_vars):
     for key in ("failed", "unreachable"):
         if last.get(key):
             combined.update({key: True, "msg": last.get("msg") or "%s %s" % (calls[len(results) - 1]["module"], key)})
+    if merge_first and results:
+        return dict(results[0], **combined)
     return combined
 
 
@@ -62,9 +65,12 @@ class ActionModule(ActionBase):
         result = super(ActionModule, self).run(tmp, task_vars)
         dummy, params = self.validate_argument_spec(argument_spec=SPEC, required_one_of=[("module", "calls")],
                                                     mutually_exclusive=[("module", "calls"), ("args", "calls")])
+        if params["merge_first"] and params["calls"] is None:
+            result.update(failed=True, msg="merge_first is for calls: a module's own result is returned as it is")
+            return result
         try:
             if params["calls"] is not None:
-                return merge_hash(result, run_calls(self, params["calls"], task_vars))
+                return merge_hash(result, run_calls(self, params["calls"], task_vars, params["merge_first"]))
             return merge_hash(result, in_worker.execute(self, params["module"], params["args"] or {}, task_vars))
         finally:
             self._remove_tmp_path(self._connection._shell.tmpdir)

@@ -22,9 +22,11 @@ from ansible.module_utils.six import string_types
 # ``hosts``: the key of rollback_run naming the hosts the phase runs on. ``result``: the one variable the phase
 # role sets (documented in its meta/argument_specs.yml). ``planned``: planned in check mode during preflight.
 # ``restores``: the phase restores backups, so its plan also names the restore points it would use.
+# ``plan_tasks_from``: the entry point that plans the phase, when not ``tasks_from`` (the traffic role's plan skips
+# the maintenance endpoint's call, which check mode cannot make).
 PHASES = (
     dict(name="traffic_stop", level=3, role="rollback.core.traffic", tasks_from="stop", result="traffic_result",
-         hosts="traffic", planned=True),
+         hosts="traffic", planned=True, plan_tasks_from="plan_stop"),
     dict(name="database", level=3, role="rollback.core.database", tasks_from="main", result="database_result",
          hosts="databases", planned=True, restores=True),
     dict(name="config", level=2, role="rollback.core.config", tasks_from="main", result="config_result",
@@ -32,7 +34,7 @@ PHASES = (
     dict(name="app", level=1, role="rollback.core.app", tasks_from="main", result="app_result",
          hosts="services", planned=True),
     dict(name="traffic_resume", level=3, role="rollback.core.traffic", tasks_from="resume", result="traffic_result",
-         hosts="traffic", planned=True),
+         hosts="traffic", planned=True, plan_tasks_from="plan_resume"),
     # In check mode nothing was rolled back: there is nothing to verify. Services only stopped and resumed (not
     # selected) are not verified: their resume waited until they were ready, and they run what they ran before.
     dict(name="verify", level=1, role="rollback.core.verify", tasks_from="main", result="verify_result",
@@ -79,11 +81,13 @@ def level_rows(run, planning=False, host=None):
     hosts key names no host of the run. Every host includes the same rows (lockstep, roles/level/tasks/rows.yml);
     a row no host would do is dropped for all of them instead of being skipped on each (issue 22).
     ``host`` (planning only): just the rows that host takes part in. The planning play runs each host at its own pace
-    (strategy free, nothing changes): there is no lockstep to keep, and a row skipped inside costs four task runs."""
+    (strategy free, nothing changes): there is no lockstep to keep, and a row skipped inside costs four task runs.
+    Planning, a row's ``tasks_from`` is its ``plan_tasks_from`` when it has one."""
     if host is not None and not planning:
         raise AnsibleFilterError("level_rows: host is for planning only: the rollback keeps every row on every host "
                                  "so the phases run in lockstep")
-    return [dict(row) for row in run.get("phases") or []
+    return [dict(row, tasks_from=row.get("plan_tasks_from") or row["tasks_from"]) if planning else dict(row)
+            for row in run.get("phases") or []
             if (row.get("planned") or not planning) and run.get(row["hosts"])
             and (host is None or host in run[row["hosts"]])]
 

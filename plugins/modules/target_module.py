@@ -36,9 +36,8 @@ author:
 options:
   module:
     description:
-      - The module to run, one of the collection's target modules.
+      - The module to run, one of the collection's target modules. Required unless O(calls) is given.
     type: str
-    required: true
     choices:
       - rollback.core.rollout_undo
       - rollback.core.swarm_service_rollback
@@ -76,6 +75,16 @@ options:
           - Keys added to this call's result in RV(results) (the config role adds the source's C(source) type).
         type: dict
         default: {}
+  merge_first:
+    description:
+      - With O(calls), the result also carries the first call's result keys, under the keys the calls' combination
+        sets (RV(changed), RV(results), RV(duration), and C(failed), C(unreachable), C(msg) when a call failed).
+        The registered result reads like the first call's task, with every call in RV(results). The traffic role
+        registers its phase's result this way (the first way's C(platform), C(replicas_before), ...), without a
+        task to reshape it.
+      - Only with O(calls); with O(module) the task fails and runs nothing.
+    type: bool
+    default: false
 attributes:
   action:
     support: full

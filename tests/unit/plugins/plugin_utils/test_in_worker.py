@@ -241,10 +241,10 @@ def test_a_host_runs_in_the_controller_python_only_locally_with_its_interpreter(
     assert controller_python.in_controller(connection, interpreter, become) is expected
 
 
-def run_calls(calls, **action_options):
+def run_calls(calls, merge_first=False, **action_options):
     target_module = importlib.import_module("ansible_collections.rollback.core.plugins.action.target_module")
     return target_module.run_calls(action_for(**action_options), [dict(dict(args={}, result={}), **call)
-                                                                  for call in calls], local_vars())
+                                                                  for call in calls], local_vars(), merge_first)
 
 
 def test_target_modules_calls_run_in_order_each_result_with_its_own_keys():
@@ -283,6 +283,19 @@ def test_target_modules_call_that_does_not_answer_ends_the_calls_as_unreachable(
                         dict(module=PROBE, args=dict(value="c"))])
     assert len(result["results"]) == 2 and result["unreachable"] is True
     assert result["msg"] == "ssh: connect to host srv port 22: Connection refused"
+
+
+def test_target_modules_calls_merged_on_the_first_read_like_its_task_with_every_call_in_results():
+    result = run_calls([dict(module=PROBE, args=dict(value="a"), result=dict(way="platform")),
+                        dict(module=PROBE, args=dict(value="b"), result=dict(way="nginx"))], merge_first=True)
+    assert (result["value"], result["way"]) == ("a", "platform"), "the first call's keys"
+    assert [r["value"] for r in result["results"]] == ["a", "b"]
+    assert result["duration"] == round(sum(r.get("duration", 0.0) for r in result["results"]), 3), \
+        "the combination's keys win: the time of every call"
+    failed = run_calls([dict(module=PROBE, args=dict(value="a")),
+                        dict(module=PROBE, args=dict(value="bad", fail=True))], merge_first=True)
+    assert failed["failed"] is True and failed["msg"] == "refused: bad", "the failure is the task's, not the first's"
+    assert run_calls([], merge_first=True) == dict(results=[], changed=False, duration=0)
 
 
 def test_no_calls_is_an_unchanged_result():
