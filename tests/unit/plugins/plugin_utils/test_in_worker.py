@@ -298,5 +298,18 @@ def test_target_modules_calls_merged_on_the_first_read_like_its_task_with_every_
     assert run_calls([], merge_first=True) == dict(results=[], changed=False, duration=0)
 
 
+def test_merge_first_with_one_module_fails_and_runs_nothing(monkeypatch):
+    target_module = importlib.import_module("ansible_collections.rollback.core.plugins.action.target_module")
+    ran = []
+    monkeypatch.setattr(in_worker, "execute", lambda *args: ran.append(args) or dict(changed=True))
+    probe = action_for()
+    action = target_module.ActionModule(probe._task, probe._connection, probe._play_context, probe._loader,
+                                        probe._templar, plugin_loader)
+    action._task.args = dict(module="rollback.core.traffic", args={}, merge_first=True)
+    result = action.run(task_vars=local_vars())
+    assert result["failed"] is True and result["msg"].startswith("merge_first is for calls")
+    assert ran == [], "no module ran"
+
+
 def test_no_calls_is_an_unchanged_result():
     assert run_calls([]) == dict(results=[], changed=False, duration=0)
