@@ -166,6 +166,18 @@ TRAFFIC_WAYS = dict(alb=("alb_traffic", dict(stopped="drained", started="restore
 TRAFFIC_ORDER = dict(stopped=("alb", "nginx", "platform"), started=("platform", "alb", "nginx"))
 
 
+def traffic_ways(options, target, connection):
+    """The ways this service's traffic has (keys of TRAFFIC_WAYS): an ALB target group when its traffic options
+    name one, an nginx front when they name one or when it is a blue/green service switched by nginx (its
+    connection's ``conf_file``: a blue/green service behind an ALB has no nginx front, and nginx_traffic requires
+    conf_file), the platform for the targets rollback.core.traffic knows. One decision for the calls and for
+    preflight's library check (host_modules)."""
+    options, connection = options or {}, connection or {}
+    return (["alb"] if "alb" in options else []) + (
+        ["nginx"] if "nginx" in options or target == "bluegreen" and connection.get("conf_file") else []) + (
+        ["platform"] if target in TRAFFIC_MODULES else [])
+
+
 def traffic_calls(options, target, name, connection, state, reason, wait_timeout, expected_version=""):
     """``calls`` for rollback.core.target_module: the module of each way the service's traffic has (its ALB target
     group, its nginx front, the platform itself), in the order of a stop (``state`` stopped) or of a resume
@@ -173,9 +185,7 @@ def traffic_calls(options, target, name, connection, state, reason, wait_timeout
     if state not in ("stopped", "started"):
         raise AnsibleFilterError("traffic_calls: state must be stopped or started, got %s" % state)
     options, connection = dict(options or {}), dict(connection or {})
-    ways = (["alb"] if "alb" in options else []) + (
-        ["nginx"] if target == "bluegreen" or "nginx" in options else []) + (
-        ["platform"] if target in TRAFFIC_MODULES else [])
+    ways = traffic_ways(options, target, connection)
     calls = []
     for way in [way for way in TRAFFIC_ORDER[state] if way in ways]:
         module, states = TRAFFIC_WAYS[way]
@@ -513,12 +523,8 @@ def host_modules(hostvars, run):
             modules.update(CONFIG_MODULES.get(source.get("type"), "env_file_restore")
                            for source in hostvars.get("rollback_service_config") or [])
     if name in run["traffic"]:
-        if target in TRAFFIC_MODULES:
-            modules.add("traffic:" + target)
-        traffic = hostvars.get("rollback_service_traffic") or {}
-        modules.update(NESTED_TRAFFIC[key] for key in NESTED_TRAFFIC if traffic.get(key))
-        if target == "bluegreen" and connection.get("conf_file"):
-            modules.add("nginx_traffic")
+        for way in traffic_ways(hostvars.get("rollback_service_traffic"), target, connection):
+            modules.add("traffic:" + target if way == "platform" else TRAFFIC_WAYS[way][0])
     checks = hostvars.get("rollback_service_checks") or hostvars.get("rollback_service_metrics")
     if name in run["services"] and checks:
         modules.add("rollback_decision")  # it runs the smoke checks itself

@@ -11,7 +11,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.rollback.core.plugins.action.target_module import CALL, MODULES
-from ansible_collections.rollback.core.plugins.filter.options import traffic_calls
+from ansible_collections.rollback.core.plugins.filter.options import host_modules, traffic_calls
 
 ALB = dict(target_group="arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/demo/1", region="eu-west-1")
 NGINX = dict(conf_file="/etc/nginx/demo.conf", verify_url="http://127.0.0.1:8080/version")
@@ -58,6 +58,32 @@ def test_a_blue_green_front_is_its_own_connection_and_checks_its_version_only_wh
     assert start["args"] == dict(NGINX, state="live", reason="why", wait_timeout=60, expected_version="1.0.0")
     (start,) = traffic_calls({}, "bluegreen", "demo-bg", connection, "started", "why", 60, "")
     assert "expected_version" not in start["args"]
+
+
+def test_a_blue_green_service_behind_an_alb_has_no_nginx_front_to_stop():
+    # inventories/production's "web": switched at its ALB listener, no nginx conf_file. nginx_traffic requires
+    # conf_file (its DOCUMENTATION), so an nginx call here failed after the target group was drained.
+    connection = dict(listener_arn="arn:aws:elasticloadbalancing:eu-west-1:1:listener/app/web/1/2", region="eu-west-1")
+    stop = traffic_calls(dict(alb=ALB), "bluegreen", "web", connection, "stopped", "why", 60)
+    assert modules(stop) == ["alb_traffic"]
+    assert traffic_calls({}, "bluegreen", "web", connection, "stopped", "why", 60) == [], \
+        "only the maintenance endpoint, once per batch, is left for it"
+
+
+@pytest.mark.parametrize("options, target, connection", [
+    (dict(alb=ALB, nginx=NGINX), "kubernetes", KUBE),
+    ({}, "bluegreen", dict(NGINX, active_color="blue")),
+    (dict(alb=ALB), "bluegreen", dict(listener_arn="arn:l")),
+    ({}, "swarm", {}),
+    (dict(nginx=NGINX), "frontend", {}),
+    ({}, "frontend", {}),
+])
+def test_preflight_checks_the_libraries_of_exactly_the_modules_the_traffic_phase_calls(options, target, connection):
+    run = {"phases": [{"name": "traffic_stop"}], "services": [], "databases": [], "traffic": ["svc"]}
+    checked = host_modules({"inventory_hostname": "svc", "rollback_service_target": target,
+                            "rollback_service_connection": connection, "rollback_service_traffic": options}, run)
+    called = modules(traffic_calls(options, target, "svc", connection, "stopped", "why", 60))
+    assert {name.split(":")[0] for name in checked} == set(called)
 
 
 def test_a_service_without_a_way_has_no_call():
