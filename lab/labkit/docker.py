@@ -38,8 +38,8 @@ SWARM_LISTEN = "127.0.0.1:52377"
 # long, so the lab keeps it short. The rest of a stop-first update, about 3 s, is Docker's own: the old task leaves
 # its network's service binding and the engine sleeps a hard-coded 2 s (defaultGossipConvergeDelay,
 # moby daemon/cluster/executor/container/controller.go, Shutdown) before it sends SIGTERM.
-SWARM_MONITOR = "500ms"
 SWARM_MONITOR_NS = 500000000
+SWARM_MONITOR = "%dms" % (SWARM_MONITOR_NS // 1000000)
 IMAGE = registry.DEMO_IMAGE
 TAGS = ("1.0.0", "1.0.1", "1.0.2")
 APPLETS = ("sh", "nc", "sleep", "cat", "printf", "wget", "awk", "mkdir", "rmdir", "mv", "rm")
