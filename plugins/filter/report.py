@@ -55,19 +55,26 @@ def phase_record(result, phase, host, planned=False, task=None):
     return record
 
 
+# The condition that gates a phase on each host in the phase role's entry points (scripts/phase_entry_points.py
+# writes it): their phase role is imported under it, so a host that does not take part has every task of it
+# skipped, and a skipped task still registers its result (``skipped``, with the ``false_condition``).
+PHASE_GATE = "_phase_go | bool"
+
+
 def phase_records(hostvars, hosts, phase, result, planned=False):
     """The records of ``phase`` to add for ``hosts`` after the phase (one host, or a batch run once for all).
 
     A host took part when its ``result`` variable is set (rollback.core.phase's decide.yml empties it on every host
-    of the batch before the phase). A host whose last record is this phase's failure was recorded by the phase's
-    rescue. A host that did not answer (the plays run with ``ignore_unreachable``) gets a failed record, also its
-    ``failure``. Returns ``[{host, records, failure}]``: the host's records with this one added, its first failure.
+    of the batch before the phase) and was not skipped by the phase's gate (``PHASE_GATE``). A host whose last
+    record is this phase's failure was recorded by the phase's rescue. A host that did not answer (the plays run
+    with ``ignore_unreachable``) gets a failed record, also its ``failure``. Returns ``[{host, records, failure}]``:
+    the host's records with this one added, its first failure.
     """
     rows = []
     for host in hosts or []:
         variables = hostvars[host]
         outcome = variables.get(result) or {}
-        if not outcome:
+        if not outcome or outcome.get("skipped") and outcome.get("false_condition") == PHASE_GATE:
             continue
         records = list(variables.get("_phase_records") or [])
         last = records[-1] if records else {}

@@ -23,7 +23,8 @@ from ansible.module_utils.six import string_types
 # role sets (documented in its meta/argument_specs.yml). ``planned``: planned in check mode during preflight.
 # ``restores``: the phase restores backups, so its plan also names the restore points it would use.
 # ``plan_tasks_from``: the entry point that plans the phase, when not ``tasks_from`` (the traffic role's plan skips
-# the maintenance endpoint's call, which check mode cannot make).
+# the maintenance endpoint's call, which check mode cannot make). The level includes each row through the phase
+# role's entry points that scripts/phase_entry_points.py writes from this table (run_<name>.yml, plan_<name>.yml).
 PHASES = (
     dict(name="traffic_stop", level=3, role="rollback.core.traffic", tasks_from="stop", result="traffic_result",
          hosts="traffic", planned=True, plan_tasks_from="plan_stop"),
@@ -81,13 +82,11 @@ def level_rows(run, planning=False, host=None):
     hosts key names no host of the run. Every host includes the same rows (lockstep, roles/level/tasks/rows.yml);
     a row no host would do is dropped for all of them instead of being skipped on each (issue 22).
     ``host`` (planning only): just the rows that host takes part in. The planning play runs each host at its own pace
-    (strategy free, nothing changes): there is no lockstep to keep, and a row skipped inside costs four task runs.
-    Planning, a row's ``tasks_from`` is its ``plan_tasks_from`` when it has one."""
+    (strategy free, nothing changes): there is no lockstep to keep, and a row skipped inside costs four task runs."""
     if host is not None and not planning:
         raise AnsibleFilterError("level_rows: host is for planning only: the rollback keeps every row on every host "
                                  "so the phases run in lockstep")
-    return [dict(row, tasks_from=row.get("plan_tasks_from") or row["tasks_from"]) if planning else dict(row)
-            for row in run.get("phases") or []
+    return [dict(row) for row in run.get("phases") or []
             if (row.get("planned") or not planning) and run.get(row["hosts"])
             and (host is None or host in run[row["hosts"]])]
 

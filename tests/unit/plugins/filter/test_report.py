@@ -10,6 +10,7 @@ from ansible_collections.rollback.core.plugins.filter.report import (
     FilterModule,
     cache_summary,
     phase_record,
+    PHASE_GATE,
     phase_records,
     planned_backups,
     restore_point_line,
@@ -121,6 +122,19 @@ def test_phase_records_adds_a_record_for_each_host_that_ran_the_phase():
     assert rows[0]["records"][1]["details"]["to_version"] == "1.0.0"
     assert rows[1]["records"] == [dict(phase="app", host="c", planned=False, status="unchanged", details={})]
     assert rows[0]["failure"] is None and rows[1]["failure"] is None
+
+
+def test_phase_records_leaves_out_a_host_the_phase_gate_skipped():
+    # The entry points import the phase role under PHASE_GATE: its registering task, skipped on a host that does
+    # not take part, still sets the result (ansible-core TaskExecutor._execute: skipped, skip_reason and the
+    # false_condition, the first of the task's conditions - its parents' first - that was false).
+    gated = dict(changed=False, skipped=True, skip_reason="Conditional result was False", false_condition=PHASE_GATE)
+    own = dict(gated, false_condition="database_caches | length > 0")
+    hostvars = {"a": {RECORDS: [], FAILURE: None, "database_result": gated},
+                "b": {RECORDS: [], FAILURE: None, "database_result": own}}
+    rows = phase_records(hostvars, ["a", "b"], "database", "database_result")
+    assert [(row["host"], row["records"][0]["status"]) for row in rows] == [("b", "skipped")], \
+        "a task skipped by a condition of its own is the phase's result; one the gate skipped is no part in it"
 
 
 def test_phase_records_leaves_out_a_failure_the_rescue_recorded():

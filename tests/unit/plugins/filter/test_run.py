@@ -198,17 +198,6 @@ def test_planning_includes_on_a_host_only_the_rows_it_takes_part_in():
         level_rows(run, host="billing")
 
 
-def test_planning_a_row_runs_its_plan_entry_point_and_the_rollback_its_own():
-    run = run_context(request(level=3, services=["billing"]), SERVICES, DATABASES)["run"]
-    planned = dict((row["name"], row["tasks_from"]) for row in level_rows(run, planning=True))
-    rolled_back = dict((row["name"], row["tasks_from"]) for row in level_rows(run))
-    # The traffic role's plan has no maintenance endpoint call: check mode skips ansible.builtin.uri.
-    assert (planned["traffic_stop"], planned["traffic_resume"]) == ("plan_stop", "plan_resume")
-    assert (rolled_back["traffic_stop"], rolled_back["traffic_resume"]) == ("stop", "resume")
-    assert planned["database"] == rolled_back["database"] == "main"
-    assert planned["config"] == planned["app"] == "main"
-
-
 @pytest.mark.parametrize("level,canary,serial", [(1, 1, [1, "100%"]), (2, 2, [2, "100%"]), (3, 1, ["100%"]),
                                                  (1, 0, ["100%"])])
 def test_canary_batches_never_at_level3(level, canary, serial):
