@@ -1,12 +1,13 @@
-"""Write (--write) or check the phase role's entry points for the rows of the phase table: run_<phase>.yml and
-plan_<phase>.yml in roles/phase/tasks.
+"""Write (--write) or check the phase role's entry points in roles/phase/tasks: run_<phase>.yml and
+plan_<phase>.yml for the rows of the phase table, and the generic run.yml and plan.yml.
 
-run.yml and plan.yml include the phase's role by name (``include_role: "{{ phase_role }}"``): an include is a
-task run of its own per host and row (issue 22), and a role named by a variable cannot be imported. These entry
-points are run.yml and plan.yml with the role of one row of rollback.core.level_phases (plugins/filter/run.py
-PHASES) imported instead; the level role (roles/level/tasks/rows.yml) includes them. A row's table entry is the
-one source: tests/unit/test_phase_entry_points.py fails when the table and these files differ until this is
-re-run.
+run.yml and plan.yml include the phase's role by name (``include_role: "{{ phase_role }}"``), for a phase role
+named by a variable: an include is a task run of its own per host and row (issue 22), and a role named by a
+variable cannot be imported. The per-row entry points are the same text with the role of one row of
+rollback.core.level_phases (plugins/filter/run.py PHASES) imported instead; the level role
+(roles/level/tasks/rows.yml) includes them. One template writes both, so the generic pair runs what the rows run.
+The table is the one source: tests/unit/test_phase_entry_points.py fails when the table and these files differ
+until this is re-run.
 """
 
 import argparse
@@ -30,6 +31,33 @@ IMPORT = """      ansible.builtin.import_role:
         name: %(role)s
         tasks_from: %(tasks_from)s
         rolespec_validate: false
+"""
+
+# The generic pair: the phase's role included by the name the including task gives (phase_role, phase_tasks_from).
+INCLUDE = """      ansible.builtin.include_role:
+        name: "{{ phase_role }}"
+        tasks_from: "{{ phase_tasks_from }}"
+        rolespec_validate: false
+"""
+
+RUN_HEADER = """---
+# One phase on one host in the rollback: skipped once the run is halted; a failure is recorded, not raised,
+# so every host stops remediating and the report still runs (runbook 000 "when rollback fails").
+# Issue 22: every task here runs for every row of the level on every host (lockstep, roles/level/tasks/rows.yml),
+# so the phase costs one task per host - run - and two for the batch (decide, record), and no argument
+# validation: neither of this entry point (the rows come from the phase table) nor of the phase's role, whose
+# options preflight checked (plan.yml). The verify phase is not planned: its module checks its own arguments.
+# Written by scripts/phase_entry_points.py, with run_<phase>.yml (the same, with the row's role imported).
+"""
+
+PLAN_HEADER = """---
+# One phase on one host, planned in check mode (the planning play, strategy free: each host at its own pace, only
+# the rows it takes part in, rollback.core.level_rows). Two tasks per phase and host - run, record - besides the
+# phase role's own: no decision, as nothing changes here; every host plans every phase it has, so the report
+# names every refusal, not only the first. No argument validation of the phase's role (a task per host and
+# phase, issue 22): preflight checked every host variable its options come from, once for the run's hosts
+# (rollback.core.option_errors: the option dicts against the modules' specs, the other variables' types).
+# Written by scripts/phase_entry_points.py, with plan_<phase>.yml (the same, with the row's role imported).
 """
 
 RUN = """- name: Decide
@@ -77,8 +105,10 @@ def phase_rows():
 
 
 def entry_points(rows=None):
-    """{file name: text} for every row of the table: run_<phase>.yml, and plan_<phase>.yml for a planned row."""
-    files = {}
+    """{file name: text}: run.yml and plan.yml, and for every row of the table run_<phase>.yml, and
+    plan_<phase>.yml for a planned row."""
+    files = {"run.yml": RUN_HEADER + RUN % {"import": INCLUDE, "gate": PHASE_GATE},
+             "plan.yml": PLAN_HEADER + PLAN % {"import": INCLUDE}}
     for row in rows or phase_rows():
         values = dict(name=row["name"], role=row["role"], tasks_from=row["tasks_from"], like="run.yml")
         files["run_%s.yml" % row["name"]] = HEADER % values + RUN % {"import": IMPORT % values, "gate": PHASE_GATE}

@@ -111,12 +111,13 @@ def _traffic_left_stopped(run, done):
 
 def rollback_report(hosts, request, timeline):
     """The report of a run from each host's records, the run context (with its phases) and the timeline."""
-    records, failures, per_host, done, targets = [], [], [], {}, {}
+    records, failures, per_host, done, targets, plan = [], [], [], {}, {}, []
     for hostvars in hosts:
         host = hostvars.get("inventory_hostname")
         targets[host] = hostvars.get("rollback_service_target")
         mine = list(hostvars.get("_phase_records") or [])
         records.extend(mine)
+        plan.extend(_in_table_order([r for r in mine if r["planned"]], request["phases"]))
         if hostvars.get("_phase_failure"):
             failures.append(hostvars.get("_phase_failure"))
         done[host] = dict((r["phase"], r) for r in mine if not r["planned"])
@@ -158,8 +159,8 @@ def rollback_report(hosts, request, timeline):
                        status=r["status"]) for r in applied if r["phase"] == "app"],
         databases_restored=[_database(r) for r in applied if r["phase"] == "database"],
         verification=verification,
-        plan=[r for r in records if r["planned"]],
-        restore_points=_restore_points([r for r in records if r["planned"]]),
+        plan=plan,
+        restore_points=_restore_points(plan),
         timeline=dict(timeline or {}),
     )
     report["traffic_notice"] = ""
@@ -170,6 +171,23 @@ def rollback_report(hosts, request, timeline):
                 ", ".join(left_stopped), " because the database phase failed" if database_failed else ""))
     report["summary"] = _summary(report)
     return report
+
+
+def _in_table_order(planned, phases):
+    """One host's plan in the phase table's order, its restore points after the row that restores the backups.
+    The planning play includes on each host only its own rows, and Ansible merges equal includes of all hosts
+    into one list in the order it first met them (ansible-core playbook/included_file.py,
+    IncludedFile.process_include_results), so a host may plan its rows in another order (harmless in check mode);
+    the report does not show that order."""
+    order = dict((row["name"], index) for index, row in enumerate(phases))
+    restores = set(row["name"] for row in phases if row.get("restores"))
+    restoring = [order[r["phase"]] for r in planned if r["phase"] in restores]
+
+    def rank(record):
+        if record["phase"] == "restore_points" and restoring:
+            return max(restoring) + 0.5
+        return order.get(record["phase"], len(order))
+    return sorted(planned, key=rank)
 
 
 def _to_version(details):

@@ -64,3 +64,31 @@ def test_the_level_includes_the_entry_point_of_each_row():
     rows = yaml.safe_load(open(os.path.join(REPO, "roles", "level", "tasks", "rows.yml")))[0]
     tasks_from = rows["ansible.builtin.include_role"]["tasks_from"]
     assert "'plan_'" in tasks_from and "'run_'" in tasks_from and "_level_phase.name" in tasks_from
+
+
+def _role_step(tasks):
+    """The tasks with the step that runs the phase's role (include by name, or import) taken out."""
+    kept = []
+    for task in tasks:
+        task = dict(task)
+        for key in ("block", "rescue"):
+            if key in task:
+                task[key] = _role_step(task[key])
+        if "ansible.builtin.include_role" in task or "ansible.builtin.import_role" in task:
+            continue
+        kept.append(task)
+    return kept
+
+
+def test_the_generic_pair_runs_what_each_row_runs_with_the_role_named_by_a_variable():
+    # run.yml and plan.yml (for a phase role named by a variable, e.g. tests/integration/test_phase_unreachable.py)
+    # are the per-row entry points' text with the role included by name instead of imported.
+    files = phase_entry_points.entry_points()
+    pairs = (("run.yml", "run_app.yml"), ("plan.yml", "plan_app.yml"), ("plan.yml", "plan_traffic_stop.yml"))
+    for generic, row in pairs:
+        generic_tasks, row_tasks = yaml.safe_load(files[generic]), yaml.safe_load(files[row])
+        assert _role_step(generic_tasks) == _role_step(row_tasks), (generic, row)
+        included = generic_tasks[-1 if generic == "plan.yml" else 1]["block"][0]["ansible.builtin.include_role"]
+        assert included == dict(name="{{ phase_role }}", tasks_from="{{ phase_tasks_from }}", rolespec_validate=False)
+    # The generic files on disk are the ones written.
+    assert "run.yml" not in phase_entry_points.stale(files) and "plan.yml" not in phase_entry_points.stale(files)

@@ -189,6 +189,22 @@ def host(name, records, failure=None):
     return {"inventory_hostname": name, RECORDS: records, FAILURE: failure}
 
 
+def test_the_plan_is_listed_per_host_in_the_phase_table_order_whatever_order_it_was_planned_in():
+    # The planning play includes on each host only its rows; ansible-core merges equal includes of all hosts into
+    # one list in the order it first met them (playbook/included_file.py, IncludedFile.process_include_results):
+    # with a host whose rows are traffic_stop, traffic_resume first, another host plans traffic_resume before its
+    # config and app (seen in the lab's level 3 drill with -v).
+    def planned(phase, name):
+        return phase_record(dict(changed=True), phase, name, planned=True)
+
+    api = [planned(phase, "api") for phase in ("traffic_stop", "traffic_resume", "config", "restore_points", "app")]
+    db1 = [planned("restore_points", "db1"), planned("database", "db1")]
+    report = rollback_report([host("db1", db1), host("api", api)], request(services=["api"]), {})
+    assert [(r["host"], r["phase"]) for r in report["plan"]] == [
+        ("db1", "database"), ("db1", "restore_points"), ("api", "traffic_stop"), ("api", "config"),
+        ("api", "restore_points"), ("api", "app"), ("api", "traffic_resume")]
+
+
 DATABASE_RESULT = dict(NOISE, changed=True, restored_db="app", previous_db="app_before_rollback",
                        snapshot=dict(id="app-2025-11-12.dump"), emergency_backup="/var/backups/app-emergency.dump",
                        data_loss_window="15 minutes")
