@@ -60,6 +60,10 @@ options:
         then every this many seconds. C(0) shows none.'
       - The modules keep the record in a directory the callback makes for the run and names in the environment
         variable C(ROLLBACK_PROGRESS_DIR); a module run over SSH on another host does not see it.
+      - 'A task that runs as long on hosts with no such record (a module run over SSH on another host, a
+        C(pg_restore) on a remote database host, any task that waits outside the shared waiter) is shown on the
+        same schedule without a state, one line per task - C(running: <hosts> "<task>" <elapsed>), naming three
+        hosts and counting the others.'
     type: float
     default: 10
     env:
@@ -180,12 +184,12 @@ class CallbackModule(CallbackBase):
         self._phase(task)
 
     def _finish(self, result, failed=False):
+        if self._progress is not None:
+            self._progress.task_ended(result._host.get_name(), result._task)
         if result._task.action in INCLUDES:
             return
         phase = self._phase(result._task)
         phase["end"] = time.time()
-        if self._progress is not None:
-            self._progress.task_ended(result._host.get_name(), result._task)
         # rollback.core modules report their own duration: the longest across hosts is what the task waited.
         duration = result._result.get("duration")
         if isinstance(duration, (int, float)):

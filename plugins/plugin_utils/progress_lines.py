@@ -6,6 +6,10 @@ Each record names the process of the module that writes it. The module runs unde
 from this one (multiprocessing), which knows its host: walking the module's parents up to a worker gives the
 host exactly, even with 50 hosts running the same task. Where that fails (no /proc), the host is the one host
 running a task of that module, else the module's name.
+
+A task that runs as long with no record for its host - a module run over SSH on another host, whose record the
+controller cannot read (a pg_restore on a remote database host), or any task that waits outside the shared waiter -
+is shown too, without a state: one ``running:`` line per task, naming its hosts and how long it has run.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -25,6 +29,7 @@ from ansible_collections.rollback.core.plugins.module_utils.progress import PROG
 
 TICK = 1.0  # seconds between two reads of the records
 MAX_PARENTS = 8  # module -> shell -> ... -> worker: a few levels at most
+NAMED_HOSTS = 3  # a running line names this many hosts of a task, then counts the others
 
 
 def duration(seconds):
@@ -63,8 +68,9 @@ class ProgressLines:
         atexit.register(shutil.rmtree, self.directory, True)  # a run that never reaches the stats (interrupted)
         os.environ[PROGRESS_DIR_ENV] = self.directory  # the workers, and the local modules they run, inherit it
         self._clock = clock
-        self._running = {}  # (host, task uuid) -> module short name
+        self._running = {}  # (host, task uuid) -> (module short name, task name, when it started)
         self._shown = {}  # record file -> when its last line was printed
+        self._shown_running = {}  # task uuid -> when its last running line was printed
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="rollback-progress", daemon=True)
 
@@ -79,7 +85,7 @@ class ProgressLines:
         shutil.rmtree(self.directory, ignore_errors=True)
 
     def task_started(self, host, task):
-        self._running[(host, task._uuid)] = task.action.rsplit(".", 1)[-1]
+        self._running[(host, task._uuid)] = (task.action.rsplit(".", 1)[-1], task.get_name().strip(), self._clock())
 
     def task_ended(self, host, task):
         self._running.pop((host, task._uuid), None)
@@ -93,7 +99,7 @@ class ProgressLines:
 
     def show(self):
         now = self._clock()
-        names = set()
+        names, recorded = set(), set()
         for name in sorted(os.listdir(self.directory)):
             if not name.endswith(".json"):
                 continue
@@ -105,19 +111,45 @@ class ProgressLines:
                 continue
             if not alive(record.get("pid", 0)):
                 continue
+            host = self.host_of(record)
+            recorded.add(host)
             last = self._shown.get(name)
             due = record["elapsed"] >= self.interval / 2 if last is None else now - last >= self.interval
             if due:
                 self._shown[name] = now
-                self.display.display(self.line(record))
+                self.display.display(self.line(record, host))
         for gone in set(self._shown) - names:
             del self._shown[gone]
+        self.show_running(now, recorded)
 
-    def line(self, record):
+    def show_running(self, now, recorded):
+        """One line per task that has run long on hosts without a record of their own, on the records' schedule."""
+        tasks = {}
+        for (host, uuid), (_module, name, started) in sorted(self._running.items()):
+            if host not in recorded:
+                task = tasks.setdefault(uuid, dict(name=name, started=started, hosts=[]))
+                task["hosts"].append(host)
+                task["started"] = min(task["started"], started)
+        for uuid, task in tasks.items():
+            elapsed = now - task["started"]
+            last = self._shown_running.get(uuid)
+            if elapsed >= self.interval / 2 if last is None else now - last >= self.interval:
+                self._shown_running[uuid] = now
+                self.display.display(self.running_line(task["hosts"], task["name"], elapsed))
+        for gone in set(self._shown_running) - set(tasks):
+            del self._shown_running[gone]
+
+    @staticmethod
+    def running_line(hosts, name, elapsed):
+        named = ", ".join(hosts[:NAMED_HOSTS]) + (" (+%d)" % (len(hosts) - NAMED_HOSTS) if len(hosts) > NAMED_HOSTS
+                                                  else "")
+        return 'running: %s "%s" %s' % (named, name, duration(elapsed))
+
+    def line(self, record, host=None):
         elapsed = record["elapsed"] + max(0.0, time.time() - record.get("updated", time.time()))
         limit = "timeout %s" % duration(record["timeout"]) if record.get("timeout") else "no timeout"
         return "waiting: %s %s state=%s %s (%s)" % (
-            self.host_of(record), record["what"], record["state"], duration(elapsed), limit)
+            host or self.host_of(record), record["what"], record["state"], duration(elapsed), limit)
 
     def host_of(self, record):
         workers = {}
@@ -136,5 +168,6 @@ class ProgressLines:
                 return workers[pid]
             pid = parent_of(pid)
         module = (record.get("module") or "").rsplit(".", 1)[-1]
-        hosts = sorted(set(host for (host, _uuid), action in list(self._running.items()) if action == module))
+        hosts = sorted(set(host for (host, _uuid), (action, _name, _started) in list(self._running.items())
+                           if action == module))
         return hosts[0] if len(hosts) == 1 else module or "?"

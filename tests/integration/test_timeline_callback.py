@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -57,3 +58,24 @@ def test_a_timeline_file_of_its_own_is_read_during_the_run_and_removed_at_its_en
     # phase_two shows what a report play reads: the file the callback named in the run's environment.
     assert "timeline file during the run: present" in completed.stdout
     assert [name for name in os.listdir(temporary) if name.startswith("rollback-timeline-")] == []
+
+
+def test_a_long_module_on_the_remote_host_over_ssh_is_shown_running(lab_env, tmp_path):
+    """A module run over SSH writes its progress record on its own host, where the controller cannot read it (a
+    pg_restore on a remote database host): the callback still shows the task running, without a state (issue 22:
+    no silent minute). The lab's demo-server is reached over SSH (inventories/lab/group_vars/lab_remote.yml)."""
+    repo = os.path.dirname(os.path.dirname(HERE))
+    playbook = tmp_path / "remote_wait.yml"
+    playbook.write_text(
+        "- name: Remote wait\n  hosts: demo-server\n  gather_facts: false\n  tasks:\n"
+        "    - name: Wait on the remote host\n      slow_wait: {seconds: 7, wait_timeout: 60, wait_sleep: 0.5}\n")
+    env = dict(lab_env, ANSIBLE_CALLBACKS_ENABLED="rollback.core.timeline", ROLLBACK_PROGRESS_INTERVAL="4",
+               ROLLBACK_TIMELINE_FILE=str(tmp_path / "timeline.json"),
+               ANSIBLE_LIBRARY=os.path.join(repo, "tests", "unit", "files_progress", "library"))
+    completed = subprocess.run(["ansible-playbook", "-i", os.path.join(repo, "inventories", "lab"), str(playbook)],
+                               cwd=repo, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    running = re.findall(r'^running: demo-server "Wait on the remote host" (\d+)s$', completed.stdout, re.M)
+    assert running and int(running[0]) <= 4, completed.stdout
+    assert "waiting:" not in completed.stdout, "no record of the remote module reaches the controller"
+    assert completed.stdout.index("running: demo-server") < completed.stdout.index("ok: [demo-server]")

@@ -49,8 +49,30 @@ def test_hosts_running_the_same_wait_at_once_are_each_named(tmp_path):
     assert {host for host, _left, _seen in LINE.findall(completed.stdout)} == {"localhost", "one", "two"}
 
 
+RUNNING = re.compile(r'^running: (.+) "Sleep without a progress record" (\d+)s$', re.M)
+
+
+def test_a_task_without_a_progress_record_is_shown_running_on_the_same_schedule(tmp_path):
+    # A module run over SSH writes its record on its own host, where the controller cannot read it: the task is
+    # still shown, without a state, one line for all its hosts (here a command, which keeps no record).
+    completed = run_playbook(tmp_path, "-e", "plain_seconds=7", "-e", "wait_hosts=all",
+                             ROLLBACK_PROGRESS_INTERVAL="4")
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    lines = RUNNING.findall(completed.stdout)
+    assert lines and all(hosts == "localhost, one, two" for hosts, _seen in lines), completed.stdout
+    assert 2 <= int(lines[0][1]) <= 4 and all(int(seen) <= 8 for _hosts, seen in lines), lines
+    assert "waiting:" not in completed.stdout
+
+
+def test_a_task_with_a_progress_record_is_not_also_shown_running(tmp_path):
+    completed = run_playbook(tmp_path, "-e", "wait_seconds=7", ROLLBACK_PROGRESS_INTERVAL="4")
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert LINE.findall(completed.stdout) and "running:" not in completed.stdout
+
+
 def test_a_short_wait_prints_nothing_and_zero_turns_progress_off(tmp_path):
-    assert LINE.findall(run_playbook(tmp_path, "-e", "wait_seconds=2").stdout) == []
+    short = run_playbook(tmp_path, "-e", "wait_seconds=2", "-e", "plain_seconds=2").stdout
+    assert LINE.findall(short) == [] and "running:" not in short
     completed = run_playbook(tmp_path, "-e", "wait_seconds=7", ROLLBACK_PROGRESS_INTERVAL="0")
     assert completed.returncode == 0 and "waiting:" not in completed.stdout
 
@@ -90,4 +112,5 @@ def test_the_time_a_phase_waited_in_modules_is_in_its_line_and_the_timeline(tmp_
     assert [phase["name"] for phase in waited] == ["Progress fixture"]
     assert 1.5 <= waited[0]["module_seconds"] <= waited[0]["duration"]
     assert timeline["module_seconds"] == round(sum(p["module_seconds"] for p in timeline["phases"]), 3)
-    assert re.search(r"^Progress fixture .* 1 task\(s\), 0 changed, 1\.[5-9]s in modules$", completed.stdout, re.M)
+    # Two tasks: the wait, and the fixture's sleep without a record (skipped here).
+    assert re.search(r"^Progress fixture .* 2 task\(s\), 0 changed, 1\.[5-9]s in modules$", completed.stdout, re.M)

@@ -1,0 +1,80 @@
+"""The timeline callback's running lines (plugins/plugin_utils/progress_lines.py): a task that runs long on hosts
+with no progress record the controller can read (a module over SSH, a pg_restore on a remote database host) is not
+silent. One line per task on the records' schedule: after half the interval, then every interval."""
+
+import json
+import os
+import types
+
+import pytest
+
+from ansible_collections.rollback.core.plugins.plugin_utils import progress_lines
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def progress():
+    shown = []
+    clock = Clock()
+    lines = progress_lines.ProgressLines(types.SimpleNamespace(display=shown.append), 10, clock=clock)
+    yield lines, clock, shown
+    lines.stop()
+
+
+def task(uuid, name, action="rollback.core.postgres_restore"):
+    return types.SimpleNamespace(_uuid=uuid, action=action, get_name=lambda: name)
+
+
+def test_a_long_task_without_a_record_is_shown_after_half_the_interval_then_every_interval(progress):
+    lines, clock, shown = progress
+    restore = task("u1", "rollback.core.database : Restore the database")
+    lines.task_started("demo-postgres", restore)
+    clock.now += 4.9
+    lines.show()
+    assert shown == [], "a short task stays quiet"
+    clock.now += 0.2
+    lines.show()
+    assert shown == ['running: demo-postgres "rollback.core.database : Restore the database" 5s']
+    clock.now += 9.5
+    lines.show()
+    assert len(shown) == 1, "not again before the interval"
+    clock.now += 0.6
+    lines.show()
+    assert shown[-1] == 'running: demo-postgres "rollback.core.database : Restore the database" 15s'
+    lines.task_ended("demo-postgres", restore)
+    clock.now += 30
+    lines.show()
+    assert len(shown) == 2, "an ended task is not shown"
+
+
+def test_one_line_per_task_names_three_hosts_and_counts_the_others(progress):
+    lines, clock, shown = progress
+    rollout = task("u2", "Roll the service back on its target", "rollback.core.target_module")
+    for number in range(5):
+        clock.now += 0.1
+        lines.task_started("svc-%d" % number, rollout)
+    clock.now += 6
+    lines.show()
+    assert shown == ['running: svc-0, svc-1, svc-2 (+2) "Roll the service back on its target" 6s']
+
+
+def test_a_host_with_a_record_has_its_waiting_line_only(progress, tmp_path):
+    lines, clock, shown = progress
+    lines.task_started("demo-rds", task("u3", "Restore the database", "rollback.core.rds_snapshot_restore"))
+    lines.task_started("demo-postgres", task("u4", "Restore the database"))
+    # The record of the module run in the worker of demo-rds (the one host running that module).
+    record = dict(pid=os.getpid(), module="rollback.core.rds_snapshot_restore", what="demo-db rds",
+                  state="restoring", elapsed=6.0, timeout=3600)
+    with open(os.path.join(lines.directory, "one.json"), "w") as handle:
+        json.dump(record, handle)
+    clock.now += 6
+    lines.show()
+    assert shown[0].startswith("waiting: demo-rds demo-db rds state=restoring 6s (timeout 1h00m)")
+    assert shown[1:] == ['running: demo-postgres "Restore the database" 6s']
