@@ -71,6 +71,7 @@ class ProgressLines:
         self._running = {}  # (host, task uuid) -> (module short name, task name, when it started)
         self._shown = {}  # record file -> when its last line was printed
         self._shown_running = {}  # task uuid -> when its last running line was printed
+        self._hosts = {}  # record file -> the host its module's worker runs for
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="rollback-progress", daemon=True)
 
@@ -111,7 +112,7 @@ class ProgressLines:
                 continue
             if not alive(record.get("pid", 0)):
                 continue
-            host = self.host_of(record)
+            host = self.host_of(name, record)
             recorded.add(host)
             last = self._shown.get(name)
             due = record["elapsed"] >= self.interval / 2 if last is None else now - last >= self.interval
@@ -120,6 +121,8 @@ class ProgressLines:
                 self.display.display(self.line(record, host))
         for gone in set(self._shown) - names:
             del self._shown[gone]
+        for gone in set(self._hosts) - names:
+            del self._hosts[gone]
         self.show_running(now, recorded)
 
     def show_running(self, now, recorded):
@@ -145,13 +148,28 @@ class ProgressLines:
                                                   else "")
         return 'running: %s "%s" %s' % (named, name, duration(elapsed))
 
-    def line(self, record, host=None):
+    @staticmethod
+    def line(record, host):
         elapsed = record["elapsed"] + max(0.0, time.time() - record.get("updated", time.time()))
         limit = "timeout %s" % duration(record["timeout"]) if record.get("timeout") else "no timeout"
         return "waiting: %s %s state=%s %s (%s)" % (
-            host or self.host_of(record), record["what"], record["state"], duration(elapsed), limit)
+            host, record["what"], record["state"], duration(elapsed), limit)
 
-    def host_of(self, record):
+    def host_of(self, name, record):
+        """The host of the record in file ``name``: found through its worker once (every tick reads every record),
+        else the one host running a task of its module, else the module's name."""
+        host = self._hosts.get(name) or self.worker_host(record.get("pid"))
+        if host is not None:
+            self._hosts[name] = host
+            return host
+        module = (record.get("module") or "").rsplit(".", 1)[-1]
+        hosts = sorted(set(host for (host, _uuid), (action, _name, _started) in list(self._running.items())
+                           if action == module))
+        return hosts[0] if len(hosts) == 1 else module or "?"
+
+    @staticmethod
+    def worker_host(pid):
+        """The host of the worker process ``pid`` runs under, or None."""
         workers = {}
         try:
             for worker in multiprocessing.active_children():
@@ -160,14 +178,10 @@ class ProgressLines:
                     workers[worker.pid] = host.get_name()
         except RuntimeError:  # the strategy changed the set of workers meanwhile
             pass
-        pid = record.get("pid")
         for _level in range(MAX_PARENTS):
             if pid is None or pid <= 1:
                 break
             if pid in workers:
                 return workers[pid]
             pid = parent_of(pid)
-        module = (record.get("module") or "").rsplit(".", 1)[-1]
-        hosts = sorted(set(host for (host, _uuid), (action, _name, _started) in list(self._running.items())
-                           if action == module))
-        return hosts[0] if len(hosts) == 1 else module or "?"
+        return None

@@ -78,3 +78,24 @@ def test_a_host_with_a_record_has_its_waiting_line_only(progress, tmp_path):
     lines.show()
     assert shown[0].startswith("waiting: demo-rds demo-db rds state=restoring 6s (timeout 1h00m)")
     assert shown[1:] == ['running: demo-postgres "Restore the database" 6s']
+
+
+def test_a_record_host_is_found_through_its_worker_once_per_record(progress, monkeypatch):
+    # Every tick (1 s) reads every record to know which hosts have one: the worker walk (the controller's children,
+    # /proc) is made once per record file, not once per tick.
+    lines, clock, shown = progress
+    walks = []
+    monkeypatch.setattr(lines, "worker_host", lambda pid: walks.append(pid) or "demo-kubernetes")
+    lines.task_started("demo-kubernetes", task("u5", "Roll back", "rollback.core.target_module"))
+    path = os.path.join(lines.directory, "%d-0.json" % os.getpid())
+    with open(path, "w") as handle:
+        json.dump(dict(pid=os.getpid(), module="rollback.core.rollout_undo", what="the rollout", state="1/2",
+                       elapsed=6.0, timeout=300), handle)
+    for _tick in range(3):
+        clock.now += 6
+        lines.show()
+    assert walks == [os.getpid()]
+    assert [line.split(" state=")[0] for line in shown] == ["waiting: demo-kubernetes the rollout"] * 2
+    os.remove(path)
+    lines.show()
+    assert lines._hosts == {}, "a record gone is forgotten"
