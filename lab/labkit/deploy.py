@@ -202,6 +202,9 @@ def deploy_server(lab, version):
     if not os.path.isdir(target):
         raise LabError("no server release %s" % target)
     flag = paths(lab)["LAB_SERVER_MAINTENANCE_FILE"]
+    if (not os.path.exists(flag) and os.path.realpath(current) == os.path.realpath(target)
+            and server._release_health(lab) == version):
+        return  # already serving it: like the Swarm service, a deploy of the running release restarts nothing
     if os.path.exists(flag):
         os.remove(flag)
     os.symlink(target, current + ".new")
