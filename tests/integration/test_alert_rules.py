@@ -23,6 +23,9 @@ sys.path.insert(0, os.path.join(REPO, "lab"))
 
 from labkit.monitoring import LAB_WINDOWS  # noqa: E402
 
+# Needs no lab service (it starts what it talks to): ./dev test runs it beside the lab's suite (pyproject.toml).
+pytestmark = pytest.mark.no_lab
+
 TEMPLATE = os.path.join(REPO, "extensions", "prometheus", "rollback_triggers.rules.yml.j2")
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 LABELS = {

@@ -3,6 +3,11 @@
 import json
 import os
 
+import pytest
+
+# Needs no lab service (it starts what it talks to): ./dev test runs it beside the lab's suite (pyproject.toml).
+pytestmark = pytest.mark.no_lab
+
 REPORT = dict(
     run_id="20261123T010203Z-000001", environment="production", level=3, reason="error rate 12%", operator="alice",
     services=["api"], databases=["api-db"], started="2026-11-23T01:02:03Z", finished="2026-11-23T01:04:03Z",

@@ -7,6 +7,9 @@ import yaml
 from support.inprocess import run
 from support.kube import Simulator
 
+# Needs no lab service (it starts what it talks to): ./dev test runs it beside the lab's suite (pyproject.toml).
+pytestmark = pytest.mark.no_lab
+
 SECRET_VALUE = "db-pass-restored-77"
 
 

@@ -15,6 +15,9 @@ from support.http_servers import _Background
 from support.inprocess import run
 from support.kube import Simulator
 
+# Needs no lab service (it starts what it talks to): ./dev test runs it beside the lab's suite (pyproject.toml).
+pytestmark = pytest.mark.no_lab
+
 # Imported before any timing: on a loaded machine importing the kubernetes client alone takes seconds of wall time,
 # and what is timed here is how long the module waits for an API that does not answer.
 importlib.import_module("ansible_collections.rollback.core.plugins.modules.rollout_undo")

@@ -10,6 +10,9 @@ import yaml
 from support.inprocess import run
 from support.kube import DEPLOYMENT, Settings, Simulator
 
+# Needs no lab service (it starts what it talks to): ./dev test runs it beside the lab's suite (pyproject.toml).
+pytestmark = pytest.mark.no_lab
+
 TRACKING = "argocd.argoproj.io/tracking-id"
 
 

@@ -19,6 +19,9 @@ from support.kube import DEPLOYMENT, Simulator
 
 from ansible_collections.rollback.core.plugins.module_utils.kubernetes_wait import STATUS, RolloutFailed
 
+# Needs no lab service (it starts what it talks to): ./dev test runs it beside the lab's suite (pyproject.toml).
+pytestmark = pytest.mark.no_lab
+
 
 @pytest.fixture
 def sim(tmp_path):

@@ -7,6 +7,9 @@ import subprocess
 import pytest
 from support.pagerduty import pagerduty_stand_in
 
+# Needs no lab service (it starts what it talks to): ./dev test runs it beside the lab's suite (pyproject.toml).
+pytestmark = pytest.mark.no_lab
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ROUTING_KEY = "pd0rk0secret0c0ffee0000000000042"
 ESCALATION_KEY = "pd0escalation0secret000000000042"

@@ -3,6 +3,9 @@
 import pytest
 from support.http_servers import DemoApp
 
+# Needs no lab service (it starts what it talks to): ./dev test runs it beside the lab's suite (pyproject.toml).
+pytestmark = pytest.mark.no_lab
+
 
 @pytest.fixture(scope="module")
 def bad():

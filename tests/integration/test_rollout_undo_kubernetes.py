@@ -10,6 +10,9 @@ import pytest
 import yaml
 from support.kube import Simulator, pruned
 
+# Needs no lab service (it starts what it talks to): ./dev test runs it beside the lab's suite (pyproject.toml).
+pytestmark = pytest.mark.no_lab
+
 
 @pytest.fixture
 def sim(tmp_path):

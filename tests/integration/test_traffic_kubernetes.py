@@ -17,6 +17,9 @@ from support.inprocess import run
 from support.keda import KedaOperator, install_crd, remove_crd
 from support.kube import DEPLOYMENT, Settings, Simulator
 
+# Needs no lab service (it starts what it talks to): ./dev test runs it beside the lab's suite (pyproject.toml).
+pytestmark = pytest.mark.no_lab
+
 SAVED = "rollback.core/replicas-before-stop"
 
 
