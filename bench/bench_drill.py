@@ -9,6 +9,10 @@ level 3 (+ traffic stop, emergency dump + restore + swap, RDS restore, etcd/Conf
   compared with its 15-minute budget (runbook 004)
 Ansible overhead: wall time minus the time the run spent waiting in modules (for each task, the longest
 module duration across hosts, as the modules report it; the timeline callback adds it up).
+Ansible's floor: the same plays over the same hosts with one no-op module task (module_requirements) per host and
+step: the preflight, the remote hosts' check, the lock, one plan task per host (the most a plan could be merged),
+one task per phase of the level on the hosts the run's report shows in it, the report. No playbook of this shape
+runs faster on this machine; with the run's time in modules, it bounds the overhead share from below.
 20 services: 20 Kubernetes Deployments of the simulator rolled back at level 1 in one run, against one.
 Each run starts from the bad release (untimed). Run with the lab up:
   .venv/bin/python bench/bench_drill.py [--repeat N]
@@ -23,6 +27,7 @@ import time
 import urllib.error
 import urllib.request
 
+import yaml
 from common import REPO, lab_facts, ratio_line
 
 PLAYBOOK = os.path.join(REPO, "playbooks", "rollback.yml")
@@ -42,11 +47,15 @@ def deploy_bad():
 
 def playbook(inventory, *extra):
     """Wall time of one run and the time it waited in modules (from the timeline callback)."""
+    return playbook_at(PLAYBOOK, inventory, *extra)
+
+
+def playbook_at(path, inventory, *extra):
     timeline = os.path.join(tempfile.gettempdir(), "rollback-bench-timeline.json")
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ROLLBACK_TIMELINE_FILE=timeline,
                PATH=VENV_BIN + os.pathsep + os.environ["PATH"])
     began = time.perf_counter()
-    completed = subprocess.run([os.path.join(VENV_BIN, "ansible-playbook"), PLAYBOOK, "-i", inventory] + list(extra),
+    completed = subprocess.run([os.path.join(VENV_BIN, "ansible-playbook"), path, "-i", inventory] + list(extra),
                                env=env, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - began
     if completed.returncode != 0:
@@ -55,6 +64,48 @@ def playbook(inventory, *extra):
                          + completed.stderr[-2000:])
     with open(timeline) as handle:
         return wall, json.load(handle)["module_seconds"]
+
+
+def last_report(lab):
+    """Each host's phases, in the order they ran, from the newest report of the lab."""
+    reports = os.path.join(lab["LAB_DIR"], "reports")
+    newest = max((os.path.join(reports, name) for name in os.listdir(reports)), key=os.path.getmtime)
+    with open(os.path.join(newest, "report.json")) as handle:
+        report = json.load(handle)
+    order = [row["name"] for row in report["phases"]]
+    steps = dict((name, []) for name in order)
+    for host in report["hosts"]:
+        for phase in host["phases"]:
+            steps[phase["phase"]].append(host["host"])
+    return [(name, steps[name]) for name in order if steps[name]]
+
+
+def floor_playbook(steps, remote):
+    """The rollback's plays with one no-op module task per host and step (see the docstring)."""
+    hosts = sorted(set(host for _name, names in steps for host in names))
+
+    def task(name, **extra):
+        return dict({"name": name, "rollback.core.module_requirements": {"modules": ["smoke_check"]}}, **extra)
+
+    def play(name, on, tasks, **extra):
+        return dict({"name": name, "hosts": ",".join(on), "gather_facts": False, "tasks": tasks}, **extra)
+
+    plays = [play("Preflight", ["localhost"], [task("Check the request")])]
+    if set(hosts) & set(remote):
+        plays.append(play("Check the remote hosts", sorted(set(hosts) & set(remote)), [task("Check the host")]))
+    plays += [play("Lock", ["localhost"], [task("Lock")]),
+              play("Plan", hosts, [task("Plan every phase")], strategy="ansible.builtin.free"),
+              play("Roll back", hosts, [task(name, when="inventory_hostname in %r" % names) for name, names in steps]),
+              play("Report, unlock", ["localhost"], [task("Report")])]
+    path = os.path.join(tempfile.gettempdir(), "rollback-bench-floor.yml")
+    with open(path, "w") as handle:
+        yaml.safe_dump(plays, handle, sort_keys=False)
+    return path
+
+
+def remote_hosts(inventory):
+    with open(os.path.join(inventory, "hosts.yml")) as handle:
+        return list(yaml.safe_load(handle)["all"]["children"]["lab_remote"]["hosts"])
 
 
 def manual_level1(lab):
@@ -171,13 +222,15 @@ def main():
     os.environ["LAB_KUBECONFIG"] = lab["LAB_KUBECONFIG"]
     lab_inventory = os.path.join(REPO, "inventories", "lab")
 
-    runs = {}
+    runs, floors = {}, {}
     levels = (("level 1", ["-e", "level=1"]), ("level 3", ["-e", "level=3", "-e", "confirm_data_loss=true"]))
     for label, extra in levels:
         runs[label] = []
         for _run in range(args.repeat):
             deploy_bad()
             runs[label].append(playbook(lab_inventory, *extra))
+        floor = floor_playbook(last_report(lab), remote_hosts(lab_inventory))
+        floors[label] = [playbook_at(floor, lab_inventory, *extra)[0] for _run in range(args.repeat)]
     manual = []
     for _run in range(args.repeat):
         deploy_bad()
@@ -196,6 +249,11 @@ def main():
         print("%s: %.1fs in all, %.1fs waiting in modules, Ansible overhead %.1fs (%.0f%%; issue 22: <= %s)"
               % (label, wall, waited, wall - waited, 100.0 * (wall - waited) / wall,
                  "30%" if label == "level 1" else "35%"), flush=True)
+        lowest = median(floors[label])
+        ratio_line("%s: Ansible's overhead" % label, wall - waited,
+                   "Ansible's floor for the same plays and hosts (one no-op module task per host and step)", lowest)
+        print("%s: the lowest overhead share a playbook of this shape reaches with %.1fs in modules: %.0f%%"
+              % (label, waited, 100.0 * lowest / (lowest + waited)), flush=True)
 
     one, twenty = fleet(1), fleet(20)
     times = {}
