@@ -4,12 +4,12 @@ Databases 11 and 12 of the lab Redis are this test's own. FLUSHALL runs against 
 by the test, never against the shared lab one.
 """
 
-import socket
 import subprocess
 import time
 
 import pytest
 import redis
+from support.http_servers import free_port
 
 DB, OTHER_DB = 11, 12
 WRONG_PASSWORD = "wrong-redis-password-4e1d"
@@ -116,12 +116,6 @@ def test_patterns_synchronous_uses_del(ansible_module, lab, cache):
     run = ansible_module("cache_invalidate", args(lab, mode="patterns", patterns=["session:*"], asynchronous=False))
     assert run.result["executed_commands"] == ["DEL <1 key(s) matching session:*> (1 call(s) of at most 1000 keys)"]
     assert main.exists("session:abc") == 0 and main.dbsize() == len(CACHE_KEYS) - 1
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 BAD = [

@@ -2,7 +2,6 @@
 
 import base64
 import json
-import socket
 import subprocess
 import time
 import urllib.request
@@ -10,6 +9,7 @@ import uuid
 
 import etcd3gw
 import pytest
+from support.http_servers import free_port
 
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
 from ansible_collections.rollback.core.plugins.module_utils.etcd import EtcdStore
@@ -146,12 +146,6 @@ def test_concurrent_write_between_read_and_apply_applies_nothing(lab, etcd, pref
         store.apply(prefix, revision, desired, [prefix + "c"], [prefix + "a"], [], None)
     state = read_prefix(etcd, prefix)
     assert state[prefix + "a"] == "live-a" and prefix + "c" not in state
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,7 @@ import time
 import docker
 import pytest
 from support.compose_project import Project, health, service
-
-PORT = 58710
+from support.http_servers import free_port
 
 
 def image(lab, tag, repository="rollback-demo"):
@@ -35,25 +34,25 @@ def git(project, *args):
 
 # Persistence: three layouts --------------------------------------------------------------------------------------
 
-def variable_layout(project, lab):
+def variable_layout(project, lab, port):
     """image: ...:${APP_TAG}, the tag in .env (runbook 000 option B's variable form)."""
-    project.write("compose.yaml", "services:\n" + service("web", image(lab, "${APP_TAG:-1.0.0}"), PORT))
+    project.write("compose.yaml", "services:\n" + service("web", image(lab, "${APP_TAG:-1.0.0}"), port))
     project.write(".env", "# the release\nAPP_TAG=1.0.1\nDB_PASSWORD=not-for-diffs\n")
 
 
-def git_layout(project, lab):
+def git_layout(project, lab, port):
     """The compose file names the tag and lives in git, one tag per release (runbook 004)."""
     git(project, "init", "-q")
     for tag in ("1.0.0", "1.0.1"):
-        project.write("compose.yaml", "services:\n" + service("web", image(lab, tag), PORT))
+        project.write("compose.yaml", "services:\n" + service("web", image(lab, tag), port))
         git(project, "add", "compose.yaml")
         git(project, "commit", "-qm", "release " + tag)
         git(project, "tag", "v" + tag)
 
 
-def literal_layout(project, lab):
+def literal_layout(project, lab, port):
     """The pipeline rewrote the tag in the file (runbook 000 option B's sed), no git."""
-    project.write("compose.yaml", "services:\n" + service("web", image(lab, "1.0.1"), PORT))
+    project.write("compose.yaml", "services:\n" + service("web", image(lab, "1.0.1"), port))
 
 
 LAYOUTS = {"env": (variable_layout, {}), "git": (git_layout, {"to_version": "v1.0.0"}),
@@ -64,7 +63,8 @@ LAYOUTS = {"env": (variable_layout, {}), "git": (git_layout, {"to_version": "v1.
 def test_rollback_survives_the_next_up(ansible_module, lab, lab_env, tmp_path, layout):
     project = Project(tmp_path / layout, lab, lab_env, "persist-" + layout)
     make, extra = LAYOUTS[layout]
-    make(project, lab)
+    port = free_port()
+    make(project, lab, port)
     project.record("web", image(lab, "1.0.0"))
     project.record("web", image(lab, "1.0.1"))
     try:
@@ -84,7 +84,7 @@ def test_rollback_survives_the_next_up(ansible_module, lab, lab_env, tmp_path, l
         assert run.result["layouts"] == {"web": layout}
         assert (run.result["from_version"], run.result["to_version"]) == ("1.0.1", "1.0.0")
         assert project.images() == {"web": image(lab, "1.0.0")}
-        assert health(PORT) == (200, "1.0.0")
+        assert health(port) == (200, "1.0.0")
         assert all(open(copy).read() == before.get(copy.split("/")[-1].split(".pre-rollback-")[0], open(copy).read())
                    for copy in run.result["saved_to"]), "the previous files are saved as they were"
         if layout == "env":
@@ -105,7 +105,7 @@ def test_rollback_survives_the_next_up(ansible_module, lab, lab_env, tmp_path, l
         assert project.containers("web")[0].id == container, "a plain up leaves the rolled-back container"
         project.down()
         project.compose("up", "-d", "--wait")
-        assert project.images() == {"web": image(lab, "1.0.0")} and health(PORT) == (200, "1.0.0")
+        assert project.images() == {"web": image(lab, "1.0.0")} and health(port) == (200, "1.0.0")
 
         last = project.history()[-1]
         assert (last["event"], last["from"], last["image_id"]) == (
@@ -123,7 +123,7 @@ def test_history_picks_what_ran_before_over_a_newer_built_image(ansible_module, 
     """1.0.0 ran, then 1.0.2: 1.0.1 was built after 1.0.0 (the lab imports 1.0.0, 1.0.1, 1.0.2 in that order) but
     never ran here, so the creation-time guess picks it; the history knows better."""
     project = Project(tmp_path, lab, lab_env, "history")
-    variable_layout(project, lab)
+    variable_layout(project, lab, free_port())
     project.write(".env", "APP_TAG=1.0.2\n")
     project.record("web", image(lab, "1.0.0"))
     project.record("web", image(lab, "1.0.2"))
@@ -163,7 +163,8 @@ def pull_images(lab, lab_env):
 @pytest.fixture
 def pull_project(ansible_module, lab, lab_env, tmp_path, pull_images):
     project = Project(tmp_path, lab, lab_env, "pull")
-    project.write("compose.yaml", "services:\n" + service("web", image(lab, "${APP_TAG}", "rollback-pull"), PORT))
+    web = service("web", image(lab, "${APP_TAG}", "rollback-pull"), free_port())
+    project.write("compose.yaml", "services:\n" + web)
     project.write(".env", "APP_TAG=1.0.1\n")
     project.record("web", image(lab, "1.0.0", "rollback-pull"))
     project.record("web", image(lab, "1.0.1", "rollback-pull"))
@@ -228,10 +229,11 @@ def test_two_file_project_rolls_back_only_the_app_files_services_in_dependency_o
     """Runbook 004: infrastructure in docker-compose.yml, the application in docker-compose.app.yml (used with -f);
     the gateway starts once the api is healthy (depends_on: condition: service_healthy)."""
     project = Project(tmp_path, lab, lab_env, "twofile")
-    project.write("docker-compose.yml", "services:\n" + service("cache", image(lab, "1.0.0"), PORT + 1))
+    ports = [free_port() for _service in range(3)]
+    project.write("docker-compose.yml", "services:\n" + service("cache", image(lab, "1.0.0"), ports[0]))
     gateway = "    depends_on:\n      api:\n        condition: service_healthy\n"
-    project.write("docker-compose.app.yml", "services:\n" + service("api", image(lab, "${APP_TAG}"), PORT + 2)
-                  + service("gateway", image(lab, "${APP_TAG}"), PORT + 3, gateway))
+    project.write("docker-compose.app.yml", "services:\n" + service("api", image(lab, "${APP_TAG}"), ports[1])
+                  + service("gateway", image(lab, "${APP_TAG}"), ports[2], gateway))
     project.write(".env", "APP_TAG=1.0.2\n")
     for name in ("api", "gateway"):
         project.record(name, image(lab, "1.0.0"))

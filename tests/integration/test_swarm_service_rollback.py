@@ -9,7 +9,6 @@ service (LAB_SWARM_SERVICE on LAB_SWARM_PORT) back from 1.0.1 and leaves it at 1
 import contextlib
 import io
 import json
-import socket
 import subprocess
 import time
 import urllib.error
@@ -18,6 +17,7 @@ import urllib.request
 import docker
 import pytest
 from support.demo_images import demo_image
+from support.http_servers import free_port
 
 GOOD, BAD = demo_image("1.0.0"), demo_image("1.0.1")
 BROKEN = "rollback-core-test/broken:1"
@@ -26,12 +26,6 @@ BROKEN = "rollback-core-test/broken:1"
 @pytest.fixture(scope="module")
 def client(lab):
     return docker.DockerClient(base_url=lab["DOCKER_HOST"])
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextlib.contextmanager
