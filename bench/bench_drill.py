@@ -83,6 +83,7 @@ def last_report(lab):
 def floor_playbook(steps, remote):
     """The rollback's plays with one no-op module task per host and step (see the docstring)."""
     hosts = sorted(set(host for _name, names in steps for host in names))
+    remote_ones = sorted(set(hosts) & set(remote))
 
     def task(name, **extra):
         return dict({"name": name, "rollback.core.module_requirements": {"modules": ["smoke_check"]}}, **extra)
@@ -91,8 +92,8 @@ def floor_playbook(steps, remote):
         return dict({"name": name, "hosts": ",".join(on), "gather_facts": False, "tasks": tasks}, **extra)
 
     plays = [play("Preflight", ["localhost"], [task("Check the request")])]
-    if set(hosts) & set(remote):
-        plays.append(play("Check the remote hosts", sorted(set(hosts) & set(remote)), [task("Check the host")]))
+    if remote_ones:
+        plays.append(play("Check the remote hosts", remote_ones, [task("Check the host")]))
     plays += [play("Lock", ["localhost"], [task("Lock")]),
               play("Plan", hosts, [task("Plan every phase")], strategy="ansible.builtin.free"),
               play("Roll back", hosts, [task(name, when="inventory_hostname in %r" % names) for name, names in steps]),

@@ -24,9 +24,8 @@ import tempfile
 import time
 
 import docker
-from common import lab_facts, ratio_line, run_module, timed
+from common import free_port, lab_facts, ratio_line, run_module, timed
 
-PULL_PORT = 58720
 COMPOSE_FILE = """\
 services:
   web:
@@ -96,7 +95,7 @@ def pull_results(lab, env):
                 raise SystemExit("bench: docker push %s:%s failed: %s" % (repository, tag, line["error"]))
     directory = tempfile.mkdtemp(prefix="rollback-bench-pull-")
     with open(os.path.join(directory, "compose.yaml"), "w") as handle:
-        handle.write(COMPOSE_FILE % dict(repository=repository, port=PULL_PORT))
+        handle.write(COMPOSE_FILE % dict(repository=repository, port=free_port()))
     deploy = deployer(env, directory, "bench-pull", repository)
 
     def bad():

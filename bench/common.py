@@ -2,6 +2,7 @@
 
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -18,6 +19,13 @@ def lab_facts():
         sys.exit("bench: the lab is not running (%s missing): ./dev lab start" % path)
     with open(path) as handle:
         return json.load(handle)
+
+
+def free_port():
+    """A port no socket holds now: a fixed one in the ephemeral range may be a client connection's."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def timed(func, repeat=3, setup=None):
