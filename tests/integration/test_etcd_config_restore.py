@@ -9,7 +9,7 @@ import uuid
 
 import etcd3gw
 import pytest
-from support.http_servers import free_port
+from support.http_servers import free_ports
 
 from ansible_collections.rollback.core.plugins.module_utils.base import RollbackError
 from ansible_collections.rollback.core.plugins.module_utils.etcd import EtcdStore
@@ -151,7 +151,7 @@ def test_concurrent_write_between_read_and_apply_applies_nothing(lab, etcd, pref
 @pytest.fixture(scope="module")
 def small_etcd(tmp_path_factory):
     """A throwaway real etcd with the default --max-txn-ops (128)."""
-    client_port, peer_port = free_port(), free_port()
+    client_port, peer_port = free_ports(2)
     endpoint, peer = "http://127.0.0.1:%d" % client_port, "http://127.0.0.1:%d" % peer_port
     data = tmp_path_factory.mktemp("etcd-small")
     process = subprocess.Popen(["etcd", "--name", "small", "--data-dir", str(data / "d"),

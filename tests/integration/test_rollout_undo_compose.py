@@ -14,7 +14,7 @@ import time
 import docker
 import pytest
 from support.compose_project import Project, health, service
-from support.http_servers import free_port
+from support.http_servers import free_port, free_ports
 
 
 def image(lab, tag, repository="rollback-demo"):
@@ -229,7 +229,7 @@ def test_two_file_project_rolls_back_only_the_app_files_services_in_dependency_o
     """Runbook 004: infrastructure in docker-compose.yml, the application in docker-compose.app.yml (used with -f);
     the gateway starts once the api is healthy (depends_on: condition: service_healthy)."""
     project = Project(tmp_path, lab, lab_env, "twofile")
-    ports = [free_port() for _service in range(3)]
+    ports = free_ports(3)
     project.write("docker-compose.yml", "services:\n" + service("cache", image(lab, "1.0.0"), ports[0]))
     gateway = "    depends_on:\n      api:\n        condition: service_healthy\n"
     project.write("docker-compose.app.yml", "services:\n" + service("api", image(lab, "${APP_TAG}"), ports[1])

@@ -1,5 +1,6 @@
 """Small real HTTP servers for tests and benchmarks: the demo app, slow endpoints, webhook receivers."""
 
+import contextlib
 import json
 import os
 import socket
@@ -13,10 +14,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+def free_ports(count):
+    """``count`` different ports no socket holds now: each stays bound until all are chosen (a port closed at once
+    may come back from the next ``bind`` to port 0)."""
+    with contextlib.ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket()) for _port in range(count)]
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in socks]
+
+
 def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return free_ports(1)[0]
 
 
 class DemoApp:
