@@ -82,6 +82,22 @@ def ansible_module(lab_env):
     return run
 
 
+@pytest.fixture
+def module_batch(lab_env, tmp_path):
+    """Return ``run([(name, args), ...], env=None, verbosity=0) -> [record]``: the calls as the tasks of one playbook
+    (module_batch.py), each record read like a ModuleRun (failed, result, stdout). For catalogues of calls: one
+    Ansible start instead of one per call."""
+    from module_batch import run_module_batch
+
+    directory = tmp_path / "module-batch"
+    directory.mkdir()
+
+    def run(calls, env=None, verbosity=0):
+        return run_module_batch(dict(lab_env, **(env or {})), calls, str(directory), verbosity=verbosity)
+
+    return run
+
+
 class Controller:
     """pytest-ansible's module dispatcher for the controller: ``controller.<module>(**args)`` runs
     ``rollback.core.<module>`` on localhost in-process and returns pytest-ansible's ModuleResult
@@ -121,6 +137,18 @@ def good_release_after_module(lab_env):
     from playbook_runs import restore_good
 
     restore_good(lab_env)
+
+
+@pytest.fixture(autouse=True)
+def untouched_bad_release_lasts_one_test():
+    """playbook_runs.bad_release_untouched() lends the deploy to the next test only: after it, whether or not it
+    used it, the next deploy_bad deploys again."""
+    from playbook_runs import UNTOUCHED_BAD
+
+    lent = list(UNTOUCHED_BAD)
+    yield
+    if lent:
+        del UNTOUCHED_BAD[:]
 
 
 @pytest.fixture(scope="session")

@@ -44,6 +44,8 @@ def run_playbook(env, playbook, *args, timeout=600):
 
 
 def labctl(env, *args):
+    if args and args[0] == "deploy":
+        del UNTOUCHED_BAD[:]
     completed = subprocess.run([PYTHON, os.path.join(REPO, "lab", "labctl.py")] + list(args), cwd=REPO, env=env,
                                capture_output=True, text=True, timeout=300, check=False)
     assert completed.returncode == 0, completed.stdout + completed.stderr
@@ -51,25 +53,53 @@ def labctl(env, *args):
 
 
 DEPLOYED_BAD = []
+UNTOUCHED_BAD = []  # [backups] of the bad release's deploy while a test has said it is untouched (see below)
 
 
 def deploy_bad(env, backups=True):
     """The lab at 1.0.0 everywhere, backed up, then 1.0.1 deployed (the state a rollback starts from).
 
     backups=False skips playbooks/backup.yml (9 s) where nothing restores a backup: a level 1 rollback (the app
-    phase undoes releases; its preflight names the newest restore points of an earlier deploy, as stale ones)."""
+    phase undoes releases; its preflight names the newest restore points of an earlier deploy, as stale ones).
+    Right after a test that called bad_release_untouched(), the same deploy is used as it is (two deploys less)."""
+    if UNTOUCHED_BAD == [backups]:
+        del UNTOUCHED_BAD[:]
+        return
     DEPLOYED_BAD.append(True)
     labctl(env, "deploy", "1.0.0", "--no-backup")
     labctl(env, "deploy", "1.0.1", *([] if backups else ["--no-backup"]))
 
 
+def bad_release_untouched(backups):
+    """Called by a test once it has asserted that its run changed nothing (state() before and after: versions and
+    replicas, rows, env file, databases, lock): the next test's deploy_bad(backups) starts from this deploy."""
+    del UNTOUCHED_BAD[:]
+    UNTOUCHED_BAD.append(backups)
+
+
 # The level 3 drill at -vvv, run once for the tests that read what it did (conftest.py's level3_drill).
 DRILL_AWS_SECRET = "aws-secret-7c1e"
 DRILL_WEBHOOK_TOKEN = "webhook-token-9f3b"
+MAINTENANCE_TOKEN = "maint-token-5f0c1e"
+STATUS_TOKEN = "status-token-9a7d22"
+
+
+def maintenance_vars(maintenance_base, status_base):
+    """Runbook 004's maintenance endpoint and status page, as extra vars (JSON), at these base URLs."""
+    return json.dumps({
+        "rollback_maintenance_endpoint": {"enable_url": maintenance_base + "/admin/maintenance/enable",
+                                          "disable_url": maintenance_base + "/admin/maintenance/disable",
+                                          "token": MAINTENANCE_TOKEN},
+        "rollback_status_page": {"url": status_base + "/v1/pages/P1/incidents", "token": STATUS_TOKEN,
+                                 "component": "demo-api"},
+    })
 
 
 class DrillRun:
-    """The drill's run, what it was started from, and what it left outside the report (hook, log, timeline)."""
+    """The drill's run, what it was started from, and what it left outside the report (hook, log, timeline).
+
+    It runs with runbook 004's maintenance endpoint and status page (one receiver for both, ``status_messages``):
+    what a level 3 run does with them is read from this run rather than from a level 3 run of its own."""
 
     def __init__(self, lab, env, directory):
         from support.http_servers import webhook_receiver
@@ -77,21 +107,25 @@ class DrillRun:
         deploy_bad(env, backups=False)  # leaves a row written by 1.0.1; the drill deploys 1.0.0 and 1.0.1 on top
         self.deploy_before = deploy_marker(lab, "demo-server")["deploy_id"]
         self.items_before = db_items(lab)
-        hook = webhook_receiver()
+        hook, status = webhook_receiver(), webhook_receiver()
         self.log = os.path.join(directory, "ansible.log")
         self.timeline = os.path.join(directory, "timeline.json")
         env = dict(env, ROLLBACK_WEBHOOK_URL=hook.url + "/services/" + DRILL_WEBHOOK_TOKEN, ANSIBLE_LOG_PATH=self.log,
                    ROLLBACK_TIMELINE_FILE=self.timeline)
         try:
             self.run = run_playbook(env, "drill.yml", "-vvv", "-e", "level=3", "-e", "confirm_data_loss=true",
-                                    "-e", "lab_aws_secret_key=" + DRILL_AWS_SECRET)
+                                    "-e", "lab_aws_secret_key=" + DRILL_AWS_SECRET,
+                                    "-e", maintenance_vars(status.url, status.url))
         finally:
             hook.stop()
+            status.stop()
         self.hook_messages = hook.messages
+        self.status_messages = status.messages
 
 
 def restore_good(env):
     """Back to the lab's starting state (1.0.0 everywhere) once a test module is done with the bad release."""
+    del UNTOUCHED_BAD[:]
     if DEPLOYED_BAD:
         labctl(env, "deploy", "1.0.0", "--no-backup")
         del DEPLOYED_BAD[:]

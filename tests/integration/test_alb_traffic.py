@@ -243,7 +243,7 @@ def other_vpc_group(ec2, elb, alb):
     remove_vpc(ec2, elb, vpc)
 
 
-def test_bad_input_changes_nothing(ansible_module, lab, elb, alb, other_vpc_group):
+def test_bad_input_changes_nothing(module_batch, lab, elb, alb, other_vpc_group):
     blue, green, listener = alb["blue"], alb["green"], alb["listener"]["ListenerArn"]
     empty = elb.create_target_group(Name="empty-" + alb["suffix"], Protocol="HTTP", Port=80, VpcId=alb["vpc"],
                                     TargetType="ip")["TargetGroups"][0]
@@ -268,11 +268,13 @@ def test_bad_input_changes_nothing(ansible_module, lab, elb, alb, other_vpc_grou
         (dict(target_group=blue["TargetGroupName"], state="drained", access_key="AKIA"),
          "access_key and secret_key must be given together"),
     ]
-    for extra, message in cases:
+    calls = []
+    for extra, _message in cases:
         arguments = module_args(lab, **extra)
         if extra.get("access_key"):
             arguments.pop("secret_key")
-        run = ansible_module("alb_traffic", arguments)
+        calls.append(("alb_traffic", arguments))
+    for (extra, message), run in zip(cases, module_batch(calls)):
         assert run.failed and message in run.result["msg"], (extra, run.result.get("msg"))
         assert "\n" not in run.result["msg"]
     assert targets(elb, blue) == keyed(alb["blue_targets"]) and targets(elb, green) == keyed(alb["green_targets"])

@@ -76,32 +76,15 @@ def taken(lab, lab_env):
     restore_good(lab_env)
 
 
-def test_level3_after_the_backup_restores_exactly_the_restore_point_just_taken(lab, lab_env, taken):
+def test_the_backup_playbook_takes_the_restore_points_of_the_service_and_its_database(lab, taken):
+    # A level 3 rollback restoring exactly the restore points just taken: with a plain backup of every service in
+    # the level 3 drill (test_playbook_rollback.py), with an encrypted one of this service in test_backup_encrypted.py.
     assert sorted(taken) == ["demo-postgres", "demo-server"], "the service and the database it uses"
     server = dict((i["kind"], i) for i in taken["demo-server"]["items"])
     database = dict((i["kind"], i) for i in taken["demo-postgres"]["items"])
     assert sorted(server) == ["env_file", "etcd", "marker"] and sorted(database) == ["postgres"]
     # The marker is issue 14's deploy marker file (deploy_marker.py), read as auto_rollback reads it.
     assert server["marker"]["marker_file"] == os.path.join(lab["LAB_DIR"], "deploys", "demo-server.json")
-
-    run = run_playbook(lab_env, "rollback.yml", "-e", "level=3", "-e", "services=demo-server",
-                       "-e", "confirm_data_loss=true")
-    assert run.rc == 0, run.output[-4000:]
-    report = run.report
-    restored = next(d for d in report["databases_restored"] if d["host"] == "demo-postgres")
-    assert restored["backup_used"] == database["postgres"]["path"]
-    config = next(p for h in report["hosts"] if h["host"] == "demo-server" for p in h["phases"]
-                  if p["phase"] == "config")
-    used = dict((r["source"], r["backup_used"]) for r in config["details"]["results"])
-    assert used == {"env_file": server["env_file"]["path"], "etcd": server["etcd"]["path"]}
-    # The preflight named the restore point of each backup it planned to restore, with its age; the lab's deploy
-    # carried on the deploy the backup started (same deploy id), so none is older than the last deploy.
-    named = dict((r["backup"], r) for r in report["restore_points"])
-    for owner, kind in (("demo-postgres", "postgres"), ("demo-server", "env_file"), ("demo-server", "etcd")):
-        row = named[(database if owner == "demo-postgres" else server)[kind]["path"]]
-        assert row["host"] == owner and row["restore_point"] == taken[owner]["restore_point"], row
-        assert row["deploy_id"] == "release-1.0.1" and row["stale"] is False and row["age_seconds"] >= 0
-    assert "restore point %s" % taken["demo-postgres"]["restore_point"] in run.output
 
 
 def test_the_marker_kind_writes_the_deploy_marker_auto_rollback_reads(lab, taken):

@@ -224,10 +224,13 @@ def test_the_backup_playbook_encrypts_and_a_level3_rollback_decrypts(lab, lab_en
         run = run_playbook(lab_env, "backup.yml", "-e", "services=demo-server", "-e", "deploy_id=release-enc",
                            "-e", json.dumps(dict(rollback_backup_encrypt=dict(recipients=[keys["public"]]))))
         assert run.rc == 0, run.output[-3000:]
+        points = {}
         for name in sorted(set(os.listdir(manifests)) - before):
             with open(os.path.join(manifests, name)) as handle:
-                for item in json.load(handle)["items"]:
-                    taken[item["kind"]] = item
+                manifest = json.load(handle)
+            points[manifest["owner"]] = manifest["restore_point"]
+            for item in manifest["items"]:
+                taken[item["kind"]] = item
         assert sorted(taken) == ["env_file", "etcd", "marker", "postgres"]
         for kind in ("env_file", "etcd", "postgres"):
             assert taken[kind]["encrypted"] == "age", taken[kind]
@@ -252,6 +255,15 @@ def test_the_backup_playbook_encrypts_and_a_level3_rollback_decrypts(lab, lab_en
                       if p["phase"] == "config")
         used = dict((r["source"], r["backup_used"]) for r in config["details"]["results"])
         assert used == {"env_file": taken["env_file"]["path"], "etcd": taken["etcd"]["path"]}
+        # The preflight named the restore point of each backup it planned to restore, with its age; the lab's deploy
+        # carried on the deploy the backup started (same deploy id), so none is older than the last deploy.
+        named = dict((r["backup"], r) for r in run.report["restore_points"])
+        for kind in ("postgres", "env_file", "etcd"):
+            row = named[taken[kind]["path"]]
+            assert row["host"] == ("demo-postgres" if kind == "postgres" else "demo-server"), row
+            assert row["restore_point"] == points[row["host"]], row
+            assert row["deploy_id"] == "release-enc" and row["stale"] is False and row["age_seconds"] >= 0, row
+        assert "restore point %s" % points["demo-postgres"] in run.output
     finally:  # the lab's other tests restore its plain backups: none of these may stay the newest
         for item in taken.values():
             if item.get("path", "").endswith(".age") and os.path.exists(item["path"]):

@@ -205,7 +205,7 @@ def test_verify_url_must_serve_the_restored_index(ansible_module, lab, s3, site)
                                             md5_of(os.path.join(GOOD, "index.html"))))
 
 
-def test_bad_input_changes_nothing(ansible_module, lab, s3, cloudfront, site, tmp_path):
+def test_bad_input_changes_nothing(module_batch, lab, s3, cloudfront, site, tmp_path):
     bucket, distribution_id = site["bucket"], site["distribution_id"]
     empty = tmp_path / "dist"
     empty.mkdir()
@@ -230,9 +230,9 @@ def test_bad_input_changes_nothing(ansible_module, lab, s3, cloudfront, site, tm
         (dict(bucket=bucket, src=GOOD, source_prefix="x/"), "parameters are mutually exclusive: src|source_prefix"),
         (dict(bucket=bucket), "one of the following is required: src, source_prefix"),
     ]
-    for extra, message in cases:
-        run = ansible_module("frontend_restore", module_args(lab, distribution_id=distribution_id, **extra)
-                             if "distribution_id" not in extra else module_args(lab, **extra))
+    calls = [("frontend_restore", module_args(lab, distribution_id=distribution_id, **extra)
+              if "distribution_id" not in extra else module_args(lab, **extra)) for extra, _message in cases]
+    for (extra, message), run in zip(cases, module_batch(calls)):
         assert run.failed and message in run.result["msg"], (extra, run.result.get("msg"))
         assert "\n" not in run.result["msg"]
     assert bucket_tree(s3, bucket) == build_tree(BAD)

@@ -219,10 +219,11 @@ def bad_cases(lab, tmp_path):
     ]
 
 
-def test_bad_options_fail_with_one_line_and_change_nothing(ansible_module, lab, front, tmp_path):
+def test_bad_options_fail_with_one_line_and_change_nothing(module_batch, lab, front, tmp_path):
     before = workers(lab)
-    for extra, expected in bad_cases(lab, tmp_path):
-        run = ansible_module("nginx_traffic", args(lab, **extra))
+    cases = bad_cases(lab, tmp_path)
+    runs = module_batch([("nginx_traffic", args(lab, **extra)) for extra, _expected in cases])
+    for (extra, expected), run in zip(cases, runs):
         assert run.failed, (extra, run.stdout)
         assert expected in run.result["msg"] and "\n" not in run.result["msg"], (extra, run.result.get("msg"))
     assert read(lab["LAB_NGINX_UPSTREAM_FILE"]) == front and backups(lab) == []

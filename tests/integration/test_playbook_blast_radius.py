@@ -13,6 +13,7 @@ import pytest
 from playbook_runs import (
     databases,
     db_items,
+    bad_release_untouched,
     deploy_bad,
     extra_inventory,
     lock_path,
@@ -163,6 +164,7 @@ def test_a_plan_refused_on_one_host_halts_every_host_before_any_change(lab, lab_
                if phase in ("app", "verify")), statuses(report)
     assert state(lab, lab_env) == before, "no host rolled back"
     assert not os.path.exists(lock_path(lab))
+    bad_release_untouched(backups=False)
 
 
 def test_a_service_without_checks_is_not_verified_and_fails_where_verification_is_required(lab, lab_env, tmp_path):

@@ -26,9 +26,10 @@ def version_table(lab):
         return [row[0] for row in cursor.fetchall()]
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def migrated(lab, lab_env):
-    """The bad release deployed, and its migration b2 recorded in the demo database's version table."""
+    """The bad release deployed, and its migration b2 recorded in the demo database's version table. One deploy for
+    both tests: the first changes nothing (it asserts so), the second rolls back."""
     deploy_bad(lab_env)
     with pg(lab) as connection, connection.cursor() as cursor:
         cursor.execute("CREATE TABLE IF NOT EXISTS alembic_version (version_num varchar(32) PRIMARY KEY)")

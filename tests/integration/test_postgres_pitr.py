@@ -102,21 +102,24 @@ def test_check_mode_plans_and_changes_nothing(ansible_module, lab, pg, two_write
     assert not os.path.exists(str(tmp_path / "emergency"))
 
 
-@pytest.mark.parametrize("change, message", [
+BAD_INPUT = [
     (dict(target_time="2000-01-01T00:00:00Z"), "is before the end of the oldest backup of stanza lab"),
     (dict(target_time="2999-01-01T00:00:00Z"), "is in the future"),
     (dict(target_time="yesterday"), "is not an ISO 8601 time"),
     (dict(stanza="nosuchstanza"), "pgBackRest stanza nosuchstanza does not exist in the repository"),
     (dict(os_user="nosuchuser"), "os_user nosuchuser: no such user"),
     (dict(target_time=None, marker_dir="/nonexistent", services=["api"]), "pitr: no deploy marker of api in "),
-])
-def test_bad_input_refused_before_any_change(ansible_module, lab, pg, two_writes, scratch, tmp_path, change,
-                                             message):
+]
+
+
+def test_bad_input_refused_before_any_change(module_batch, lab, pg, two_writes, scratch, tmp_path):
     name, moment = two_writes
     before = databases(pg, name)
-    run = ansible_module("postgres_restore", args(lab, name, iso(moment), scratch, tmp_path, **change))
-    assert run.failed and message in run.result["msg"], run.stdout
-    assert "nothing was changed" in run.result["msg"]
+    runs = module_batch([("postgres_restore", args(lab, name, iso(moment), scratch, tmp_path, **change))
+                         for change, _message in BAD_INPUT])  # one playbook, a task per case (module_batch.py)
+    for (change, message), run in zip(BAD_INPUT, runs):
+        assert run.failed and message in run.result.get("msg", ""), (change, run.stdout)
+        assert "nothing was changed" in run.result["msg"]
     assert databases(pg, name) == before and os.listdir(scratch) == []
     assert query(pg, name, "SELECT id FROM orders ORDER BY id") == [(1,), (2,)]
 

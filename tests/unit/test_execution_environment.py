@@ -3,6 +3,7 @@ declares its own dependencies inside itself (ansible-builder introspect), and th
 
 import os
 import subprocess
+import tarfile
 
 import yaml
 
@@ -30,6 +31,12 @@ def test_ee_context_builds_and_introspects_offline(tmp_path):
                                capture_output=True, text=True, check=False)
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "declares every line of requirements.txt and bindep.txt" in completed.stdout
+    # Nothing git ignores is shipped (ansible-galaxy reads galaxy.yml's build_ignore, not .gitignore).
+    with tarfile.open(os.path.join(REPO, "build", "ee", "rollback-core.tar.gz")) as tarball:
+        members = "\n".join(tarball.getnames())
+    ignored = subprocess.run(["git", "check-ignore", "--no-index", "--stdin"], cwd=REPO, input=members,
+                             capture_output=True, text=True, check=False).stdout.split()
+    assert ignored == [], "the collection tarball has files git ignores: %s" % ignored[:10]
     containerfile = (tmp_path / "context" / "Dockerfile").read_text()
     base, galaxy = containerfile.split("# Galaxy build stage")[0], containerfile.split("# Galaxy build stage")[1]
     assert "-y install git-core" in base, "the galaxy stage is built FROM base: git must be there"
