@@ -153,8 +153,9 @@ def untouched_bad_release_lasts_one_test():
 
 @pytest.fixture(scope="session")
 def level3_drill(lab, lab_env, tmp_path_factory):
-    """playbooks/drill.yml at level 3 and -vvv, run once (2 minutes) for test_playbook_rollback (what it restored)
-    and test_secrets (what it printed and wrote)."""
+    """playbooks/drill.yml at level 3 and -vvv, run once (about a minute) for test_playbook_rollback (what it
+    restored, what it told the maintenance endpoint and the status page) and test_secrets (what it printed and
+    wrote)."""
     from playbook_runs import DrillRun
 
     return DrillRun(lab, lab_env, str(tmp_path_factory.mktemp("drill")))

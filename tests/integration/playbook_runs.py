@@ -1,5 +1,6 @@
 """Running the collection's playbooks against the lab, and reading what they did."""
 
+import contextlib
 import glob
 import json
 import os
@@ -32,15 +33,41 @@ class PlaybookRun:
             return json.load(handle)
 
 
-def run_playbook(env, playbook, *args, timeout=600):
-    command = [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), os.path.join(REPO, "playbooks", playbook),
-               "-i", os.path.join(REPO, "inventories", "lab")] + list(args)
+def _playbook_command(playbook, args, control_path_dir):
     # Each run its own SSH control sockets, as each AWX job in its own container: with the default ControlPersist
     # (60 s) a run would otherwise reuse the previous run's connection to the lab's remote host and never log in.
+    return [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), os.path.join(REPO, "playbooks", playbook),
+            "-i", os.path.join(REPO, "inventories", "lab")] + list(args) + [
+        "-e", "ansible_control_path_dir=" + control_path_dir]
+
+
+def run_playbook(env, playbook, *args, timeout=600):
     with tempfile.TemporaryDirectory(prefix="cp-") as control_path_dir:
-        completed = subprocess.run(command + ["-e", "ansible_control_path_dir=" + control_path_dir], cwd=REPO,
-                                   env=env, capture_output=True, text=True, timeout=timeout, check=False)
+        completed = subprocess.run(_playbook_command(playbook, args, control_path_dir), cwd=REPO, env=env,
+                                   capture_output=True, text=True, timeout=timeout, check=False)
     return PlaybookRun(completed)
+
+
+@contextlib.contextmanager
+def playbook_in_background(env, playbook, *args, timeout=600):
+    """A playbook started and not waited for: yields ``(process, finish)``; ``finish()`` waits for it and returns its
+    PlaybookRun (also called on leaving the block)."""
+    with tempfile.TemporaryDirectory(prefix="cp-") as control_path_dir:
+        process = subprocess.Popen(_playbook_command(playbook, args, control_path_dir), cwd=REPO, env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        finished = []
+
+        def finish():
+            if not finished:
+                stdout, stderr = process.communicate(timeout=timeout)
+                finished.append(PlaybookRun(subprocess.CompletedProcess(process.args, process.returncode, stdout,
+                                                                        stderr)))
+            return finished[0]
+
+        try:
+            yield process, finish
+        finally:
+            finish()
 
 
 def labctl(env, *args):
@@ -104,7 +131,12 @@ class DrillRun:
     def __init__(self, lab, env, directory):
         from support.http_servers import webhook_receiver
 
-        deploy_bad(env, backups=False)  # leaves a row written by 1.0.1; the drill deploys 1.0.0 and 1.0.1 on top
+        # A row written before the drill, which the drill's own backup (between its deploys of 1.0.0 and 1.0.1)
+        # holds and an older backup would not: the restore is of that backup. The drill deploys the bad release
+        # itself, so the module's end deploys 1.0.0 again should the drill stop half way (restore_good).
+        DEPLOYED_BAD.append(True)
+        with pg(lab) as connection, connection.cursor() as cursor:
+            cursor.execute("INSERT INTO items (name) VALUES ('written-before-the-drill')")
         self.deploy_before = deploy_marker(lab, "demo-server")["deploy_id"]
         self.items_before = db_items(lab)
         hook, status = webhook_receiver(), webhook_receiver()

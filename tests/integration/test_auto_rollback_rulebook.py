@@ -95,7 +95,7 @@ def incident(lab, lab_env, pagerduty, chat):
         # The run is over when its report is written and its lock released (the last step, after notifying).
         poll("the automatic rollback, reported and unlocked", lambda: (
             bool(auto_reports(lab, started)) and not os.path.exists(lock_path(lab)),
-            [r["outcome"] for r in auto_reports(lab, started)]), 900, 5)
+            [r["outcome"] for r in auto_reports(lab, started)]), 900, 1)
         report = auto_reports(lab, started)[0]
         recovered = versions(lab_env)
         resolved = poll("every trigger alert resolved", lambda: (not active_alerts(lab), [

@@ -4,7 +4,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import threading
 import time
 
@@ -12,13 +11,13 @@ import boto3
 import pytest
 from playbook_runs import (
     MAINTENANCE_TOKEN,
-    REPO,
     STATUS_TOKEN,
     databases,
     db_items,
     deploy_bad,
     deploy_marker,
     lock_path,
+    playbook_in_background,
     reports,
     restore_points,
     run_playbook,
@@ -104,8 +103,21 @@ def test_level1_rolls_back_every_target_verifies_reports_notifies_and_a_rerun_ch
 
     # A re-run continues idempotently: no target is undone a second time (kubectl rollout undo twice would put the
     # bad Deployment back; the server would go one release further back, here: fail, v1.0.0 being the oldest).
-    second = run_playbook(lab_env, "rollback.yml", "-e", "level=1")
+    # While it holds the environment's lock, a second rollback of the environment is refused.
+    with playbook_in_background(lab_env, "rollback.yml", "-e", "level=1") as (rerun, finish):
+        deadline = time.monotonic() + 60
+        while not os.path.exists(lock_path(lab)) and time.monotonic() < deadline and rerun.poll() is None:
+            time.sleep(0.1)
+        with open(lock_path(lab)) as handle:
+            holder = json.load(handle)
+        refused = run_playbook(lab_env, "rollback.yml", "-e", "level=1")
+        second = finish()
     assert second.rc == 0, second.output[-4000:]
+    assert refused.rc != 0
+    assert "another rollback holds the lock lab" in refused.output and holder["run_id"] in refused.output
+    assert refused.report_dir is None, "the refused run changes nothing and writes no report"
+    assert holder["run_id"] == second.report["run_id"]
+    assert not os.path.exists(lock_path(lab))
     assert targets(versions(lab_env)) == GOOD
     assert dict((v["service"], v["status"]) for v in second.report["versions"]) == dict(
         (v["service"], "unchanged") for v in report["versions"])
@@ -210,28 +222,6 @@ def test_level3_drill_enables_and_disables_maintenance_and_updates_the_status_pa
     assert messages[0]["body"]["component"] == "demo-api"
     assert messages[-1]["body"]["message"].startswith("Rollback SUCCEEDED")
     assert MAINTENANCE_TOKEN not in run.output and STATUS_TOKEN not in run.output, "not even at -vvv"
-
-
-def test_a_second_rollback_of_the_environment_is_refused(lab, lab_env):
-    deploy_bad(lab_env, backups=False)
-    command = [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), "playbooks/rollback.yml", "-e", "level=1"]
-    first = subprocess.Popen(command, cwd=REPO, env=lab_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                             text=True)
-    try:
-        deadline = time.monotonic() + 60
-        while not os.path.exists(lock_path(lab)) and time.monotonic() < deadline and first.poll() is None:
-            time.sleep(0.1)
-        with open(lock_path(lab)) as handle:
-            holder = json.load(handle)
-        second = run_playbook(lab_env, "rollback.yml", "-e", "level=1")
-    finally:
-        output = first.communicate(timeout=300)[0]
-    assert second.rc != 0
-    assert "another rollback holds the lock lab" in second.output and holder["run_id"] in second.output
-    assert second.report_dir is None, "the refused run changes nothing and writes no report"
-    assert first.returncode == 0, output[-4000:]
-    assert targets(versions(lab_env)) == GOOD
-    assert not os.path.exists(lock_path(lab))
 
 
 def test_a_failure_mid_level3_stops_reports_releases_the_lock_and_a_rerun_completes(lab, lab_env, webhook):
