@@ -5,7 +5,8 @@ import json
 import os
 import subprocess
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from playbook_runs import PYTHON, REPO
+
 CALLBACKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "callbacks")
 
 
@@ -48,7 +49,7 @@ def run_module_batch(env, calls, directory, lab_state=False, verbosity=0):
     run_env = dict(env, ANSIBLE_CALLBACK_PLUGINS=CALLBACKS, ANSIBLE_CALLBACKS_ENABLED="task_records",
                    TASK_RECORDS=records, TASK_RECORDS_LAB_STATE="1" if lab_state else "0")
     command = [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), playbook, "-i", "localhost,", "-c", "local",
-               "-e", "ansible_python_interpreter=" + os.path.join(REPO, ".venv", "bin", "python")]
+               "-e", "ansible_python_interpreter=" + PYTHON]
     if verbosity:
         command.append("-" + "v" * verbosity)
     completed = subprocess.run(command, cwd=REPO, env=run_env, capture_output=True, text=True, timeout=900,
