@@ -63,7 +63,7 @@ options:
       - 'A task that runs as long on hosts with no such record (a module run over SSH on another host, a
         C(pg_restore) on a remote database host, any task that waits outside the shared waiter) is shown on the
         same schedule without a state, one line per task - C(running: <hosts> "<task>" <elapsed>), naming three
-        hosts and counting the others.'
+        hosts and counting the others. A host whose record has just ended stays quiet for one interval first.'
     type: float
     default: 10
     env:

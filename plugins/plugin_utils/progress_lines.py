@@ -9,7 +9,8 @@ running a task of that module, else the module's name.
 
 A task that runs as long with no record for its host - a module run over SSH on another host, whose record the
 controller cannot read (a pg_restore on a remote database host), or any task that waits outside the shared waiter -
-is shown too, without a state: one ``running:`` line per task, naming its hosts and how long it has run.
+is shown too, without a state: one ``running:`` line per task, naming its hosts and how long it has run. A host
+whose record has just ended (the wait is over, the result is on its way back) stays quiet for an interval first.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -72,6 +73,7 @@ class ProgressLines:
         self._shown = {}  # record file -> when its last line was printed
         self._shown_running = {}  # task uuid -> when its last running line was printed
         self._hosts = {}  # record file -> the host its module's worker runs for
+        self._record_seen = {}  # host -> when a live record of it was last read
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="rollback-progress", daemon=True)
 
@@ -114,6 +116,7 @@ class ProgressLines:
                 continue
             host = self.host_of(name, record)
             recorded.add(host)
+            self._record_seen[host] = now
             last = self._shown.get(name)
             due = record["elapsed"] >= self.interval / 2 if last is None else now - last >= self.interval
             if due:
@@ -129,6 +132,9 @@ class ProgressLines:
         """One line per task that has run long on hosts without a record of their own, on the records' schedule."""
         tasks = {}
         for (host, uuid), (_module, name, started) in sorted(self._running.items()):
+            seen = self._record_seen.get(host)
+            if seen is not None and seen >= started and now - seen < self.interval:
+                continue  # its wait has just ended: the task is finishing, its last line was a waiting line
             if host not in recorded:
                 task = tasks.setdefault(uuid, dict(name=name, started=started, hosts=[]))
                 task["hosts"].append(host)

@@ -99,3 +99,24 @@ def test_a_record_host_is_found_through_its_worker_once_per_record(progress, mon
     os.remove(path)
     lines.show()
     assert lines._hosts == {}, "a record gone is forgotten"
+
+
+def test_a_host_whose_record_has_just_ended_is_not_shown_running_while_its_result_comes_back(progress, tmp_path):
+    # The wait is over (its record gone) but the task has not ended on the controller yet: the module exits, the
+    # worker sends its result, the strategy reads it. Under load that takes seconds; the task is not shown
+    # running again unless it stays quiet for a whole interval (a long step after the wait).
+    lines, clock, shown = progress
+    lines.task_started("demo-rds", task("u6", "Restore the database", "rollback.core.rds_snapshot_restore"))
+    path = os.path.join(lines.directory, "one.json")
+    with open(path, "w") as handle:
+        json.dump(dict(pid=os.getpid(), module="rollback.core.rds_snapshot_restore", what="demo-db rds",
+                       state="available", elapsed=6.0, timeout=3600), handle)
+    clock.now += 6
+    lines.show()
+    os.remove(path)
+    clock.now += 9.9
+    lines.show()
+    assert [line.split(" ")[0] for line in shown] == ["waiting:"]
+    clock.now += 0.2
+    lines.show()
+    assert shown[-1] == 'running: demo-rds "Restore the database" 16s'
