@@ -84,16 +84,17 @@ def ansible_module(lab_env):
 
 @pytest.fixture
 def module_batch(lab_env, tmp_path):
-    """Return ``run([(name, args), ...], env=None, verbosity=0) -> [record]``: the calls as the tasks of one playbook
-    (module_batch.py), each record read like a ModuleRun (failed, result, stdout). For catalogues of calls: one
-    Ansible start instead of one per call."""
+    """Return ``run([(name, args), ...], env=None, state=None, verbosity=0) -> [record]``: the calls as the tasks of
+    one playbook (module_batch.py), each record read like a ModuleRun (failed, result, stdout) with the ``state``
+    recorded right after it. For catalogues of calls: one Ansible start instead of one per call."""
     from module_batch import run_module_batch
 
     directory = tmp_path / "module-batch"
     directory.mkdir()
 
-    def run(calls, env=None, verbosity=0):
-        return run_module_batch(dict(lab_env, **(env or {})), calls, str(directory), verbosity=verbosity)
+    def run(calls, env=None, state=None, verbosity=0):
+        return run_module_batch(dict(lab_env, **(env or {})), calls, str(directory), state=state,
+                                verbosity=verbosity)
 
     return run
 

@@ -30,11 +30,21 @@ class BatchRuns(list):
         self.output = output
 
 
-def run_module_batch(env, calls, directory, lab_state=False, verbosity=0):
+def state_spec(state):
+    """``function`` or ``(function, keywords)`` -> the environment that names it to the callback: a module-level
+    function of a module under tests/ (a test file, lab_state.py), called as function(lab, **keywords) with the
+    lab's facts, its JSON-able keywords, and a JSON-able return."""
+    function, keywords = state if isinstance(state, tuple) else (state, {})
+    return dict(TASK_RECORDS_STATE="%s:%s" % (function.__module__, function.__name__),
+                TASK_RECORDS_STATE_KEYWORDS=json.dumps(keywords))
+
+
+def run_module_batch(env, calls, directory, state=None, verbosity=0):
     """Run ``calls`` on localhost, each failure ignored so the next call still runs; return their BatchRuns.
 
     A call is (module, args) or (module, args, keywords), module without ``rollback.core.`` and keywords task
-    keywords such as ``{"check_mode": True, "diff": True}``. lab_state=True records the lab's state after each call;
+    keywords such as ``{"check_mode": True, "diff": True}``. ``state`` (see state_spec) is recorded right after
+    each call, before the next one starts, as that record's ``state``: each case is judged alone.
     verbosity=3 runs the playbook at -vvv."""
     tasks = []
     for number, call in enumerate(calls):
@@ -47,7 +57,7 @@ def run_module_batch(env, calls, directory, lab_state=False, verbosity=0):
                   handle)
     records = os.path.join(directory, "task_records.json")
     run_env = dict(env, ANSIBLE_CALLBACK_PLUGINS=CALLBACKS, ANSIBLE_CALLBACKS_ENABLED="task_records",
-                   TASK_RECORDS=records, TASK_RECORDS_LAB_STATE="1" if lab_state else "0")
+                   TASK_RECORDS=records, **(state_spec(state) if state else {}))
     command = [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), playbook, "-i", "localhost,", "-c", "local",
                "-e", "ansible_python_interpreter=" + PYTHON]
     if verbosity:

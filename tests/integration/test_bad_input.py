@@ -163,7 +163,7 @@ class Refusals:
         self.calls = [(module, dict((k, v) for k, v in args.items() if v is not None))
                       for module, args, _message in self.cases]
         env = dict(lab_env, PATH=lab["LAB_BIN"] + os.pathsep + lab_env["PATH"])
-        self.runs = run_module_batch(env, self.calls, directory, lab_state=True)
+        self.runs = run_module_batch(env, self.calls, directory, state=lab_state)
 
 
 @pytest.fixture(scope="module")

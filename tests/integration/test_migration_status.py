@@ -231,10 +231,11 @@ def test_bad_input_changes_nothing(module_batch, lab, scratch):
     # Each case with and without check mode, as the tasks of one playbook (module_batch.py).
     cases = [(change, message, check) for change, message in BAD_INPUT for check in (False, True)]
     runs = module_batch([("migration_status", dict(args(lab, scratch, state="stamped"), **change),
-                          {"check_mode": check}) for change, _message, check in cases])
+                          {"check_mode": check}) for change, _message, check in cases],
+                        state=(schema, dict(database=scratch)))
     for (change, message, check), run in zip(cases, runs):
         assert run.failed and message in run.result.get("msg", ""), (change, check, run.stdout)
         assert "\n" not in run.result["msg"]
         assert "wrong-password" not in run.result["msg"] and lab["LAB_PG_PASSWORD"] not in run.stdout
+        assert run.state == AT_101, (change, check)
     assert lab["LAB_PG_PASSWORD"] not in runs.output
-    assert schema(lab, scratch) == AT_101

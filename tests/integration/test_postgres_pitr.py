@@ -112,16 +112,24 @@ BAD_INPUT = [
 ]
 
 
-def test_bad_input_refused_before_any_change(module_batch, lab, pg, two_writes, scratch, tmp_path):
+def pitr_state(lab, name, scratch):
+    """The databases named after ``name``, the scratch directory's entries and the orders: what a PITR changes."""
+    connect = restore_tests.connector(lab)
+    return dict(databases=databases(connect, name), scratch=sorted(os.listdir(scratch)),
+                orders=[row[0] for row in query(connect, name, "SELECT id FROM orders ORDER BY id")])
+
+
+def test_bad_input_refused_before_any_change(module_batch, lab, two_writes, scratch, tmp_path):
     name, moment = two_writes
-    before = databases(pg, name)
+    before = pitr_state(lab, name, scratch)
+    assert before["scratch"] == [] and before["orders"] == [1, 2]
     runs = module_batch([("postgres_restore", args(lab, name, iso(moment), scratch, tmp_path, **change))
-                         for change, _message in BAD_INPUT])  # one playbook, a task per case (module_batch.py)
+                         for change, _message in BAD_INPUT],  # one playbook, a task per case (module_batch.py)
+                        state=(pitr_state, dict(name=name, scratch=scratch)))
     for (change, message), run in zip(BAD_INPUT, runs):
         assert run.failed and message in run.result.get("msg", ""), (change, run.stdout)
         assert "nothing was changed" in run.result["msg"]
-    assert databases(pg, name) == before and os.listdir(scratch) == []
-    assert query(pg, name, "SELECT id FROM orders ORDER BY id") == [(1,), (2,)]
+        assert run.state == before, change
 
 
 def test_a_tablespace_created_after_the_backup_is_refused_before_any_change(ansible_module, lab, pg, two_writes,

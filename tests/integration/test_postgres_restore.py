@@ -8,8 +8,7 @@ import psycopg2
 import pytest
 
 
-@pytest.fixture
-def pg(lab):
+def connector(lab):
     def connect(database="postgres"):
         connection = psycopg2.connect(host=lab["LAB_PG_HOST"], port=lab["LAB_PG_PORT"], user=lab["LAB_PG_USER"],
                                       password=lab["LAB_PG_PASSWORD"], dbname=database)
@@ -17,6 +16,11 @@ def pg(lab):
         return connection
 
     return connect
+
+
+@pytest.fixture
+def pg(lab):
+    return connector(lab)
 
 
 def query(connect, database, statement):

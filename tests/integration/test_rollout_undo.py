@@ -123,10 +123,10 @@ SERVER_BAD_INPUT = [
 
 def test_server_bad_input_changes_nothing(module_batch, lab, bad_server_release, server_env):
     runs = module_batch([("rollout_undo", server_args(lab, **extra)) for extra, _message in SERVER_BAD_INPUT],
-                        env=server_env)  # one playbook, a task per case (module_batch.py)
+                        env=server_env, state=current_release)  # one playbook, a task per case (module_batch.py)
     for (extra, message), run in zip(SERVER_BAD_INPUT, runs):
         assert run.failed and message in run.result.get("msg", ""), (extra, run.stdout)
-    assert current_release(lab) == "v1.0.1"
+        assert run.state == "v1.0.1", extra
 
 
 def test_git_tag_release_back_to_the_previous_tag(ansible_module, lab):

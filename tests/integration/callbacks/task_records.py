@@ -2,17 +2,20 @@
 
 A batch of module calls runs as one playbook, one task per call. The controller sends a task's result to the
 callbacks before it starts the next task (one host, linear strategy), so a state recorded here is the lab as that
-task left it. The records go to $TASK_RECORDS as JSON when the playbook ends; $TASK_RECORDS_LAB_STATE=1 adds the
-state (lab_state.py, read from the lab's facts in the environment).
+task left it. The records go to $TASK_RECORDS as JSON when the playbook ends. $TASK_RECORDS_STATE names a
+function (``module:name``, a module under tests/) called after each task with the lab's facts (the environment)
+and the keywords in $TASK_RECORDS_STATE_KEYWORDS; its return is the record's state.
 """
 
+import importlib
 import json
 import os
 import sys
 
 from ansible.plugins.callback import CallbackBase
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+INTEGRATION = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [INTEGRATION, os.path.dirname(INTEGRATION)]  # tests/integration (the test files), tests/ (support)
 
 
 class CallbackModule(CallbackBase):
@@ -24,16 +27,17 @@ class CallbackModule(CallbackBase):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.records = {}
-        self.lab_state = None
-        if os.environ.get("TASK_RECORDS_LAB_STATE") == "1":
-            from lab_state import lab_state  # tests/integration, put on the path above
-
-            self.lab_state = lab_state
+        self.state = None
+        if os.environ.get("TASK_RECORDS_STATE"):
+            module, name = os.environ["TASK_RECORDS_STATE"].split(":")
+            keywords = json.loads(os.environ.get("TASK_RECORDS_STATE_KEYWORDS") or "{}")
+            function = getattr(importlib.import_module(module), name)
+            self.state = lambda: function(os.environ, **keywords)
 
     def _record(self, result, failed):
         record = dict(failed=bool(failed), result=json.loads(json.dumps(result._result, default=str)))
-        if self.lab_state:
-            record["state"] = self.lab_state(os.environ)
+        if self.state:
+            record["state"] = json.loads(json.dumps(self.state(), default=str))
         self.records[result._task.get_name()] = record
 
     def v2_runner_on_ok(self, result):
