@@ -243,6 +243,15 @@ def other_vpc_group(ec2, elb, alb):
     remove_vpc(ec2, elb, vpc)
 
 
+def alb_state(lab, groups, listener):
+    """The load balancer as a call left it (module_batch.py records it after each call): each target group's
+    targets and tags, and where the listener forwards. JSON's lists, as the record has them."""
+    elb = client(lab, "elbv2")
+    found = [dict(group=arn, targets=[list(target) for target in targets(elb, dict(TargetGroupArn=arn))],
+                  tags=tags(elb, dict(TargetGroupArn=arn))) for arn in groups]
+    return dict(groups=found, forwarded=forwarded(elb, dict(listener=dict(ListenerArn=listener))))
+
+
 def test_bad_input_changes_nothing(module_batch, lab, elb, alb, other_vpc_group):
     blue, green, listener = alb["blue"], alb["green"], alb["listener"]["ListenerArn"]
     empty = elb.create_target_group(Name="empty-" + alb["suffix"], Protocol="HTTP", Port=80, VpcId=alb["vpc"],
@@ -274,9 +283,14 @@ def test_bad_input_changes_nothing(module_batch, lab, elb, alb, other_vpc_group)
         if extra.get("access_key"):
             arguments.pop("secret_key")
         calls.append(("alb_traffic", arguments))
-    for (extra, message), run in zip(cases, module_batch(calls)):
+    observed = dict(groups=[group["TargetGroupArn"] for group in (blue, green, empty, other_vpc_group)],
+                    listener=listener)
+    untouched = alb_state(lab, **observed)
+    runs = module_batch(calls, state=(alb_state, observed))
+    for (extra, message), run in zip(cases, runs):
         assert run.failed and message in run.result["msg"], (extra, run.result.get("msg"))
         assert "\n" not in run.result["msg"]
+        assert run.state == untouched, extra  # each case alone: nothing drained, tagged or switched
     assert targets(elb, blue) == keyed(alb["blue_targets"]) and targets(elb, green) == keyed(alb["green_targets"])
     assert tags(elb, blue) == {} and tags(elb, green) == {} and targets(elb, empty) == []
     assert forwarded(elb, alb) == [blue["TargetGroupArn"]]

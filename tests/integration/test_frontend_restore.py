@@ -205,8 +205,17 @@ def test_verify_url_must_serve_the_restored_index(ansible_module, lab, s3, site)
                                             md5_of(os.path.join(GOOD, "index.html"))))
 
 
+def site_state(lab, bucket, distribution_id):
+    """The site as a call left it (module_batch.py records it after each call): every object of its bucket, backups
+    included, and the distribution's invalidations."""
+    return dict(tree=bucket_tree(client(lab, "s3"), bucket),
+                invalidations=invalidations(client(lab, "cloudfront"), distribution_id))
+
+
 def test_bad_input_changes_nothing(module_batch, lab, s3, cloudfront, site, tmp_path):
     bucket, distribution_id = site["bucket"], site["distribution_id"]
+    untouched = site_state(lab, bucket, distribution_id)
+    assert untouched == dict(tree=build_tree(BAD), invalidations=0)
     empty = tmp_path / "dist"
     empty.mkdir()
     no_index = tmp_path / "no-index"
@@ -232,11 +241,11 @@ def test_bad_input_changes_nothing(module_batch, lab, s3, cloudfront, site, tmp_
     ]
     calls = [("frontend_restore", module_args(lab, distribution_id=distribution_id, **extra)
               if "distribution_id" not in extra else module_args(lab, **extra)) for extra, _message in cases]
-    for (extra, message), run in zip(cases, module_batch(calls)):
+    runs = module_batch(calls, state=(site_state, dict(bucket=bucket, distribution_id=distribution_id)))
+    for (extra, message), run in zip(cases, runs):
         assert run.failed and message in run.result["msg"], (extra, run.result.get("msg"))
         assert "\n" not in run.result["msg"]
-    assert bucket_tree(s3, bucket) == build_tree(BAD)
-    assert invalidations(cloudfront, distribution_id) == 0
+        assert run.state == untouched, extra  # each case alone: nothing synced, backed up or invalidated
 
 
 def test_wrong_credentials_are_one_line(ansible_module, lab):

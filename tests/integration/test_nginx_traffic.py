@@ -219,13 +219,26 @@ def bad_cases(lab, tmp_path):
     ]
 
 
+def front_state(lab, earlier):
+    """The front as a call left it (module_batch.py records it after each call): the upstream file, the backups
+    beside it that are not in ``earlier``, the settled workers (a reload replaces them all) and what it serves."""
+    beside = set(name for name in os.listdir(lab["LAB_NGINX_CONF_DIR"]) if ".pre-rollback-" in name)
+    return dict(upstream=read(lab["LAB_NGINX_UPSTREAM_FILE"]).decode(), workers=sorted(workers(lab)),
+                backups=sorted(beside - set(earlier)),
+                served=list(get(lab["LAB_NGINX_URL"] + "/version")))
+
+
 def test_bad_options_fail_with_one_line_and_change_nothing(module_batch, lab, front, tmp_path):
     before = workers(lab)
     cases = bad_cases(lab, tmp_path)
-    runs = module_batch([("nginx_traffic", args(lab, **extra)) for extra, _expected in cases])
+    earlier = sorted(EARLIER_BACKUPS)
+    untouched = front_state(lab, earlier)
+    runs = module_batch([("nginx_traffic", args(lab, **extra)) for extra, _expected in cases],
+                        state=(front_state, dict(earlier=earlier)))
     for (extra, expected), run in zip(cases, runs):
         assert run.failed, (extra, run.stdout)
         assert expected in run.result["msg"] and "\n" not in run.result["msg"], (extra, run.result.get("msg"))
+        assert run.state == untouched, extra  # each case alone: no write, no backup, no reload
     assert read(lab["LAB_NGINX_UPSTREAM_FILE"]) == front and backups(lab) == []
     assert workers(lab) == before, "not reloaded: no new worker"
     assert get(lab["LAB_NGINX_URL"] + "/version") == (200, {"version": "1.0.1", "color": "green"})

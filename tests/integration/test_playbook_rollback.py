@@ -289,6 +289,9 @@ BAD_REQUESTS = [
     (["-e", "level=3"], "level 3 restores the database from its last backup"),
     (["-e", "level=3", "-e", "confirm_data_loss=true", "-e", "databases=nope"], "database(s) nope not in"),
     (["-e", "level=3", "-e", "confirm_data_loss=maybe"], "confirm_data_loss"),
+    # The database role has no check of its own: preflight refuses it for every database host of the run.
+    (["-e", "level=3", "-e", "confirm_data_loss=true", "-e", "rollback_database_type=mysql"],
+     "demo-postgres: rollback_database_type must be postgres or rds, got mysql; demo-rds: rollback_database_type"),
 ]
 
 

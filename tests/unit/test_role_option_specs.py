@@ -13,6 +13,7 @@ import sys
 
 import pytest
 import yaml
+from ansible.errors import AnsibleFilterError
 
 from ansible_collections.rollback.core.plugins.filter import options
 
@@ -90,6 +91,19 @@ def test_a_typo_is_refused_by_the_role_spec_and_by_preflight():
     assert errors[1].startswith("demo-server: rollback_service_traffic: unknown key swapp (traffic ")
     assert errors[2].startswith("demo-server: rollback_service_traffic.nginx: unknown key colour (")
     assert len(errors) == 3
+
+
+def test_an_unknown_database_type_is_refused_by_the_role_spec_and_by_preflight():
+    """The database role has no task of its own for it: its spec's choices, preflight and database_call refuse it."""
+    with open(os.path.join(REPO, "roles", "database", "meta", "argument_specs.yml")) as handle:
+        spec = yaml.safe_load(handle)["argument_specs"]["main"]["options"]
+    assert spec["database_type"]["choices"] == ["postgres", "rds"]
+    assert options.host_option_errors("db", dict(rollback_database_type="mysql"), "database") == [
+        "db: rollback_database_type must be postgres or rds, got mysql"]
+    assert options.host_option_errors("db", {}, "database") == [
+        "db: rollback_database_type must be postgres or rds, got nothing"]
+    with pytest.raises(AnsibleFilterError, match="^unknown database type 'mysql': one of postgres, rds$"):
+        options.database_call({}, "mysql", None, 60)
 
 
 def test_wrong_types_are_named_without_their_values():
