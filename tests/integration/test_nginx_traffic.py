@@ -75,9 +75,12 @@ def args(lab, **extra):
 EARLIER_BACKUPS = set()
 
 
-def backups(lab):
+def backups(lab, earlier=None):
+    """This test's backups beside the file: not in ``earlier`` (default EARLIER_BACKUPS, which the front fixture
+    fills; a state function recorded in the playbook's process gets it as a keyword)."""
+    earlier = EARLIER_BACKUPS if earlier is None else set(earlier)
     return sorted(name for name in os.listdir(lab["LAB_NGINX_CONF_DIR"])
-                  if ".pre-rollback-" in name and name not in EARLIER_BACKUPS)
+                  if ".pre-rollback-" in name and name not in earlier)
 
 
 def test_maintenance_answers_503_and_live_resumes_the_same_colour(ansible_module, lab, front):
@@ -222,10 +225,8 @@ def bad_cases(lab, tmp_path):
 def front_state(lab, earlier):
     """The front as a call left it (module_batch.py records it after each call): the upstream file, the backups
     beside it that are not in ``earlier``, the settled workers (a reload replaces them all) and what it serves."""
-    beside = set(name for name in os.listdir(lab["LAB_NGINX_CONF_DIR"]) if ".pre-rollback-" in name)
     return dict(upstream=read(lab["LAB_NGINX_UPSTREAM_FILE"]).decode(), workers=sorted(workers(lab)),
-                backups=sorted(beside - set(earlier)),
-                served=list(get(lab["LAB_NGINX_URL"] + "/version")))
+                backups=backups(lab, earlier), served=list(get(lab["LAB_NGINX_URL"] + "/version")))
 
 
 def test_bad_options_fail_with_one_line_and_change_nothing(module_batch, lab, front, tmp_path):
