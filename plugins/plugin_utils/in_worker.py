@@ -39,7 +39,7 @@ from ansible.utils.vars import merge_hash
 from ansible.vars.clean import remove_internal_keys
 
 from ansible_collections.rollback.core.plugins.module_utils import requirements
-from ansible_collections.rollback.core.plugins.plugin_utils import controller_python
+from ansible_collections.rollback.core.plugins.plugin_utils import controller_python, payload_cache
 
 try:  # ansible-core >= 2.19: modules talk JSON through a serialization profile
     from ansible.module_utils import _internal as module_internal
@@ -64,7 +64,9 @@ def preload(freeze=gc.freeze):
     that loads a filter finds every filter file of its collection and compiles it (the collection loader keeps no
     bytecode), unless the controller's loader has them cached. A collection in a worker would walk the libraries'
     objects again and write to each of them (its GC header), copying their pages (the use gc.freeze() is documented
-    for). They stay alive for the run anyway."""
+    for). They stay alive for the run anyway. The payloads of the modules run by another Python are kept from one run
+    to the next (payload_cache.py)."""
+    payload_cache.share()
     for name in CLIENT_LIBRARIES:
         try_import(name)
     try:  # the smoke checks' TLS context, with the system's CA certificates loaded once (module_utils/http_checks.py)
