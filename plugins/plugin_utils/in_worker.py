@@ -5,11 +5,12 @@
 A module run on the controller (connection ``local`` with the controller's own Python, as the API-talking targets
 are) costs a new interpreter, the AnsiballZ payload and the import of its client library (``kubernetes``,
 ``boto3``: ~0.3-0.5 s of CPU) for every task and host. Ansible forks one worker per task and host from the
-controller process; importing this file imports the client libraries once, in the controller, before the
-workers fork (the strategy loads the action class in the controller), so each worker has them already, and the
-module's ``main()`` runs in the worker with exactly the arguments, check mode, diff, no_log and environment
-``_execute_module`` would give it. Its result goes through the same encoder and ``_parse_returned_data`` as a
-module process's output. This is what ansible.netcommon's ``import_modules`` does for network modules.
+controller process; defining a module's action class imports the module and its client libraries once, in the
+controller, before the workers fork (the strategy loads the action class in the controller), so each worker has them
+already, and the module's ``main()`` runs in the worker with exactly the arguments, check mode, diff, no_log and
+environment ``_execute_module`` would give it. Its result goes through the same encoder and
+``_parse_returned_data`` as a module process's output. This is what ansible.netcommon's ``import_modules`` does for
+network modules.
 
 Anything else (another interpreter, a remote host, become, async) runs as a module process as before.
 Each module's action plugin (plugins/action/<module>.py, as ansible-test's action-plugin-docs wants) is this
@@ -53,22 +54,26 @@ HTTP_CHECKS = "ansible_collections.rollback.core.plugins.module_utils.http_check
 # migration_status runs once per database at most, and alembic + SQLAlchemy cost ~0.3 s of CPU: every run would pay
 # it at start. The module imports them itself.
 NOT_PRELOADED = ("migration_status",)
-CLIENT_LIBRARIES = sorted(set(library for module, libraries in requirements.LIBRARIES.items()
-                              if module.split(":")[0] not in NOT_PRELOADED for library, _pip in libraries))
+
+
+def libraries_of(module):
+    """The client libraries a module (short name) may import on any of its platforms (module_utils/requirements.py),
+    none for a module imported by itself."""
+    if module in NOT_PRELOADED:
+        return []
+    return sorted(set(library for key, libraries in requirements.LIBRARIES.items() if key.split(":")[0] == module
+                      for library, _pip in libraries))
 
 
 def preload(freeze=gc.freeze):
-    """Import the client libraries the modules use (module_utils/requirements.py), where installed, once, make the smoke
-    checks' TLS context, and load the collection's Jinja filters and tests and ansible-core's own; then freeze what the
-    controller holds so far out of the garbage collector's reach. Every worker is a fork of the controller: a worker
-    that loads a filter finds every filter file of its collection and compiles it (the collection loader keeps no
-    bytecode), unless the controller's loader has them cached. A collection in a worker would walk the libraries'
-    objects again and write to each of them (its GC header), copying their pages (the use gc.freeze() is documented
-    for). They stay alive for the run anyway. The payloads of the modules run by another Python are kept from one run
-    to the next (payload_cache.py)."""
+    """Make the smoke checks' TLS context and load the collection's Jinja filters and tests and ansible-core's own,
+    once, then freeze what the controller holds so far out of the garbage collector's reach. Every worker is a fork
+    of the controller: a worker that loads a filter finds every filter file of its collection and compiles it (the
+    collection loader keeps no bytecode), unless the controller's loader has them cached. A collection in a worker
+    would walk the controller's objects again and write to each of them (its GC header), copying their pages (the use
+    gc.freeze() is documented for). They stay alive for the run anyway. The payloads of the modules run by another
+    Python are kept from one run to the next (payload_cache.py)."""
     payload_cache.share()
-    for name in CLIENT_LIBRARIES:
-        try_import(name)
     try:  # the smoke checks' TLS context, with the system's CA certificates loaded once (module_utils/http_checks.py)
         importlib.import_module(HTTP_CHECKS).tls_context(True)
     except Exception:  # noqa: BLE001 - a check that needs it makes its own and fails with its own message
@@ -82,13 +87,20 @@ def preload(freeze=gc.freeze):
     freeze()
 
 
-def preload_modules(names):
-    """Import these modules of the collection (short or FQCN names), once, in the controller: a worker that runs
-    one would otherwise import it and its module_utils anew (~30 ms of CPU per task and host)."""
+def preload_modules(names, freeze=gc.freeze):
+    """Import these modules of the collection (short or FQCN names) and their client libraries, where installed,
+    once, in the controller, then freeze them (see ``preload``). A worker that runs one would otherwise import it and
+    its module_utils anew (~30 ms of CPU per task and host) and its library (``kubernetes``, ``boto3``: 0.3-0.5 s).
+    Only the libraries of the modules a run uses: one module's ad-hoc run (an ``ansible`` command) imports one
+    library, not the six (~1 s of CPU)."""
     for name in names:
         short = name.rsplit(".", 1)[-1]
-        if short not in NOT_PRELOADED:
-            try_import(MODULES_PACKAGE + short)
+        if short in NOT_PRELOADED:
+            continue
+        for library in libraries_of(short):
+            try_import(library)
+        try_import(MODULES_PACKAGE + short)
+    freeze()
 
 
 def try_import(name):
@@ -101,7 +113,7 @@ def try_import(name):
 
 
 # Every action plugin of the collection imports this file: the controller loads an action class before it forks
-# the task's workers, so the libraries are imported there, once per run.
+# the task's workers, so this runs there, once per run.
 preload()
 
 
@@ -212,7 +224,8 @@ class ActionModule(NormalAction):
     """The action of every module of the collection: ansible-core's ``normal`` action, in the worker when it may."""
 
     def __init_subclass__(cls, **kwargs):
-        # plugins/action/<module>.py defines its class when the controller loads it: its module is imported then.
+        # plugins/action/<module>.py defines its class when the controller loads it: its module and libraries are
+        # imported then.
         super(ActionModule, cls).__init_subclass__(**kwargs)
         preload_modules([cls.__module__])
 

@@ -20,6 +20,7 @@ from ansible.plugins import loader as plugin_loader
 from ansible.plugins.action.normal import ActionModule as NormalAction
 from ansible.template import Templar
 
+from ansible_collections.rollback.core.plugins.module_utils import requirements
 from ansible_collections.rollback.core.plugins.plugin_utils import controller_python, in_worker
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
@@ -166,19 +167,41 @@ def test_every_module_has_the_in_worker_action():
         assert action.ActionModule is not in_worker.ActionModule, name
 
 
-def test_importing_it_preloads_the_modules_libraries_but_not_the_migration_checks():
-    """The libraries come from module_utils/requirements.py, so a module's new library is preloaded too."""
-    assert set(in_worker.CLIENT_LIBRARIES) == {"boto3", "docker", "etcd3gw", "kubernetes", "psycopg2", "redis"}
-    assert all(name in sys.modules for name in in_worker.CLIENT_LIBRARIES)
+def test_a_modules_libraries_come_from_the_requirements_table_on_every_platform_but_not_the_migration_checks():
+    """module_utils/requirements.py, so a module's new library is preloaded with its action too."""
+    assert in_worker.libraries_of("rollout_undo") == ["docker", "kubernetes"]
+    assert in_worker.libraries_of("backup") == ["boto3", "etcd3gw", "kubernetes"]
+    assert in_worker.libraries_of("rds_snapshot_restore") == ["boto3"]
+    assert in_worker.libraries_of("incident_report") == []
+    assert in_worker.libraries_of("migration_status") == []
+    assert set(library for module in requirements.LIBRARIES for library in in_worker.libraries_of(
+        module.split(":")[0])) == {"boto3", "docker", "etcd3gw", "kubernetes", "psycopg2", "redis"}
 
 
-def test_the_preloaded_libraries_are_frozen_out_of_the_collectors_reach_after_they_are_imported(monkeypatch):
-    """Workers are forks: what is frozen is never walked (nor its pages copied) by a worker's collections."""
+def test_an_action_class_imports_only_its_modules_libraries_then_freezes_them(monkeypatch):
+    """Workers are forks: what is imported and frozen in the controller is never imported again, nor walked (nor its
+    pages copied) by a worker's collections. A run of one module (an ad-hoc ``ansible`` command) imports one library,
+    not all six (~1 s of CPU)."""
+    assert in_worker.preload_modules.__defaults__ == (gc.freeze,), "the real freeze by default"
     order = []
-    monkeypatch.setattr(in_worker, "CLIENT_LIBRARIES", ("json",))
+    monkeypatch.setattr(in_worker, "try_import", lambda name: order.append(("import", name)))
+    monkeypatch.setattr(in_worker.preload_modules, "__defaults__", (lambda: order.append(("freeze",)),))
+    type("ActionModule", (in_worker.ActionModule,), {"__module__": "ansible_collections.rollback.core.plugins.action."
+                                                                   "swarm_service_rollback"})
+    assert order == [("import", "docker"), ("import", in_worker.MODULES_PACKAGE + "swarm_service_rollback"),
+                     ("freeze",)]
+    del order[:]
+    in_worker.preload_modules(["rollback.core.incident_report", "rollback.core.rds_snapshot_restore"],
+                              freeze=lambda: order.append(("freeze",)))
+    assert order == [("import", in_worker.MODULES_PACKAGE + "incident_report"), ("import", "boto3"),
+                     ("import", in_worker.MODULES_PACKAGE + "rds_snapshot_restore"), ("freeze",)]
+
+
+def test_importing_it_loads_no_client_library_and_freezes_after_the_tls_context(monkeypatch):
+    order = []
     monkeypatch.setattr(in_worker.importlib, "import_module", lambda name: order.append(("import", name)))
     in_worker.preload(freeze=lambda: order.append(("freeze",)))
-    assert order == [("import", "json"), ("import", in_worker.HTTP_CHECKS), ("freeze",)]
+    assert order == [("import", in_worker.HTTP_CHECKS), ("freeze",)]
     assert in_worker.preload.__defaults__ == (gc.freeze,), "the real freeze by default"
 
 
@@ -212,9 +235,12 @@ def test_the_migration_checks_are_not_imported_with_their_action():
             sys.modules[name] = saved
 
 
-def test_target_modules_action_imports_every_module_it_may_run():
+def test_target_modules_action_imports_every_module_it_may_run_and_their_libraries():
     action = importlib.import_module("ansible_collections.rollback.core.plugins.action.target_module")
     assert all(in_worker.MODULES_PACKAGE + name.rsplit(".", 1)[-1] in sys.modules for name in action.MODULES)
+    libraries = set(library for name in action.MODULES for library in in_worker.libraries_of(name.rsplit(".", 1)[-1]))
+    assert libraries == {"boto3", "docker", "etcd3gw", "kubernetes", "psycopg2"}
+    assert all(library in sys.modules for library in libraries)
 
 
 def test_the_collections_filters_are_loaded_before_the_workers_fork(monkeypatch):
