@@ -91,8 +91,8 @@ def preload_modules(names, freeze=gc.freeze):
     """Import these modules of the collection (short or FQCN names) and their client libraries, where installed,
     once, in the controller, then freeze them (see ``preload``). A worker that runs one would otherwise import it and
     its module_utils anew (~30 ms of CPU per task and host) and its library (``kubernetes``, ``boto3``: 0.3-0.5 s).
-    Only the libraries of the modules a run uses: one module's ad-hoc run (an ``ansible`` command) imports one
-    library, not the six (~1 s of CPU)."""
+    Only the libraries of the modules a run uses: one module's ad-hoc run (an ``ansible`` command) imports that
+    module's libraries, not all six (~1 s of CPU)."""
     for name in names:
         short = name.rsplit(".", 1)[-1]
         if short in NOT_PRELOADED:
