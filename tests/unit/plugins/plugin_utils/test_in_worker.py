@@ -180,8 +180,8 @@ def test_a_modules_libraries_come_from_the_requirements_table_on_every_platform_
 
 def test_an_action_class_imports_only_its_modules_libraries_then_freezes_them(monkeypatch):
     """Workers are forks: what is imported and frozen in the controller is never imported again, nor walked (nor its
-    pages copied) by a worker's collections. A run of one module (an ad-hoc ``ansible`` command) imports one library,
-    not all six (~1 s of CPU)."""
+    pages copied) by a worker's collections. A run of one module (an ad-hoc ``ansible`` command) imports that
+    module's libraries, not all six (~1 s of CPU)."""
     assert in_worker.preload_modules.__defaults__ == (gc.freeze,), "the real freeze by default"
     order = []
     monkeypatch.setattr(in_worker, "try_import", lambda name: order.append(("import", name)))
