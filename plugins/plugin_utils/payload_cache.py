@@ -131,11 +131,13 @@ def keep(run_cache, store):
     """Keep the run's complete payloads of this collection's modules that the store lacks. Returns their names."""
     if not os.path.isdir(run_cache):
         return []
-    present = kept(store)
+    present = kept(store) if os.path.isdir(store) else {}
+    new = [name for name in sorted(os.listdir(run_cache))
+           if name.startswith(OURS) and name not in present and not name.endswith((".lock", "-part"))]
+    if new:
+        private(store)  # made here, not at start: a run with nothing to keep leaves no directory to prune by
     added = []
-    for name in sorted(os.listdir(run_cache)):
-        if not name.startswith(OURS) or name in present or name.endswith((".lock", "-part")):
-            continue
+    for name in new:
         with open(os.path.join(run_cache, name), "rb") as source:
             data = source.read()
         write_whole(os.path.join(store, "%s%s%s" % (name, SEPARATOR, hashlib.sha256(data).hexdigest())), data)
@@ -170,10 +172,11 @@ def share(local_tmp=None, environ=None, register=atexit.register):
     try:
         root = private(os.path.join(os.path.dirname(local_tmp), STORE))
         current = key(SOURCES + tuple(extra_module_utils()))
-        store = private(os.path.join(root, current))
-        os.utime(store)
+        store = os.path.join(root, current)
         run_cache = os.path.join(local_tmp, RUN_CACHE)
-        copy_in(store, run_cache)
+        if os.path.lexists(store):
+            os.utime(private(store))
+            copy_in(store, run_cache)
     except Exception:  # noqa: BLE001 - see the module's docstring: never the run's failure
         return None
     # After ansible-core's own exit handler is registered (it removes local_tmp), so run before it.

@@ -121,6 +121,15 @@ def test_a_store_another_user_can_write_to_is_not_used(local_tmp):
     assert share(local_tmp + "-next")[0].startswith(root)
 
 
+def test_a_run_with_nothing_to_keep_leaves_no_key_directory(local_tmp):
+    # Other collections' runs (ansible-lint, sanity) would otherwise leave empty directories that push the warm
+    # ones out of the KEEP most recently used.
+    store, (handler,) = share(local_tmp)
+    write(os.path.join(local_tmp, payload_cache.RUN_CACHE, "ansible.modules.ping-ZIP_DEFLATED-none"))
+    handler[0](*handler[1:])
+    assert not os.path.exists(store) and os.listdir(os.path.dirname(store)) == []
+
+
 def test_turned_off_nothing_is_made(local_tmp):
     assert share(local_tmp, {payload_cache.SWITCH: "false"}) == (None, [])
     assert os.listdir(os.path.dirname(local_tmp)) == ["ansible-local-1"]
