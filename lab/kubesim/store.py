@@ -66,8 +66,8 @@ class Store:
         self.changed = threading.Condition(self.lock)
         self.objects = {}  # (resource, namespace, name) -> object
         # resource -> {(namespace, name): object}: a list reads its kind only. Scanning every stored object (events,
-        # pods, every ReplicaSet revision) for each Deployment of a controller pass grew with the store's age: a
-        # lab that had rolled back ~100 services spent its whole core there and a 100-service setup never ended.
+        # pods, every ReplicaSet revision) for each Deployment of a controller pass grew with the store's age: on a
+        # lab that had run the benches it took a whole core, and a 100-service setup did not end in 23 minutes.
         self.kinds = collections.defaultdict(dict)
         self.revision = 1
         self.log = collections.deque(maxlen=EVENT_LOG)  # (revision, type, resource, object)

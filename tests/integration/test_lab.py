@@ -236,8 +236,8 @@ def test_the_remote_host_runs_its_own_python_over_ssh_with_its_host_key_checked(
     bare = ssh(lab, "%s -c \"import importlib.util as u; print(u.find_spec('psycopg2'))\"" % lab["LAB_BARE_PYTHON"])
     assert bare.stdout.strip() == "None", "Debian's own python3 is a bare server's"
     home = ssh(lab, 'echo "$HOME"').stdout.strip()
-    assert home == os.path.join(os.path.dirname(lab["LAB_SSH_KEY"]), "home"), "root's home is the host's own"
-    assert home != os.path.expanduser("~"), "the controller's dotfiles (its .bashrc) are not the remote host's"
+    assert home == os.path.join(os.path.dirname(lab["LAB_SSH_KEY"]), "home"), \
+        "root's home is the host's own: the controller's dotfiles (its .bashrc) are not the remote host's"
 
     impostor = tmp_path / "known_hosts"
     impostor.write_text("[%s]:%s ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n"

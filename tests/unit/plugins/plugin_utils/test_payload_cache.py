@@ -122,8 +122,8 @@ def test_a_store_another_user_can_write_to_is_not_used(local_tmp):
 
 
 def test_a_run_with_nothing_to_keep_leaves_no_key_directory(local_tmp):
-    # Other collections' runs (ansible-lint, sanity) would otherwise leave empty directories that push the warm
-    # ones out of the KEEP most recently used.
+    # Runs that build none of the collection's payloads (every host on the controller) would otherwise leave empty
+    # directories that push the warm ones out of the KEEP most recently used.
     store, (handler,) = share(local_tmp)
     write(os.path.join(local_tmp, payload_cache.RUN_CACHE, "ansible.modules.ping-ZIP_DEFLATED-none"))
     handler[0](*handler[1:])
