@@ -23,7 +23,7 @@ from .settings import Settings
 from .statefulset import StatefulSetController
 from .store import ApiError
 
-MAX_PASSES = 50  # controller passes per wake-up before yielding to requests
+MAX_PASSES = 50  # controller passes per wake-up before sleeping until the next change or due time
 
 
 def handle_error(error, where):
@@ -81,14 +81,16 @@ class Cluster:
     def run_once(self, only=None):
         """Controller passes until the store stops changing; returns the store revision reached. ``only``: the
         controllers whose time came (nothing changed since), for the first pass; a change wakes them all, as it
-        reaches every informer."""
+        reaches every informer. Each controller's sync holds the store; requests waiting for it go first between
+        two syncs, as the API server answers while the controllers work (they are other processes on a cluster).
+        Held across every pass, a 100-Deployment store kept each GET waiting 0.5-1.3 s."""
         store = self.api.store
-        with store.lock:
-            for _pass in range(MAX_PASSES):
-                before = store.revision
-                for controller in self.controllers:
-                    if only is not None and controller not in only:
-                        continue
+        for _pass in range(MAX_PASSES):
+            before = store.revision
+            for controller in self.controllers:
+                if only is not None and controller not in only:
+                    continue
+                with store.lock:
                     self._due.pop(controller, None)  # it asks again if it still needs a pass
                     self._syncing = controller
                     try:
@@ -97,10 +99,13 @@ class Cluster:
                         handle_error(error, type(controller).__name__)
                     finally:
                         self._syncing = None
-                if store.revision == before:
-                    break
-                only = None
-            return store.revision
+                # The lock is not fair: a request woken by its release gets it only if this thread lets go of the
+                # interpreter before it takes the lock again.
+                time.sleep(0)
+            if store.revision == before:
+                break
+            only = None
+        return store.revision
 
     def _run(self):
         """Woken by a change, every controller looks; woken by a time a controller asked for (the HPA period, a pod

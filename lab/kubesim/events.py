@@ -26,17 +26,18 @@ class Recorder:
         involved = {"kind": obj["kind"], "namespace": obj["metadata"].get("namespace", ""),
                     "name": obj["metadata"]["name"], "uid": obj["metadata"]["uid"], "apiVersion": obj["apiVersion"],
                     "resourceVersion": obj["metadata"].get("resourceVersion", "")}
-        existing = self.api.store.list(EVENTS, namespace, lambda e: (
-            e["involvedObject"].get("uid") == involved["uid"] and e.get("reason") == reason
-            and e.get("message") == message))[0]
+        # The name is made from what aggregates (the object's uid, the reason, the message), so the event to count
+        # again is found by name, as the correlator finds it in its cache by that key (events_cache.go
+        # eventObserve): not by listing every event of the namespace for each one written.
+        name = "%s.%x" % (obj["metadata"]["name"], int(meta.fnv32a((involved["uid"] + reason + message).encode())))
+        event = self.api.store.find(EVENTS, namespace, name)
         stamp = now()
-        if existing:
-            event = existing[0]
+        if event is not None and event["involvedObject"].get("uid") == involved["uid"] and (
+                event.get("reason"), event.get("message")) == (reason, message):
             event["count"] = event.get("count", 1) + 1
             event["lastTimestamp"] = stamp
             event["metadata"].pop("resourceVersion", None)
-            return self.api.update(EVENTS, namespace, event["metadata"]["name"], event)
-        name = "%s.%x" % (obj["metadata"]["name"], int(meta.fnv32a((involved["uid"] + reason + message).encode())))
+            return self.api.update(EVENTS, namespace, name, event)
         return self.api.create(EVENTS, namespace, {
             "metadata": {"name": name, "namespace": namespace}, "involvedObject": involved, "reason": reason,
             "message": message, "type": kind, "count": 1, "firstTimestamp": stamp, "lastTimestamp": stamp,

@@ -32,6 +32,22 @@ def test_an_event_refused_in_a_terminating_namespace_is_dropped_not_raised():
     assert not cluster.api.store.list(EVENTS, "doomed")[0]
 
 
+def test_the_same_event_again_counts_on_the_first_a_new_message_is_an_event_of_its_own():
+    """client-go's EventCorrelator (tools/record/events_cache.go): an event whose object, reason and message repeat
+    updates the one already written (count + 1, lastTimestamp), found by that key; another message is another
+    event. The simulator finds it by its name, made from the same key."""
+    cluster = Cluster(Settings())
+    pod = cluster.api.create(PODS, "default", {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"},
+        "spec": {"containers": [{"name": "c", "image": "x:1"}]}})
+    for message in ("Back-off pulling image", "Back-off pulling image", "Started container c"):
+        cluster.recorder.event(pod, "Normal", "BackOff", message, "kubelet")
+    events = dict((e["message"], e) for e in cluster.api.store.list(EVENTS, "default")[0]
+                  if e["involvedObject"]["uid"] == pod["metadata"]["uid"])
+    assert sorted(events) == ["Back-off pulling image", "Started container c"]
+    assert events["Back-off pulling image"]["count"] == 2 and events["Started container c"]["count"] == 1
+
+
 class Refusing:
     """A controller whose first sync meets the API's refusal (a 403 NamespaceTerminating, then a 500)."""
 
