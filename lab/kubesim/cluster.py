@@ -79,7 +79,7 @@ class Cluster:
                 handle_error(error, "%s %s" % (resource.plural, obj["metadata"]["name"]))
 
     def run_once(self, only=None):
-        """Controller passes until the store stops changing; returns the store revision reached. ``only``: the
+        """Controller passes until the store stops changing; returns the revision the last pass saw. ``only``: the
         controllers whose time came (nothing changed since), for the first pass; a change wakes them all, as it
         reaches every informer. Each controller's sync holds the store; requests waiting for it go first between
         two syncs, as the API server answers while the controllers work (they are other processes on a cluster).
@@ -103,7 +103,9 @@ class Cluster:
                 # interpreter before it takes the lock again.
                 time.sleep(0)
             if store.revision == before:
-                break
+                # The revision this pass saw unchanged: a request that comes after the check is still to be seen
+                # (the store is not held here, so the revision read now could include it).
+                return before
             only = None
         return store.revision
 
