@@ -22,12 +22,8 @@ class GarbageCollector:
         self.cluster = cluster
         self.api = cluster.api
 
-    def _all(self):
-        with self.api.store.lock:
-            return [(key[0], obj) for key, obj in self.api.store.objects.items()]  # read only, under the lock
-
     def sync(self):
-        everything = self._all()
+        everything = self.api.store.everything()  # read only
         uids = dict((obj["metadata"]["uid"], (resource, obj)) for resource, obj in everything)
         dependents = {}
         for resource, obj in everything:
@@ -89,7 +85,8 @@ class GarbageCollector:
     def _finish_namespace(self, namespace):
         """NamespacedResourcesDeleter: delete everything in it, then drop the kubernetes finalizer."""
         name = namespace["metadata"]["name"]
-        left = [(r, o) for r, o in self._all() if r.namespaced and o["metadata"].get("namespace") == name]
+        left = [(r, o) for r, o in self.api.store.everything()
+                if r.namespaced and o["metadata"].get("namespace") == name]
         for resource, obj in left:
             if not meta.terminating(obj):
                 self._delete(resource, obj)

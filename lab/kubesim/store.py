@@ -64,7 +64,6 @@ class Store:
     def __init__(self):
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
-        self.objects = {}  # (resource, namespace, name) -> object
         # resource -> {(namespace, name): object}: a list reads its kind only. Scanning every stored object (events,
         # pods, every ReplicaSet revision) for each Deployment of a controller pass grew with the store's age: on a
         # lab that had run the benches it took a whole core, and a 100-service setup did not end in 23 minutes.
@@ -72,8 +71,15 @@ class Store:
         self.revision = 1
         self.log = collections.deque(maxlen=EVENT_LOG)  # (revision, type, resource, object)
 
-    def _key(self, resource, namespace, name):
-        return (resource, namespace if resource.namespaced else None, name)
+    @staticmethod
+    def _key(resource, namespace, name):
+        return (namespace if resource.namespaced else None, name)
+
+    def everything(self):
+        """(resource, object) for every stored object: the stored objects themselves, for a reader of the whole store
+        (the garbage collector), under the lock."""
+        with self.lock:
+            return [(resource, obj) for resource, objects in self.kinds.items() for obj in objects.values()]
 
     def _record(self, kind, resource, obj):
         self.log.append((int(obj["metadata"]["resourceVersion"]), kind, resource, clone(obj)))
@@ -81,7 +87,7 @@ class Store:
 
     def get(self, resource, namespace, name):
         with self.lock:
-            found = self.objects.get(self._key(resource, namespace, name))
+            found = self.kinds[resource].get(self._key(resource, namespace, name))
             if found is None:
                 raise not_found(resource, name)
             return clone(found)
@@ -109,7 +115,7 @@ class Store:
         meta = obj.setdefault("metadata", {})
         with self.lock:
             key = self._key(resource, namespace, meta["name"])
-            if key in self.objects:
+            if key in self.kinds[resource]:
                 raise ApiError(409, "AlreadyExists", '%s "%s" already exists' % (qualified(resource), meta["name"]),
                                {"name": meta["name"], "group": resource.group, "kind": resource.plural})
             meta.update(uid=str(uuid.uuid4()), creationTimestamp=now())
@@ -118,7 +124,7 @@ class Store:
                 return obj
             self.revision += 1
             meta["resourceVersion"] = str(self.revision)
-            self.objects[key] = self.kinds[resource][key[1:]] = obj
+            self.kinds[resource][key] = obj
             self._record("ADDED", resource, obj)
             return clone(obj)
 
@@ -127,7 +133,7 @@ class Store:
         obj = clone(obj)
         with self.lock:
             key = self._key(resource, namespace, name)
-            current = self.objects.get(key)
+            current = self.kinds[resource].get(key)
             if current is None:
                 raise not_found(resource, name)
             sent = obj["metadata"].get("resourceVersion")
@@ -138,7 +144,7 @@ class Store:
                 return obj
             self.revision += 1
             obj["metadata"]["resourceVersion"] = str(self.revision)
-            self.objects[key] = self.kinds[resource][key[1:]] = obj
+            self.kinds[resource][key] = obj
             self._record("MODIFIED", resource, obj)
             return clone(obj)
 
@@ -146,12 +152,12 @@ class Store:
         """The final removal from storage (after finalizers and grace periods)."""
         with self.lock:
             key = self._key(resource, namespace, name)
-            current = self.objects.get(key)
+            current = self.kinds[resource].get(key)
             if current is None:
                 raise not_found(resource, name)
             if dry_run:
                 return clone(current)
-            del self.objects[key], self.kinds[resource][key[1:]]
+            del self.kinds[resource][key]
             self.revision += 1
             gone = clone(current)
             gone["metadata"]["resourceVersion"] = str(self.revision)

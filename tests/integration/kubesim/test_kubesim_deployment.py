@@ -7,8 +7,11 @@ import time
 
 from support.kube import wait_until
 from support.kube_conformance import create, deployment, kget
+from kubesim.resources import RESOURCES
 
 REVISION = "deployment.kubernetes.io/revision"
+PODS = RESOURCES[("", "v1", "pods")]
+REPLICASETS = RESOURCES[("apps", "v1", "replicasets")]
 
 
 def replicasets(sim, ns):
@@ -130,12 +133,11 @@ def test_scale_down_leaves_pods_terminating_for_their_grace_period(sim, ns):
         started = time.monotonic()
 
         def pods():
-            return [o for (res, namespace, _n), o in list(api.store.objects.items())
-                    if res.kind == "Pod" and namespace == ns]
+            return api.store.list(PODS, ns, copy=False)[0]
 
         def terminating_replicas():
-            return [(o.get("status") or {}).get("terminatingReplicas") for (res, namespace, _n), o in
-                    list(api.store.objects.items()) if res.kind == "ReplicaSet" and namespace == ns]
+            return [(o.get("status") or {}).get("terminatingReplicas") for o in
+                    api.store.list(REPLICASETS, ns, copy=False)[0]]
         assert wait_until(lambda: terminating_replicas() == [2], timeout=10)
         assert len(pods()) == 2 and all(p["metadata"].get("deletionTimestamp") for p in pods())
         assert wait_until(lambda: not pods(), timeout=20)
